@@ -1,0 +1,627 @@
+package luaapi
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// maxDepth bounds the nesting of tables converted to Go or JSON: deeper
+// nesting is almost always a table that contains itself.
+const maxDepth = 64
+
+// maxSafeInteger is the largest integer a float64 (a Lua number) holds
+// exactly; integral numbers up to it are written without a fraction.
+const maxSafeInteger = 1 << 53
+
+// binaryPrefix marks a string that JSON cannot carry as text (it is not
+// UTF-8, or it begins with the marker itself): the rest is its base64. Only
+// the exact codec (sessions, robot.store) uses it, so that "strings with any
+// bytes" round-trip; robot.json follows the JSON standard instead.
+const binaryPrefix = "\x00b64:"
+
+// ToGo converts a Lua value into plain Go values: nil, bool, string, int64
+// (integral numbers up to 2^53) or float64, []any for a table that is a
+// sequence 1..n, and map[string]any for any other table (number keys become
+// their decimal text). Functions, userdata, threads and channels have no Go
+// form and are an error naming where they were found.
+func ToGo(v lua.LValue) (any, error) {
+	return toGo(v, 0, "value")
+}
+
+func toGo(v lua.LValue, depth int, path string) (any, error) {
+	switch v := v.(type) {
+	case *lua.LNilType:
+		return nil, nil
+	case lua.LBool:
+		return bool(v), nil
+	case lua.LString:
+		return string(v), nil
+	case lua.LNumber:
+		f := float64(v)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, fmt.Errorf("%s: %v is not a finite number", path, f)
+		}
+		if f == math.Trunc(f) && math.Abs(f) <= maxSafeInteger {
+			return int64(f), nil
+		}
+		return f, nil
+	case *lua.LTable:
+		if depth >= maxDepth {
+			return nil, fmt.Errorf("%s: tables nested deeper than %d (does a table contain itself?)", path, maxDepth)
+		}
+		if n := sequenceLen(v); n > 0 {
+			out := make([]any, n)
+			for i := 1; i <= n; i++ {
+				e, err := toGo(v.RawGetInt(i), depth+1, path+"["+strconv.Itoa(i)+"]")
+				if err != nil {
+					return nil, err
+				}
+				out[i-1] = e
+			}
+			return out, nil
+		}
+		out := make(map[string]any)
+		var err error
+		v.ForEach(func(k, e lua.LValue) {
+			if err != nil {
+				return
+			}
+			key, kerr := tableKey(k, path)
+			if kerr != nil {
+				err = kerr
+				return
+			}
+			var ge any
+			ge, err = toGo(e, depth+1, path+"."+key)
+			out[key] = ge
+		})
+		if err != nil {
+			return nil, err
+		}
+		return out, nil
+	default:
+		return nil, fmt.Errorf("%s: a %s cannot be converted", path, v.Type())
+	}
+}
+
+// sequenceLen returns n when the table's keys are exactly 1..n, else 0.
+func sequenceLen(t *lua.LTable) int {
+	n := t.Len()
+	if n == 0 {
+		return 0
+	}
+	count := 0
+	isSeq := true
+	t.ForEach(func(k, _ lua.LValue) {
+		count++
+		if num, ok := k.(lua.LNumber); !ok || float64(num) != math.Trunc(float64(num)) || num < 1 || int(num) > n {
+			isSeq = false
+		}
+	})
+	if !isSeq || count != n {
+		return 0
+	}
+	return n
+}
+
+func tableKey(k lua.LValue, path string) (string, error) {
+	switch k := k.(type) {
+	case lua.LString:
+		return string(k), nil
+	case lua.LNumber:
+		return formatNumber(float64(k)), nil
+	case lua.LBool:
+		return strconv.FormatBool(bool(k)), nil
+	default:
+		return "", fmt.Errorf("%s: a %s cannot be a key", path, k.Type())
+	}
+}
+
+// FromGo converts plain Go values (as produced by ToGo or encoding/json) into
+// Lua values. Unknown types become their fmt.Sprint text.
+func FromGo(L *lua.LState, v any) lua.LValue {
+	switch v := v.(type) {
+	case nil:
+		return lua.LNil
+	case bool:
+		return lua.LBool(v)
+	case string:
+		return lua.LString(v)
+	case []byte:
+		return lua.LString(v)
+	case int:
+		return lua.LNumber(v)
+	case int64:
+		return lua.LNumber(v)
+	case float64:
+		return lua.LNumber(v)
+	case interface{ Float64() (float64, error) }: // json.Number
+		f, err := v.Float64()
+		if err != nil {
+			return lua.LString(fmt.Sprint(v))
+		}
+		return lua.LNumber(f)
+	case []any:
+		t := L.CreateTable(len(v), 0)
+		for _, e := range v {
+			t.Append(FromGo(L, e))
+		}
+		return t
+	case []string:
+		t := L.CreateTable(len(v), 0)
+		for _, e := range v {
+			t.Append(lua.LString(e))
+		}
+		return t
+	case map[string]any:
+		t := L.CreateTable(0, len(v))
+		for k, e := range v {
+			t.RawSetString(k, FromGo(L, e))
+		}
+		return t
+	case map[string]string:
+		t := L.CreateTable(0, len(v))
+		for k, e := range v {
+			t.RawSetString(k, lua.LString(e))
+		}
+		return t
+	case []map[string]string:
+		t := L.CreateTable(len(v), 0)
+		for _, e := range v {
+			t.Append(FromGo(L, e))
+		}
+		return t
+	case lua.LValue:
+		return v
+	default:
+		return lua.LString(fmt.Sprint(v))
+	}
+}
+
+// formatNumber writes a Lua number as JSON: integral values without a
+// fraction or exponent, others in the shortest form that reads back exactly.
+func formatNumber(f float64) string {
+	if f == math.Trunc(f) && math.Abs(f) < 1e21 {
+		// Integral: every digit, no exponent (2^60 stays 1152921504606846976).
+		return strconv.FormatFloat(f, 'f', -1, 64)
+	}
+	return strconv.FormatFloat(f, 'g', -1, 64)
+}
+
+// EncodeJSON writes a Lua value as JSON: object keys sorted (so equal values
+// give equal bytes), no HTML escaping (URLs keep their & < >), UTF-8 kept as
+// is. With exact set, strings that are not UTF-8 survive the round trip
+// through DecodeJSON (see binaryPrefix); without it they are an error.
+func EncodeJSON(v lua.LValue, exact bool) ([]byte, error) {
+	e := jsonEncoder{exact: exact}
+	if err := e.value(v, 0, "value"); err != nil {
+		return nil, err
+	}
+	return e.buf, nil
+}
+
+type jsonEncoder struct {
+	buf   []byte
+	exact bool
+}
+
+func (e *jsonEncoder) value(v lua.LValue, depth int, path string) error {
+	switch v := v.(type) {
+	case *lua.LNilType:
+		e.buf = append(e.buf, "null"...)
+	case lua.LBool:
+		e.buf = strconv.AppendBool(e.buf, bool(v))
+	case lua.LNumber:
+		f := float64(v)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return fmt.Errorf("%s: %v cannot be written as JSON", path, f)
+		}
+		e.buf = append(e.buf, formatNumber(f)...)
+	case lua.LString:
+		return e.string(string(v), path)
+	case *lua.LTable:
+		if depth >= maxDepth {
+			return fmt.Errorf("%s: tables nested deeper than %d (does a table contain itself?)", path, maxDepth)
+		}
+		if n := sequenceLen(v); n > 0 {
+			e.buf = append(e.buf, '[')
+			for i := 1; i <= n; i++ {
+				if i > 1 {
+					e.buf = append(e.buf, ',')
+				}
+				if err := e.value(v.RawGetInt(i), depth+1, path+"["+strconv.Itoa(i)+"]"); err != nil {
+					return err
+				}
+			}
+			e.buf = append(e.buf, ']')
+			return nil
+		}
+		type entry struct {
+			key string
+			val lua.LValue
+		}
+		var entries []entry
+		var err error
+		v.ForEach(func(k, val lua.LValue) {
+			if err != nil {
+				return
+			}
+			var key string
+			key, err = tableKey(k, path)
+			entries = append(entries, entry{key, val})
+		})
+		if err != nil {
+			return err
+		}
+		sort.Slice(entries, func(i, j int) bool { return entries[i].key < entries[j].key })
+		e.buf = append(e.buf, '{')
+		for i, en := range entries {
+			if i > 0 {
+				e.buf = append(e.buf, ',')
+			}
+			if err := e.string(en.key, path); err != nil {
+				return err
+			}
+			e.buf = append(e.buf, ':')
+			if err := e.value(en.val, depth+1, path+"."+en.key); err != nil {
+				return err
+			}
+		}
+		e.buf = append(e.buf, '}')
+	default:
+		return fmt.Errorf("%s: a %s cannot be written as JSON", path, v.Type())
+	}
+	return nil
+}
+
+const hexDigits = "0123456789abcdef"
+
+func (e *jsonEncoder) string(s, path string) error {
+	if !utf8.ValidString(s) || (e.exact && strings.HasPrefix(s, binaryPrefix)) {
+		if !e.exact {
+			return fmt.Errorf("%s: string is not valid UTF-8", path)
+		}
+		s = binaryPrefix + base64.StdEncoding.EncodeToString([]byte(s))
+	}
+	e.buf = append(e.buf, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		e.buf = append(e.buf, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			e.buf = append(e.buf, '\\', c)
+		case '\n':
+			e.buf = append(e.buf, '\\', 'n')
+		case '\r':
+			e.buf = append(e.buf, '\\', 'r')
+		case '\t':
+			e.buf = append(e.buf, '\\', 't')
+		default:
+			e.buf = append(e.buf, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		start = i + 1
+	}
+	e.buf = append(e.buf, s[start:]...)
+	e.buf = append(e.buf, '"')
+	return nil
+}
+
+// DecodeJSON parses JSON into Lua values: objects and arrays become tables,
+// null becomes nil (so a null member is absent). With exact set, strings
+// written by EncodeJSON(exact) come back byte for byte.
+func DecodeJSON(L *lua.LState, data []byte, exact bool) (lua.LValue, error) {
+	d := jsonDecoder{L: L, data: data, exact: exact}
+	d.skipSpace()
+	v, err := d.value(0)
+	if err != nil {
+		return lua.LNil, err
+	}
+	d.skipSpace()
+	if d.pos != len(d.data) {
+		return lua.LNil, d.errorf("unexpected %q after the value", d.data[d.pos])
+	}
+	return v, nil
+}
+
+type jsonDecoder struct {
+	L     *lua.LState
+	data  []byte
+	pos   int
+	exact bool
+}
+
+var errJSONEnd = errors.New("unexpected end of JSON")
+
+func (d *jsonDecoder) errorf(format string, args ...any) error {
+	return fmt.Errorf("json: offset %d: %s", d.pos, fmt.Sprintf(format, args...))
+}
+
+func (d *jsonDecoder) skipSpace() {
+	for d.pos < len(d.data) {
+		switch d.data[d.pos] {
+		case ' ', '\t', '\n', '\r':
+			d.pos++
+		default:
+			return
+		}
+	}
+}
+
+func (d *jsonDecoder) value(depth int) (lua.LValue, error) {
+	if d.pos >= len(d.data) {
+		return lua.LNil, errJSONEnd
+	}
+	if depth >= maxDepth {
+		return lua.LNil, d.errorf("nested deeper than %d", maxDepth)
+	}
+	switch c := d.data[d.pos]; {
+	case c == '{':
+		return d.object(depth)
+	case c == '[':
+		return d.array(depth)
+	case c == '"':
+		s, err := d.string()
+		if err != nil {
+			return lua.LNil, err
+		}
+		return lua.LString(s), nil
+	case c == '-' || (c >= '0' && c <= '9'):
+		return d.number()
+	case c == 't':
+		return lua.LTrue, d.literal("true")
+	case c == 'f':
+		return lua.LFalse, d.literal("false")
+	case c == 'n':
+		return lua.LNil, d.literal("null")
+	default:
+		return lua.LNil, d.errorf("unexpected %q", c)
+	}
+}
+
+func (d *jsonDecoder) literal(word string) error {
+	if len(d.data)-d.pos < len(word) || string(d.data[d.pos:d.pos+len(word)]) != word {
+		return d.errorf("invalid literal, expected %s", word)
+	}
+	d.pos += len(word)
+	return nil
+}
+
+func (d *jsonDecoder) object(depth int) (lua.LValue, error) {
+	d.pos++ // {
+	t := d.L.NewTable()
+	d.skipSpace()
+	if d.pos < len(d.data) && d.data[d.pos] == '}' {
+		d.pos++
+		return t, nil
+	}
+	for {
+		d.skipSpace()
+		if d.pos >= len(d.data) {
+			return lua.LNil, errJSONEnd
+		}
+		if d.data[d.pos] != '"' {
+			return lua.LNil, d.errorf("object key must be a string")
+		}
+		key, err := d.string()
+		if err != nil {
+			return lua.LNil, err
+		}
+		d.skipSpace()
+		if d.pos >= len(d.data) || d.data[d.pos] != ':' {
+			return lua.LNil, d.errorf("expected ':' after object key")
+		}
+		d.pos++
+		d.skipSpace()
+		v, err := d.value(depth + 1)
+		if err != nil {
+			return lua.LNil, err
+		}
+		if v != lua.LNil {
+			t.RawSetString(key, v)
+		}
+		d.skipSpace()
+		if d.pos >= len(d.data) {
+			return lua.LNil, errJSONEnd
+		}
+		switch d.data[d.pos] {
+		case ',':
+			d.pos++
+		case '}':
+			d.pos++
+			return t, nil
+		default:
+			return lua.LNil, d.errorf("expected ',' or '}' in object")
+		}
+	}
+}
+
+func (d *jsonDecoder) array(depth int) (lua.LValue, error) {
+	d.pos++ // [
+	t := d.L.NewTable()
+	d.skipSpace()
+	if d.pos < len(d.data) && d.data[d.pos] == ']' {
+		d.pos++
+		return t, nil
+	}
+	for i := 1; ; i++ {
+		d.skipSpace()
+		v, err := d.value(depth + 1)
+		if err != nil {
+			return lua.LNil, err
+		}
+		t.RawSetInt(i, v)
+		d.skipSpace()
+		if d.pos >= len(d.data) {
+			return lua.LNil, errJSONEnd
+		}
+		switch d.data[d.pos] {
+		case ',':
+			d.pos++
+		case ']':
+			d.pos++
+			return t, nil
+		default:
+			return lua.LNil, d.errorf("expected ',' or ']' in array")
+		}
+	}
+}
+
+func (d *jsonDecoder) number() (lua.LValue, error) {
+	start := d.pos
+	if d.data[d.pos] == '-' {
+		d.pos++
+	}
+	digits := func() int {
+		n := 0
+		for d.pos < len(d.data) && d.data[d.pos] >= '0' && d.data[d.pos] <= '9' {
+			d.pos++
+			n++
+		}
+		return n
+	}
+	if first := d.pos; digits() == 0 || (d.data[first] == '0' && d.pos-first > 1) {
+		return lua.LNil, d.errorf("invalid number")
+	}
+	if d.pos < len(d.data) && d.data[d.pos] == '.' {
+		d.pos++
+		if digits() == 0 {
+			return lua.LNil, d.errorf("invalid number")
+		}
+	}
+	if d.pos < len(d.data) && (d.data[d.pos] == 'e' || d.data[d.pos] == 'E') {
+		d.pos++
+		if d.pos < len(d.data) && (d.data[d.pos] == '+' || d.data[d.pos] == '-') {
+			d.pos++
+		}
+		if digits() == 0 {
+			return lua.LNil, d.errorf("invalid number")
+		}
+	}
+	f, err := strconv.ParseFloat(string(d.data[start:d.pos]), 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return lua.LNil, d.errorf("invalid number %q", d.data[start:d.pos])
+	}
+	return lua.LNumber(f), nil
+}
+
+func (d *jsonDecoder) string() (string, error) {
+	d.pos++ // opening quote
+	start := d.pos
+	// Fast path: no escapes.
+	for d.pos < len(d.data) {
+		c := d.data[d.pos]
+		if c == '"' {
+			s := string(d.data[start:d.pos])
+			d.pos++
+			return d.finishString(s)
+		}
+		if c == '\\' || c < 0x20 {
+			break
+		}
+		d.pos++
+	}
+	var b strings.Builder
+	b.Write(d.data[start:d.pos])
+	for d.pos < len(d.data) {
+		c := d.data[d.pos]
+		switch {
+		case c == '"':
+			d.pos++
+			return d.finishString(b.String())
+		case c < 0x20:
+			return "", d.errorf("control character in string")
+		case c != '\\':
+			b.WriteByte(c)
+			d.pos++
+			continue
+		}
+		d.pos++ // backslash
+		if d.pos >= len(d.data) {
+			return "", errJSONEnd
+		}
+		esc := d.data[d.pos]
+		d.pos++
+		switch esc {
+		case '"', '\\', '/':
+			b.WriteByte(esc)
+		case 'b':
+			b.WriteByte('\b')
+		case 'f':
+			b.WriteByte('\f')
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		case 't':
+			b.WriteByte('\t')
+		case 'u':
+			r, err := d.hex4()
+			if err != nil {
+				return "", err
+			}
+			if utf16.IsSurrogate(r) {
+				r = d.lowSurrogate(r)
+			}
+			b.WriteRune(r)
+		default:
+			return "", d.errorf("invalid escape \\%c", esc)
+		}
+	}
+	return "", errJSONEnd
+}
+
+// lowSurrogate completes a UTF-16 pair whose high half is r. Without a
+// valid low half the result is U+FFFD and the next escape is left unread.
+func (d *jsonDecoder) lowSurrogate(r rune) rune {
+	if d.pos+1 >= len(d.data) || d.data[d.pos] != '\\' || d.data[d.pos+1] != 'u' {
+		return utf8.RuneError
+	}
+	save := d.pos
+	d.pos += 2
+	r2, err := d.hex4()
+	if err != nil {
+		d.pos = save
+		return utf8.RuneError
+	}
+	if pair := utf16.DecodeRune(r, r2); pair != utf8.RuneError {
+		return pair
+	}
+	d.pos = save
+	return utf8.RuneError
+}
+
+func (d *jsonDecoder) hex4() (rune, error) {
+	if len(d.data)-d.pos < 4 {
+		return 0, errJSONEnd
+	}
+	n, err := strconv.ParseUint(string(d.data[d.pos:d.pos+4]), 16, 32)
+	if err != nil {
+		return 0, d.errorf("invalid \\u escape")
+	}
+	d.pos += 4
+	return rune(n), nil
+}
+
+func (d *jsonDecoder) finishString(s string) (string, error) {
+	if d.exact && strings.HasPrefix(s, binaryPrefix) {
+		raw, err := base64.StdEncoding.DecodeString(s[len(binaryPrefix):])
+		if err != nil {
+			return "", d.errorf("bad binary string: %v", err)
+		}
+		return string(raw), nil
+	}
+	return s, nil
+}
