@@ -1,0 +1,516 @@
+// Package config is LuaRoBot's configuration: the keys of the design's
+// table, their defaults, and how a TOML file, LUAROBOT_* environment
+// variables and command-line flags override each other (in that order).
+//
+// Every key is declared once, in the keys table below; loading, the flag
+// set, validation and the redacted view that Lua sees all derive from it.
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"net"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config holds every setting of a LuaRoBot host.
+type Config struct {
+	Token          string
+	AppID          string
+	AppSecret      string
+	EncodingAESKey string
+
+	Host string
+	Port int
+	Path string
+
+	Scripts  string
+	PoolSize int
+
+	SessionStorage string
+	DB             string
+	RedisURL       string
+	SessionTTL     time.Duration
+
+	APIBase        string
+	UseStableToken bool
+	APITimeout     time.Duration
+	APIProxy       string
+
+	ReplyTimeout       time.Duration
+	HandlerTimeout     time.Duration
+	TimestampTolerance time.Duration
+	MaxBody            int64
+
+	MediaDir string
+
+	LogLevel  string
+	LogFormat string
+}
+
+// Default returns the configuration a host runs with when nothing is set.
+func Default() Config {
+	return Config{
+		Host:               "127.0.0.1",
+		Port:               8888,
+		Path:               "/",
+		Scripts:            "scripts",
+		SessionStorage:     "bolt",
+		DB:                 "luarobot.db",
+		APIBase:            "https://api.weixin.qq.com",
+		APITimeout:         10 * time.Second,
+		ReplyTimeout:       4 * time.Second,
+		HandlerTimeout:     30 * time.Second,
+		TimestampTolerance: 300 * time.Second,
+		MaxBody:            1 << 20,
+		MediaDir:           "media",
+		LogLevel:           "info",
+		LogFormat:          "text",
+	}
+}
+
+type kind int
+
+const (
+	kindString kind = iota
+	kindInt
+	kindBool
+	kindDuration
+	kindSize
+)
+
+// key declares one configuration key.
+type key struct {
+	name   string
+	kind   kind
+	usage  string
+	secret bool // left out of Public (robot.config) and redacted in logs
+	ptr    func(c *Config) any
+}
+
+var keys = []key{
+	{"token", kindString, "the token set in the WeChat admin console (generated and kept in the store when empty)", true, func(c *Config) any { return &c.Token }},
+	{"app_id", kindString, "the Official Account's AppID", false, func(c *Config) any { return &c.AppID }},
+	{"app_secret", kindString, "the AppSecret, for the Client API", true, func(c *Config) any { return &c.AppSecret }},
+	{"encoding_aes_key", kindString, "the 43-character EncodingAESKey, for 兼容模式/安全模式", true, func(c *Config) any { return &c.EncodingAESKey }},
+	{"host", kindString, "address to listen on", false, func(c *Config) any { return &c.Host }},
+	{"port", kindInt, "port to listen on", false, func(c *Config) any { return &c.Port }},
+	{"path", kindString, "URL path WeChat calls", false, func(c *Config) any { return &c.Path }},
+	{"scripts", kindString, "the folder of bot scripts", false, func(c *Config) any { return &c.Scripts }},
+	{"pool_size", kindInt, "Lua states kept ready (0 = automatic)", false, func(c *Config) any { return &c.PoolSize }},
+	{"session_storage", kindString, "bolt, redis, memory or off", false, func(c *Config) any { return &c.SessionStorage }},
+	{"db", kindString, "the bbolt file", false, func(c *Config) any { return &c.DB }},
+	{"redis_url", kindString, "redis://host:port/db when session_storage = redis", true, func(c *Config) any { return &c.RedisURL }},
+	{"session_ttl", kindDuration, "expire sessions idle this long (0 = never)", false, func(c *Config) any { return &c.SessionTTL }},
+	{"api_base", kindString, "the WeChat API root", false, func(c *Config) any { return &c.APIBase }},
+	{"use_stable_token", kindBool, "fetch access tokens from /cgi-bin/stable_token", false, func(c *Config) any { return &c.UseStableToken }},
+	{"api_timeout", kindDuration, "timeout of one WeChat API request", false, func(c *Config) any { return &c.APITimeout }},
+	{"api_proxy", kindString, "HTTP proxy for WeChat API requests (fixed egress IP)", false, func(c *Config) any { return &c.APIProxy }},
+	{"reply_timeout", kindDuration, "answer success and reply through the API after this", false, func(c *Config) any { return &c.ReplyTimeout }},
+	{"handler_timeout", kindDuration, "cancel a Lua handler after this", false, func(c *Config) any { return &c.HandlerTimeout }},
+	{"timestamp_tolerance", kindDuration, "refuse requests whose timestamp is further from now (0 disables)", false, func(c *Config) any { return &c.TimestampTolerance }},
+	{"max_body", kindSize, "request body limit", false, func(c *Config) any { return &c.MaxBody }},
+	{"media_dir", kindString, "the only folder uploads read from and downloads write to", false, func(c *Config) any { return &c.MediaDir }},
+	{"log_level", kindString, "debug, info, warn or error", false, func(c *Config) any { return &c.LogLevel }},
+	{"log_format", kindString, "text or json", false, func(c *Config) any { return &c.LogFormat }},
+}
+
+func lookupKey(name string) (key, bool) {
+	for _, k := range keys {
+		if k.name == name {
+			return k, true
+		}
+	}
+	return key{}, false
+}
+
+// EnvPrefix prefixes the environment variable of each key: LUAROBOT_PORT.
+const EnvPrefix = "LUAROBOT_"
+
+// DefaultFile is read when --config is not given and the file exists.
+const DefaultFile = "luarobot.toml"
+
+// Loader gathers the three sources of configuration.
+type Loader struct {
+	// File is the TOML file; FileExplicit says the user named it (then it
+	// must exist).
+	File         string
+	FileExplicit bool
+	// Env is the environment, as os.Environ returns it.
+	Env []string
+	// Flags holds the values of --<key> flags the user set.
+	Flags map[string]string
+}
+
+// Load builds the configuration: defaults, then the file, then the
+// environment, then flags; then validates it. Errors name the key and the
+// source that set it.
+func (l Loader) Load() (Config, error) {
+	c := Default()
+	if err := l.applyFile(&c); err != nil {
+		return c, err
+	}
+	for _, kv := range l.Env {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(name, EnvPrefix) {
+			continue
+		}
+		keyName := strings.ToLower(strings.TrimPrefix(name, EnvPrefix))
+		k, known := lookupKey(keyName)
+		if !known {
+			continue // other programs' LUAROBOT_* variables, e.g. test settings
+		}
+		if err := setString(&c, k, value); err != nil {
+			return c, fmt.Errorf("environment %s: %w", name, err)
+		}
+	}
+	flagNames := make([]string, 0, len(l.Flags))
+	for name := range l.Flags {
+		flagNames = append(flagNames, name)
+	}
+	sort.Strings(flagNames)
+	for _, name := range flagNames {
+		k, known := lookupKey(name)
+		if !known {
+			return c, fmt.Errorf("flag --%s: unknown configuration key", name)
+		}
+		if err := setString(&c, k, l.Flags[name]); err != nil {
+			return c, fmt.Errorf("flag --%s: %w", name, err)
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+func (l Loader) applyFile(c *Config) error {
+	if l.File == "" {
+		return nil
+	}
+	data, err := os.ReadFile(l.File)
+	if errors.Is(err, os.ErrNotExist) && !l.FileExplicit {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	var raw map[string]any
+	if _, err := toml.Decode(string(data), &raw); err != nil {
+		var perr toml.ParseError
+		if errors.As(err, &perr) {
+			return fmt.Errorf("%s:%d: %s", l.File, perr.Position.Line, perr.Message)
+		}
+		return fmt.Errorf("%s: %w", l.File, err)
+	}
+	names := make([]string, 0, len(raw))
+	for name := range raw {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		k, known := lookupKey(name)
+		if !known {
+			return fmt.Errorf("%s: unknown key %q%s", l.File, name, suggest(name))
+		}
+		if err := setTOML(c, k, raw[name]); err != nil {
+			return fmt.Errorf("%s: %w", l.File, err)
+		}
+	}
+	return nil
+}
+
+// suggest names a known key close to a misspelt one.
+func suggest(name string) string {
+	norm := func(s string) string { return strings.ReplaceAll(strings.ToLower(s), "-", "_") }
+	for _, k := range keys {
+		if norm(name) == k.name || strings.ReplaceAll(k.name, "_", "") == strings.ReplaceAll(norm(name), "_", "") {
+			return fmt.Sprintf(" (did you mean %q?)", k.name)
+		}
+	}
+	return ""
+}
+
+// setTOML stores a value decoded from TOML, accepting the natural TOML
+// type of each kind and, for durations and sizes, numbers as seconds and
+// bytes.
+func setTOML(c *Config, k key, v any) error {
+	switch v := v.(type) {
+	case string:
+		return setString(c, k, v)
+	case int64:
+		switch k.kind {
+		case kindInt:
+			if v < math.MinInt32 || v > math.MaxInt32 {
+				return fmt.Errorf("%s: %d is out of range", k.name, v)
+			}
+			*k.ptr(c).(*int) = int(v)
+			return nil
+		case kindDuration:
+			*k.ptr(c).(*time.Duration) = time.Duration(v) * time.Second
+			return nil
+		case kindSize:
+			return setSize(c, k, v)
+		}
+	case float64:
+		if k.kind == kindDuration {
+			*k.ptr(c).(*time.Duration) = time.Duration(v * float64(time.Second))
+			return nil
+		}
+	case bool:
+		if k.kind == kindBool {
+			*k.ptr(c).(*bool) = v
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: want %s, got %T %v", k.name, kindName(k.kind), v, v)
+}
+
+func kindName(k kind) string {
+	switch k {
+	case kindInt:
+		return "an integer"
+	case kindBool:
+		return "true or false"
+	case kindDuration:
+		return `a duration such as "4s" or a number of seconds`
+	case kindSize:
+		return `a size such as "1MiB" or a number of bytes`
+	}
+	return "a string"
+}
+
+// setString stores a value given as text (environment, flags, TOML strings).
+func setString(c *Config, k key, s string) error {
+	switch k.kind {
+	case kindString:
+		*k.ptr(c).(*string) = s
+	case kindInt:
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			return fmt.Errorf("%s: %q is not an integer", k.name, s)
+		}
+		*k.ptr(c).(*int) = n
+	case kindBool:
+		b, err := strconv.ParseBool(strings.TrimSpace(s))
+		if err != nil {
+			return fmt.Errorf("%s: %q is not true or false", k.name, s)
+		}
+		*k.ptr(c).(*bool) = b
+	case kindDuration:
+		d, err := ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("%s: %w", k.name, err)
+		}
+		*k.ptr(c).(*time.Duration) = d
+	case kindSize:
+		n, err := ParseSize(s)
+		if err != nil {
+			return fmt.Errorf("%s: %w", k.name, err)
+		}
+		return setSize(c, k, n)
+	}
+	return nil
+}
+
+func setSize(c *Config, k key, n int64) error {
+	if n <= 0 {
+		return fmt.Errorf("%s: must be positive, got %d", k.name, n)
+	}
+	*k.ptr(c).(*int64) = n
+	return nil
+}
+
+// ParseDuration reads "4s", "1m30s", or a bare number of seconds ("300").
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if secs, err := strconv.ParseFloat(s, 64); err == nil {
+		if secs < 0 || secs > math.MaxInt64/float64(time.Second) {
+			return 0, fmt.Errorf("%q is out of range", s)
+		}
+		return time.Duration(secs * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration (want e.g. \"4s\", \"500ms\" or a number of seconds)", s)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("%q is negative", s)
+	}
+	return d, nil
+}
+
+var sizeUnits = []struct {
+	suffix string
+	factor int64
+}{
+	{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30},
+	{"kb", 1000}, {"mb", 1000 * 1000}, {"gb", 1000 * 1000 * 1000},
+	{"k", 1 << 10}, {"m", 1 << 20}, {"g", 1 << 30},
+	{"b", 1},
+}
+
+// ParseSize reads "1MiB", "512KiB", "2MB", "1m" or a bare number of bytes.
+func ParseSize(s string) (int64, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	factor := int64(1)
+	for _, u := range sizeUnits {
+		if strings.HasSuffix(t, u.suffix) {
+			t = strings.TrimSpace(strings.TrimSuffix(t, u.suffix))
+			factor = u.factor
+			break
+		}
+	}
+	f, err := strconv.ParseFloat(t, 64)
+	if err != nil || f < 0 || f*float64(factor) > math.MaxInt64/2 {
+		return 0, fmt.Errorf("%q is not a size (want e.g. \"1MiB\", \"512KiB\" or a number of bytes)", s)
+	}
+	return int64(f * float64(factor)), nil
+}
+
+// Validate checks every value and names the key of the first bad one.
+func (c *Config) Validate() error {
+	if c.EncodingAESKey != "" {
+		if len(c.EncodingAESKey) != 43 {
+			return fmt.Errorf("encoding_aes_key: must be 43 characters, got %d", len(c.EncodingAESKey))
+		}
+		if _, err := base64.StdEncoding.DecodeString(c.EncodingAESKey + "="); err != nil {
+			return fmt.Errorf("encoding_aes_key: not valid base64: %v", err)
+		}
+		if c.AppID == "" {
+			return errors.New("app_id: required with encoding_aes_key (the encrypted messages carry it)")
+		}
+	}
+	if c.AppSecret != "" && c.AppID == "" {
+		return errors.New("app_id: required with app_secret")
+	}
+	if c.Port < 1 || c.Port > 65535 {
+		return fmt.Errorf("port: %d is out of range 1-65535", c.Port)
+	}
+	if c.Host != "" && net.ParseIP(c.Host) == nil && strings.ContainsAny(c.Host, " /:") {
+		return fmt.Errorf("host: %q is not a host name or IP address", c.Host)
+	}
+	if !strings.HasPrefix(c.Path, "/") {
+		return fmt.Errorf("path: %q must start with /", c.Path)
+	}
+	if c.Scripts == "" {
+		return errors.New("scripts: must name a folder")
+	}
+	if c.PoolSize < 0 || c.PoolSize > 4096 {
+		return fmt.Errorf("pool_size: %d is out of range 0-4096", c.PoolSize)
+	}
+	switch c.SessionStorage {
+	case "bolt":
+		if c.DB == "" {
+			return errors.New(`db: must name a file when session_storage = "bolt"`)
+		}
+	case "redis":
+		if c.RedisURL == "" {
+			return errors.New(`redis_url: required when session_storage = "redis"`)
+		}
+		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+			return fmt.Errorf("redis_url: %q is not a redis:// URL", redact(c.RedisURL))
+		}
+	case "memory", "off":
+	default:
+		return fmt.Errorf("session_storage: unknown value %q (want bolt, redis, memory or off)", c.SessionStorage)
+	}
+	if u, err := url.Parse(c.APIBase); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("api_base: %q is not an http(s) URL", c.APIBase)
+	}
+	if c.APIProxy != "" {
+		if u, err := url.Parse(c.APIProxy); err != nil || u.Host == "" {
+			return fmt.Errorf("api_proxy: %q is not a proxy URL", redact(c.APIProxy))
+		}
+	}
+	if c.APITimeout <= 0 {
+		return errors.New("api_timeout: must be positive")
+	}
+	if c.ReplyTimeout <= 0 || c.ReplyTimeout >= 5*time.Second {
+		return fmt.Errorf("reply_timeout: %s must be between 0 and 5s (WeChat drops answers after 5s)", c.ReplyTimeout)
+	}
+	if c.HandlerTimeout < c.ReplyTimeout {
+		return fmt.Errorf("handler_timeout: %s is shorter than reply_timeout %s", c.HandlerTimeout, c.ReplyTimeout)
+	}
+	if c.MediaDir == "" {
+		return errors.New("media_dir: must name a folder")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log_level: unknown value %q (want debug, info, warn or error)", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return fmt.Errorf("log_format: unknown value %q (want text or json)", c.LogFormat)
+	}
+	return nil
+}
+
+// redact hides the password of a URL.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	return u.Redacted()
+}
+
+// Addr is the listen address.
+func (c *Config) Addr() string {
+	return net.JoinHostPort(c.Host, strconv.Itoa(c.Port))
+}
+
+// Public returns the settings scripts may read (robot.config): every key
+// but the secrets, durations in seconds.
+func (c *Config) Public() map[string]any {
+	out := make(map[string]any, len(keys))
+	for _, k := range keys {
+		if k.secret {
+			continue
+		}
+		switch p := k.ptr(c).(type) {
+		case *string:
+			out[k.name] = *p
+		case *int:
+			out[k.name] = int64(*p)
+		case *bool:
+			out[k.name] = *p
+		case *time.Duration:
+			out[k.name] = p.Seconds()
+		case *int64:
+			out[k.name] = *p
+		}
+	}
+	return out
+}
+
+// RegisterFlags adds a --<key> flag for every key to fs; after fs.Parse,
+// the returned function gives the flags the user actually set, for
+// Loader.Flags.
+func RegisterFlags(fs *flag.FlagSet) func() map[string]string {
+	values := make(map[string]*string, len(keys))
+	for _, k := range keys {
+		values[k.name] = fs.String(k.name, "", k.usage)
+	}
+	return func() map[string]string {
+		set := make(map[string]string)
+		fs.Visit(func(f *flag.Flag) {
+			if v, ok := values[f.Name]; ok {
+				set[f.Name] = *v
+			}
+		})
+		return set
+	}
+}
