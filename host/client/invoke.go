@@ -7,7 +7,6 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -410,12 +409,10 @@ func describe(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// Methods returns every method the Client wraps, sorted by name.
+// Methods returns every method the Client wraps, grouped by topic in the
+// order of the reference docs.
 func Methods() []Method {
-	out := make([]Method, len(methods))
-	copy(out, methods)
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
+	return append([]Method(nil), methods...)
 }
 
 // LookupMethod returns the method with that name.
