@@ -211,9 +211,10 @@ func (c *Client) do(ctx context.Context, r *request) (map[string]any, *Media, er
 		if r.auth == authApp {
 			t, err := c.access.get(ctx)
 			if err != nil {
-				err = wrapMethod(r.name, err)
-				c.logError(r.name, err)
-				return nil, nil, err
+				// The failed fetch logged its errcode and hint once; a line
+				// per waiting call would only repeat it.
+				c.log.Debug("wechat call without an access token", "method", r.name, "err", err)
+				return nil, nil, wrapMethod(r.name, err)
 			}
 			token = t
 		}

@@ -92,6 +92,19 @@ func TestTokenFetchErrors(t *testing.T) {
 	if strings.Contains(err.Error()+e.log.String(), "wrong") {
 		t.Errorf("the secret leaked into the error or the log:\n%v\n%s", err, e.log.String())
 	}
+	// A refused fetch is not repeated on every call for a few seconds: a
+	// busy bot would burn the token quota and flood the log.
+	for i := 0; i < 5; i++ {
+		if _, err := e.c.Invoke(context.Background(), "get_menu"); err == nil {
+			t.Fatal("no error")
+		}
+	}
+	if n := len(e.wx.CallsTo("/cgi-bin/token")); n != 1 {
+		t.Errorf("%d token requests after a refusal, want 1", n)
+	}
+	if n := strings.Count(e.log.String(), "errcode=40125"); n != 1 {
+		t.Errorf("the refusal was logged %d times, want once:\n%s", n, e.log.String())
+	}
 }
 
 func TestTransportErrorHidesSecrets(t *testing.T) {
@@ -126,14 +139,18 @@ func TestTransportErrorHidesSecrets(t *testing.T) {
 }
 
 func TestTimeout(t *testing.T) {
-	e := newEnv(t, func(o *client.Options) { o.Timeout = 100 * time.Millisecond })
+	e := newEnv(t)
 	ctx := context.Background()
 	if _, err := e.c.AccessToken(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// A second client on the same store reuses the token, so only the slow
+	// call meets the short timeout.
+	e.opts.Timeout = 100 * time.Millisecond
+	c := e.restart(t)
 	e.wx.Delay("/cgi-bin/menu/get", time.Second)
 	start := time.Now()
-	_, err := e.c.Invoke(ctx, "get_menu")
+	_, err := c.Invoke(ctx, "get_menu")
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want a deadline error", err)
 	}

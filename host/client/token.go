@@ -20,6 +20,12 @@ import (
 // after it did.
 const refreshMargin = 5 * time.Minute
 
+// failureBackoff is how long a fetch that WeChat refused (wrong secret, IP
+// not whitelisted, quota) is answered from memory: these do not fix
+// themselves in seconds, and a busy bot retrying on every message would burn
+// the token endpoint's daily quota and flood the log.
+const failureBackoff = 5 * time.Second
+
 // AccessToken returns a valid access token, fetching one when none is
 // cached or the cached one is about to expire.
 func (c *Client) AccessToken(ctx context.Context) (string, error) {
@@ -43,8 +49,11 @@ type credential struct {
 
 	group singleflight.Group
 
-	mu     sync.Mutex
-	cached store.Token
+	mu       sync.Mutex
+	cached   store.Token
+	rejected string // the last value WeChat rejected: never adopted again from the store
+	failed   error // the last refused fetch, answered until failedAt+failureBackoff
+	failedAt time.Time
 
 	// force asks the next fetch to bypass stable_token's reuse: set when
 	// WeChat rejected the token, which stable_token would otherwise hand
@@ -91,6 +100,19 @@ func (cr *credential) remember(t store.Token) {
 	cr.mu.Unlock()
 }
 
+// adopt caches a value read from the store unless WeChat already rejected
+// it: a load that raced with an invalidation may have read the old value
+// just before it was deleted.
+func (cr *credential) adopt(t store.Token) bool {
+	cr.mu.Lock()
+	defer cr.mu.Unlock()
+	if t.Value == cr.rejected {
+		return false
+	}
+	cr.cached = t
+	return true
+}
+
 func (cr *credential) loadOrFetch(ctx context.Context) (string, error) {
 	// Another caller of this process may have finished a fetch just before
 	// this flight began, or another process refreshed the store.
@@ -99,16 +121,28 @@ func (cr *credential) loadOrFetch(ctx context.Context) (string, error) {
 	}
 	t, err := cr.c.tokens.LoadToken(ctx, cr.key)
 	switch {
-	case err == nil && t.Value != "" && time.Now().Before(t.Expires):
+	case err == nil && t.Value != "" && time.Now().Before(t.Expires) && cr.adopt(t):
 		cr.force.Store(false)
-		cr.remember(t)
 		return t.Value, nil
 	case err != nil && !errors.Is(err, store.ErrNotFound):
 		// A broken store must not stop the bot from talking to WeChat.
 		cr.c.log.Warn("loading the cached credential failed; fetching a new one", "credential", cr.name, "err", err)
 	}
+	cr.mu.Lock()
+	failed := cr.failed
+	if failed != nil && time.Since(cr.failedAt) < failureBackoff {
+		cr.mu.Unlock()
+		return "", failed
+	}
+	cr.mu.Unlock()
 	t, _, err = cr.refresh(ctx, true)
 	if err != nil {
+		var apiErr *APIError
+		if errors.As(err, &apiErr) {
+			cr.mu.Lock()
+			cr.failed, cr.failedAt = err, time.Now()
+			cr.mu.Unlock()
+		}
 		return "", err
 	}
 	return t.Value, nil
@@ -122,6 +156,9 @@ func (cr *credential) refresh(ctx context.Context, save bool) (store.Token, map[
 		return store.Token{}, nil, err
 	}
 	cr.c.log.Info("fetched a new credential from wechat", "credential", cr.name, "use_until", t.Expires.Format(time.RFC3339))
+	cr.mu.Lock()
+	cr.failed = nil
+	cr.mu.Unlock()
 	if !save {
 		return t, raw, nil
 	}
@@ -139,6 +176,7 @@ func (cr *credential) invalidate(ctx context.Context, value string) {
 	cr.mu.Lock()
 	if cr.cached.Value == value {
 		cr.cached = store.Token{}
+		cr.rejected = value
 		cr.force.Store(true)
 	}
 	cr.mu.Unlock()

@@ -348,3 +348,42 @@ func TestGrantToken(t *testing.T) {
 		t.Fatalf("get_access_token = %v, %v", tok, err)
 	}
 }
+
+// slowInvalidate widens the window between a rejection and the store
+// forgetting the token, as a remote store (Redis) does.
+type slowInvalidate struct{ *memTokens }
+
+func (s slowInvalidate) InvalidateToken(ctx context.Context, name, value string) error {
+	time.Sleep(100 * time.Millisecond)
+	return s.memTokens.InvalidateToken(ctx, name, value)
+}
+
+// A caller that loads the token from the store while a rejected token is
+// still being deleted must not adopt it again: the rejected caller's retry
+// would fail with it a second time.
+func TestRejectedTokenNotReadoptedFromStore(t *testing.T) {
+	e := newEnv(t)
+	e.opts.Tokens = slowInvalidate{e.tokens}
+	c := e.restart(t)
+	ctx := context.Background()
+	if _, err := c.AccessToken(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.wx.ExpireToken()
+	rejected := make(chan error, 1)
+	go func() {
+		_, err := c.Invoke(ctx, "get_tags") // 42001, then invalidates slowly
+		rejected <- err
+	}()
+	time.Sleep(30 * time.Millisecond)
+	// Meanwhile another call finds no cached token and reads the store,
+	// which still holds the rejected one; its slow request would keep that
+	// token cached while the first caller retries.
+	e.wx.Delay("/cgi-bin/menu/get", 200*time.Millisecond)
+	if _, err := c.Invoke(ctx, "get_menu"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-rejected; err != nil {
+		t.Fatalf("the rejected caller's retry failed: %v", err)
+	}
+}
