@@ -52,7 +52,7 @@ type credential struct {
 	mu       sync.Mutex
 	cached   store.Token
 	rejected string // the last value WeChat rejected: never adopted again from the store
-	failed   error // the last refused fetch, answered until failedAt+failureBackoff
+	failed   error  // the last refused fetch, answered until failedAt+failureBackoff
 	failedAt time.Time
 
 	// force asks the next fetch to bypass stable_token's reuse: set when
