@@ -68,7 +68,7 @@ func clientMethod(c *client.Client, name string) func(*lua.LState, int) int {
 			}
 			argv = append(argv, v)
 		}
-		res, err := c.Invoke(luaContext(L), name, argv...)
+		res, err := c.Invoke(clientContext(L), name, argv...)
 		if err != nil {
 			var argErr *client.ArgError
 			if errors.As(err, &argErr) {
@@ -110,7 +110,7 @@ func clientCall(c *client.Client) func(*lua.LState, int) int {
 					qerr = fmt.Errorf("query keys must be strings, got %s", k.Type())
 					return
 				}
-				vals, err := queryValues(v)
+				vals, err := clientQueryValues(v)
 				if err != nil {
 					qerr = fmt.Errorf("query.%s: %v", string(key), err)
 					return
@@ -140,7 +140,7 @@ func clientCall(c *client.Client) func(*lua.LState, int) int {
 		if c == nil {
 			return pushClientError(L, errors.New(errNoClient))
 		}
-		res, err := c.Call(luaContext(L), method, path, query, body)
+		res, err := c.Call(clientContext(L), method, path, query, body)
 		if err != nil {
 			return pushClientError(L, err)
 		}
@@ -149,9 +149,9 @@ func clientCall(c *client.Client) func(*lua.LState, int) int {
 	}
 }
 
-// queryValues turns a query table value into its strings: a string, a
+// clientQueryValues turns a query table value into its strings: a string, a
 // number, a boolean, or a list of those for a repeated parameter.
-func queryValues(v lua.LValue) ([]string, error) {
+func clientQueryValues(v lua.LValue) ([]string, error) {
 	switch v := v.(type) {
 	case lua.LString:
 		return []string{string(v)}, nil
@@ -164,7 +164,7 @@ func queryValues(v lua.LValue) ([]string, error) {
 		var err error
 		for i := 1; i <= v.Len() && err == nil; i++ {
 			var vs []string
-			if vs, err = queryValues(v.RawGetInt(i)); err == nil {
+			if vs, err = clientQueryValues(v.RawGetInt(i)); err == nil {
 				out = append(out, vs...)
 			}
 		}
@@ -173,9 +173,9 @@ func queryValues(v lua.LValue) ([]string, error) {
 	return nil, fmt.Errorf("a %s cannot be a query value", v.Type())
 }
 
-// luaContext is the context of the Lua call in progress: the handler's
+// clientContext is the context of the Lua call in progress: the handler's
 // deadline when the runtime set one.
-func luaContext(L *lua.LState) context.Context {
+func clientContext(L *lua.LState) context.Context {
 	if ctx := L.Context(); ctx != nil {
 		return ctx
 	}

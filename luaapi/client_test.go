@@ -84,8 +84,8 @@ type clientCase struct {
 }
 
 const (
-	article  = `{title="标题", thumb_media_id="T", author="A", digest="D", show_cover_pic=1, content="<p>正文</p>", content_source_url="http://x/?a=1&b=2"}`
-	articleJ = `{"author":"A","content":"<p>正文</p>","content_source_url":"http://x/?a=1&b=2","digest":"D","show_cover_pic":1,"thumb_media_id":"T","title":"标题"}`
+	clientArticle     = `{title="标题", thumb_media_id="T", author="A", digest="D", show_cover_pic=1, content="<p>正文</p>", content_source_url="http://x/?a=1&b=2"}`
+	clientArticleJSON = `{"author":"A","content":"<p>正文</p>","content_source_url":"http://x/?a=1&b=2","digest":"D","show_cover_pic":1,"thumb_media_id":"T","title":"标题"}`
 )
 
 var clientCases = []clientCase{
@@ -210,8 +210,8 @@ var clientCases = []clientCase{
 		query: map[string]string{"type": "image"}, file: "a.jpg", check: `res.media_id ~= nil and res.type == "image"`},
 	{method: "download_media", lua: `client.download_media("MEDIA")`, http: "GET", path: "/cgi-bin/media/get",
 		query: map[string]string{"media_id": "MEDIA"}, check: `res == "\255\216\255\224\0\16JFIF\0fake image\255\217" and extra == "image/jpeg"`},
-	{method: "add_news", lua: `client.add_news{` + article + `}`, http: "POST", path: "/cgi-bin/material/add_news",
-		body: `{"articles":[` + articleJ + `]}`, check: `res.media_id ~= nil`},
+	{method: "add_news", lua: `client.add_news{` + clientArticle + `}`, http: "POST", path: "/cgi-bin/material/add_news",
+		body: `{"articles":[` + clientArticleJSON + `]}`, check: `res.media_id ~= nil`},
 	{method: "upload_news_picture", lua: `client.upload_news_picture("a.jpg")`, http: "POST", path: "/cgi-bin/media/uploadimg",
 		file: "a.jpg", check: `res.url ~= nil`},
 	{method: "upload_permanent_media", lua: `client.upload_permanent_media("thumb", "a.jpg")`, http: "POST",
@@ -223,10 +223,10 @@ var clientCases = []clientCase{
 		path: "/cgi-bin/material/get_material", body: `{"media_id":"MEDIA"}`, check: `#res > 0 and extra == "image/jpeg"`},
 	{method: "delete_permanent_media", lua: `client.delete_permanent_media("MEDIA")`, http: "POST",
 		path: "/cgi-bin/material/del_material", body: `{"media_id":"MEDIA"}`},
-	{method: "upload_news", lua: `client.upload_news{` + article + `}`, http: "POST", path: "/cgi-bin/media/uploadnews",
-		body: `{"articles":[` + articleJ + `]}`, check: `res.type == "news"`},
-	{method: "update_news", lua: `client.update_news{media_id="MEDIA", index=0, articles=` + article + `}`, http: "POST",
-		path: "/cgi-bin/material/update_news", body: `{"articles":` + articleJ + `,"index":0,"media_id":"MEDIA"}`},
+	{method: "upload_news", lua: `client.upload_news{` + clientArticle + `}`, http: "POST", path: "/cgi-bin/media/uploadnews",
+		body: `{"articles":[` + clientArticleJSON + `]}`, check: `res.type == "news"`},
+	{method: "update_news", lua: `client.update_news{media_id="MEDIA", index=0, articles=` + clientArticle + `}`, http: "POST",
+		path: "/cgi-bin/material/update_news", body: `{"articles":` + clientArticleJSON + `,"index":0,"media_id":"MEDIA"}`},
 	{method: "get_media_count", lua: `client.get_media_count()`, http: "GET", path: "/cgi-bin/material/get_materialcount",
 		check: `res.image_count == 0`},
 	{method: "get_media_list", lua: `client.get_media_list("image", 0, 20)`, http: "POST", path: "/cgi-bin/material/batchget_material",
@@ -295,17 +295,17 @@ func TestClientMethodsFromLua(t *testing.T) {
 			out := e.run(t, `local res, extra = `+tc.lua+`
 				if res == nil then error("call failed: " .. tostring(extra)) end
 				local ok = true
-				`+checkOrTrue(tc.check)+`
+				`+clientCheck(tc.check)+`
 				return ok, res, extra`)
 			if out[0] != lua.LTrue {
-				t.Errorf("%s: check %q failed; res = %s, extra = %s", tc.lua, tc.check, luaShow(out[1]), luaShow(out[2]))
+				t.Errorf("%s: check %q failed; res = %s, extra = %s", tc.lua, tc.check, clientShow(out[1]), clientShow(out[2]))
 			}
 			if tc.path == "" {
 				return
 			}
 			calls := e.wx.CallsTo(tc.path)
 			if len(calls) != 1 {
-				t.Fatalf("%s: %d calls to %s, want 1 (all calls: %v)", tc.lua, len(calls), tc.path, callPaths(e.wx.Calls()))
+				t.Fatalf("%s: %d calls to %s, want 1 (all calls: %v)", tc.lua, len(calls), tc.path, clientCallPaths(e.wx.Calls()))
 			}
 			for _, other := range e.wx.Calls() {
 				if other.Path != tc.path && other.Path != "/cgi-bin/token" {
@@ -346,14 +346,14 @@ func TestClientMethodsFromLua(t *testing.T) {
 	}
 }
 
-func checkOrTrue(check string) string {
+func clientCheck(check string) string {
 	if check == "" {
 		return ""
 	}
 	return "ok = (" + check + ") and true or false"
 }
 
-func luaShow(v lua.LValue) string {
+func clientShow(v lua.LValue) string {
 	if v == nil {
 		return "none"
 	}
@@ -366,7 +366,7 @@ func luaShow(v lua.LValue) string {
 	return v.String()
 }
 
-func callPaths(calls []fakewechat.Call) []string {
+func clientCallPaths(calls []fakewechat.Call) []string {
 	out := make([]string, len(calls))
 	for i, c := range calls {
 		out[i] = c.Method + " " + c.Path

@@ -423,7 +423,11 @@ func buildMassMsg(_ *Client, a *args, r *request, b map[string]any) error {
 	if a.val("send_ignore_reprint") == true {
 		b["send_ignore_reprint"] = 1
 	}
-	switch v := a.val("user_list").(type) {
+	users := a.val("user_list")
+	if m, ok := users.(map[string]any); ok && len(m) == 0 {
+		users = []any{} // Lua's {} is an empty list here
+	}
+	switch v := users.(type) {
 	case nil:
 		b["filter"] = map[string]any{"is_to_all": true}
 	case []any:
