@@ -216,9 +216,9 @@ func TestTokensOfTwoAccountsDoNotCollide(t *testing.T) {
 
 func TestRefreshBeforeExpiry(t *testing.T) {
 	e := newEnv(t)
-	// A token that lives 1 s is used for 1 s less a fifth: after 0.8 s the
+	// A token that lives 2 s is used for 2 s less a fifth: after 1.6 s the
 	// Client fetches the next one before WeChat would reject it.
-	e.wx.SetTokenTTL(time.Second)
+	e.wx.SetTokenTTL(2 * time.Second)
 	ctx := context.Background()
 	first, err := e.c.AccessToken(ctx)
 	if err != nil {
@@ -227,7 +227,7 @@ func TestRefreshBeforeExpiry(t *testing.T) {
 	if again, _ := e.c.AccessToken(ctx); again != first {
 		t.Fatal("token refreshed too early")
 	}
-	time.Sleep(900 * time.Millisecond)
+	time.Sleep(1700 * time.Millisecond)
 	next, err := e.c.AccessToken(ctx)
 	if err != nil {
 		t.Fatal(err)
