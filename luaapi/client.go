@@ -1,15 +1,212 @@
 package luaapi
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/luarobot/luarobot/host/client"
 )
 
+// errNoClient is the error of every robot.client call when the host has no
+// AppID and AppSecret: scripts still load and run, and say why they cannot
+// reach WeChat.
+const errNoClient = "robot.client is not configured: set app_id and app_secret"
+
 // newClientTable builds robot.client for one Lua state: one function per
-// Client method. (The bindings land with the Client; until then the table
-// is empty.)
+// method of client.Methods() (the method table is the single source of
+// truth, so a new method needs no code here), plus call(method, path,
+// query, body) for endpoints that are not wrapped. c may be nil.
+//
+// Every function follows the same convention: WeChat's answer as a table,
+// or nil and an error table {errcode=, errmsg=} ({errmsg=} alone for
+// transport errors). Wrong arguments raise a Lua error, as they are script
+// bugs. Downloads return two values: the bytes (or the save_as path) and
+// the content type.
 func newClientTable(L *lua.LState, c *client.Client) *lua.LTable {
-	_ = c
-	return L.NewTable()
+	methods := client.Methods()
+	t := L.CreateTable(0, len(methods)+1)
+	for _, m := range methods {
+		t.RawSetString(m.Name, clientFunction(L, m.Name, clientMethod(c, m.Name)))
+	}
+	t.RawSetString("call", clientFunction(L, "call", clientCall(c)))
+	return t
+}
+
+// clientFunction wraps a binding that takes its arguments from index
+// first. It skips the table itself when the function was called with colon
+// syntax (robot.client:get_menu()), which WeRoBot users used to Python
+// methods tend to write.
+func clientFunction(L *lua.LState, name string, f func(L *lua.LState, first int) int) *lua.LFunction {
+	var fn *lua.LFunction
+	fn = L.NewFunction(func(L *lua.LState) int {
+		first := 1
+		if self, ok := L.Get(1).(*lua.LTable); ok && L.GetField(self, name) == fn {
+			first = 2
+		}
+		return f(L, first)
+	})
+	return fn
+}
+
+// clientMethod binds one named method.
+func clientMethod(c *client.Client, name string) func(*lua.LState, int) int {
+	return func(L *lua.LState, first int) int {
+		if c == nil {
+			return pushClientError(L, errors.New(errNoClient))
+		}
+		top := L.GetTop()
+		argv := make([]any, 0, top)
+		for i := first; i <= top; i++ {
+			v, err := ToGo(L.Get(i))
+			if err != nil {
+				L.ArgError(i, err.Error())
+			}
+			argv = append(argv, v)
+		}
+		res, err := c.Invoke(clientContext(L), name, argv...)
+		if err != nil {
+			var argErr *client.ArgError
+			if errors.As(err, &argErr) {
+				L.RaiseError("robot.client.%s", argErr.Error())
+			}
+			return pushClientError(L, err)
+		}
+		switch v := res.(type) {
+		case *client.Media:
+			if v.Path != "" {
+				L.Push(lua.LString(v.Path))
+			} else {
+				L.Push(lua.LString(v.Data))
+			}
+			L.Push(lua.LString(v.ContentType))
+			return 2
+		default:
+			L.Push(FromGo(L, v))
+		}
+		return 1
+	}
+}
+
+// clientCall binds robot.client.call(method, path, query, body).
+func clientCall(c *client.Client) func(*lua.LState, int) int {
+	return func(L *lua.LState, first int) int {
+		method := L.CheckString(first)
+		path := L.CheckString(first + 1)
+		var query url.Values
+		if q, ok := L.Get(first + 2).(*lua.LTable); ok {
+			query = url.Values{}
+			var qerr error
+			q.ForEach(func(k, v lua.LValue) {
+				if qerr != nil {
+					return
+				}
+				key, ok := k.(lua.LString)
+				if !ok {
+					qerr = fmt.Errorf("query keys must be strings, got %s", k.Type())
+					return
+				}
+				vals, err := clientQueryValues(v)
+				if err != nil {
+					qerr = fmt.Errorf("query.%s: %v", string(key), err)
+					return
+				}
+				query[string(key)] = vals
+			})
+			if qerr != nil {
+				L.ArgError(first+2, qerr.Error())
+			}
+		} else if L.Get(first+2) != lua.LNil {
+			L.ArgError(first+2, "query must be a table or nil")
+		}
+		var body any
+		switch b := L.Get(first + 3).(type) {
+		case *lua.LNilType:
+		case lua.LString:
+			body = json.RawMessage(b)
+		case *lua.LTable:
+			data, err := EncodeJSON(b, false)
+			if err != nil {
+				L.ArgError(first+3, err.Error())
+			}
+			body = json.RawMessage(data)
+		default:
+			L.ArgError(first+3, "body must be a table, a JSON string or nil")
+		}
+		if c == nil {
+			return pushClientError(L, errors.New(errNoClient))
+		}
+		res, err := c.Call(clientContext(L), method, path, query, body)
+		if err != nil {
+			return pushClientError(L, err)
+		}
+		L.Push(FromGo(L, res))
+		return 1
+	}
+}
+
+// clientQueryValues turns a query table value into its strings: a string, a
+// number, a boolean, or a list of those for a repeated parameter.
+func clientQueryValues(v lua.LValue) ([]string, error) {
+	switch v := v.(type) {
+	case lua.LString:
+		return []string{string(v)}, nil
+	case lua.LNumber:
+		return []string{formatNumber(float64(v))}, nil
+	case lua.LBool:
+		return []string{v.String()}, nil
+	case *lua.LTable:
+		var out []string
+		var err error
+		for i := 1; i <= v.Len() && err == nil; i++ {
+			var vs []string
+			if vs, err = clientQueryValues(v.RawGetInt(i)); err == nil {
+				out = append(out, vs...)
+			}
+		}
+		return out, err
+	}
+	return nil, fmt.Errorf("a %s cannot be a query value", v.Type())
+}
+
+// clientContext is the context of the Lua call in progress: the handler's
+// deadline when the runtime set one.
+func clientContext(L *lua.LState) context.Context {
+	if ctx := L.Context(); ctx != nil {
+		return ctx
+	}
+	return context.Background()
+}
+
+// pushClientError returns nil, err to Lua: err is {errcode=, errmsg=} for
+// WeChat's errors and {errmsg=} for the others, with the method's name
+// (method=) and, for common errcodes, a hint (hint=). tostring(err) gives
+// the whole message, so robot.log.error(err) says everything.
+func pushClientError(L *lua.LState, err error) int {
+	t := L.NewTable()
+	var apiErr *client.APIError
+	if errors.As(err, &apiErr) {
+		t.RawSetString("errcode", lua.LNumber(apiErr.Code))
+		t.RawSetString("errmsg", lua.LString(apiErr.Msg))
+		t.RawSetString("method", lua.LString(apiErr.Method))
+		if h := client.Hint(apiErr.Code); h != "" {
+			t.RawSetString("hint", lua.LString(h))
+		}
+	} else {
+		t.RawSetString("errmsg", lua.LString(err.Error()))
+	}
+	mt := L.NewTable()
+	text := err.Error()
+	mt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
+		L.Push(lua.LString(text))
+		return 1
+	}))
+	L.SetMetatable(t, mt)
+	L.Push(lua.LNil)
+	L.Push(t)
+	return 2
 }

@@ -1,19 +1,472 @@
-// Package client is the WeChat Official Account API client: access-token
-// management and one method per API endpoint the host wraps.
 package client
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
 
-	"github.com/luarobot/luarobot/host/reply"
+	"github.com/luarobot/luarobot/store"
 )
 
-// Client calls the WeChat API on behalf of one Official Account.
-type Client struct{}
+// Defaults for the zero values of Options.
+const (
+	DefaultAPIBase  = "https://api.weixin.qq.com"
+	DefaultTimeout  = 15 * time.Second
+	DefaultMediaDir = "media"
+)
 
-// SendReply delivers a reply to a user through the customer-service send
-// API (used for replies that missed the passive-reply deadline).
-func (c *Client) SendReply(ctx context.Context, openid string, r reply.Reply) error {
-	return errors.New("client: SendReply is not implemented yet")
+// WeChat serves the QR-code images and the OAuth consent page from other
+// hosts than the API. A Client pointed at another APIBase (a fake server, the
+// simulator) uses that base for them too, so nothing leaks to the real hosts.
+const (
+	defaultMPBase   = "https://mp.weixin.qq.com"
+	defaultOpenBase = "https://open.weixin.qq.com"
+)
+
+// Size limits: a JSON answer is small; media downloads and uploads are capped
+// a little above WeChat's own limits (10 MB for images and videos, 20 MB for
+// permanent video) so that a runaway answer cannot exhaust memory.
+const (
+	maxJSONAnswer  = 8 << 20
+	maxMediaAnswer = 64 << 20
+	maxUpload      = 64 << 20
+)
+
+// Options configures a Client. AppID and AppSecret are required; every other
+// field has a default.
+type Options struct {
+	AppID, AppSecret string
+	// APIBase is the root of the WeChat API (DefaultAPIBase when empty).
+	APIBase string
+	// UseStableToken fetches the access token from /cgi-bin/stable_token,
+	// so that several deployments of one account do not invalidate each
+	// other's token.
+	UseStableToken bool
+	// Tokens caches the access token and the jsapi ticket. Nil keeps them
+	// in memory only: every restart then fetches a new token.
+	Tokens store.Tokens
+	// Timeout bounds each HTTP request to WeChat (DefaultTimeout when 0).
+	// The caller's context can end a request sooner.
+	Timeout time.Duration
+	// ProxyURL sends every request through an HTTP(S) or SOCKS5 proxy:
+	// WeChat only answers callers on the account's IP whitelist, and a
+	// proxy gives a fixed egress IP. Ignored when HTTPClient is set.
+	ProxyURL string
+	// MediaDir is the only folder uploads read from and downloads write to
+	// (DefaultMediaDir when empty).
+	MediaDir string
+	// HTTPClient replaces the client built from ProxyURL.
+	HTTPClient *http.Client
+	// Logger receives one line per failed call and per token fetch
+	// (slog.Default() when nil).
+	Logger *slog.Logger
+}
+
+// Client calls the WeChat API on behalf of one Official Account. It is safe
+// for concurrent use.
+type Client struct {
+	appID, secret string
+	apiBase       string
+	mpBase        string
+	openBase      string
+	stable        bool
+	tokens        store.Tokens
+	timeout       time.Duration
+	mediaDir      string
+	http          *http.Client
+	log           *slog.Logger
+
+	access *credential
+	ticket *credential
+}
+
+// New returns a Client for the account. It does not contact WeChat: the
+// access token is fetched on first need.
+func New(opts Options) (*Client, error) {
+	if opts.AppID == "" || opts.AppSecret == "" {
+		return nil, errors.New("client: app_id and app_secret are required to call the WeChat API")
+	}
+	c := &Client{
+		appID:    opts.AppID,
+		secret:   opts.AppSecret,
+		apiBase:  DefaultAPIBase,
+		mpBase:   defaultMPBase,
+		openBase: defaultOpenBase,
+		stable:   opts.UseStableToken,
+		tokens:   opts.Tokens,
+		timeout:  opts.Timeout,
+		mediaDir: opts.MediaDir,
+		http:     opts.HTTPClient,
+		log:      opts.Logger,
+	}
+	if opts.APIBase != "" {
+		u, err := url.Parse(opts.APIBase)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("client: api_base %q is not an http(s) URL", opts.APIBase)
+		}
+		base := strings.TrimRight(opts.APIBase, "/")
+		if base != DefaultAPIBase {
+			c.apiBase, c.mpBase, c.openBase = base, base, base
+		}
+	}
+	if c.tokens == nil {
+		c.tokens = newMemTokens()
+	}
+	if c.timeout <= 0 {
+		c.timeout = DefaultTimeout
+	}
+	if c.mediaDir == "" {
+		c.mediaDir = DefaultMediaDir
+	}
+	if c.log == nil {
+		c.log = slog.Default()
+	}
+	if c.http == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		if opts.ProxyURL != "" {
+			u, err := url.Parse(opts.ProxyURL)
+			if err != nil || u.Host == "" {
+				return nil, fmt.Errorf("client: proxy URL %q is not a URL such as http://10.0.0.1:3128", opts.ProxyURL)
+			}
+			switch u.Scheme {
+			case "http", "https", "socks5", "socks5h":
+			default:
+				return nil, fmt.Errorf("client: proxy URL %q: scheme must be http, https or socks5", opts.ProxyURL)
+			}
+			tr.Proxy = http.ProxyURL(u)
+		}
+		c.http = &http.Client{Transport: tr}
+	}
+	c.access = &credential{c: c, name: "access token", key: c.appID + ":access_token", fetch: c.fetchAccessToken}
+	c.ticket = &credential{c: c, name: "jsapi ticket", key: c.appID + ":jsapi_ticket", fetch: c.fetchJSAPITicket}
+	return c, nil
+}
+
+// AppID returns the account's AppID.
+func (c *Client) AppID() string { return c.appID }
+
+// Call sends one request to an API path (such as "/cgi-bin/menu/get") that
+// may not be wrapped as a method yet, with the access token added to the
+// query. body is encoded as JSON (nil sends no body; []byte and
+// json.RawMessage are sent as they are). When WeChat answers 40001, 40014 or
+// 42001 the token is refreshed and the request retried once. The answer is
+// the decoded JSON object; integers that a float64 cannot hold exactly come
+// back as strings.
+func (c *Client) Call(ctx context.Context, httpMethod, path string, query url.Values, body any) (map[string]any, error) {
+	if !strings.HasPrefix(path, "/") {
+		return nil, fmt.Errorf("wechat call: path %q must start with / (it is relative to api_base)", path)
+	}
+	httpMethod = strings.ToUpper(httpMethod)
+	if httpMethod == "" {
+		httpMethod = http.MethodGet
+		if body != nil {
+			httpMethod = http.MethodPost
+		}
+	}
+	q := url.Values{}
+	for k, v := range query {
+		q[k] = append([]string(nil), v...)
+	}
+	r := &request{name: "call " + path, method: httpMethod, path: path, query: q, body: body, auth: authApp}
+	res, _, err := c.do(ctx, r)
+	return res, err
+}
+
+// authMode says which credential a request carries.
+type authMode int
+
+const (
+	authApp  authMode = iota // the account's access token, refreshed on 40001/40014/42001
+	authNone                 // none (token endpoints, OAuth, QR-code images)
+)
+
+// request is one HTTP request to WeChat, built from a method spec or Call.
+type request struct {
+	name     string // method name for errors and logs
+	method   string
+	base     string // API root; "" is api_base
+	path     string
+	query    url.Values
+	body     any            // JSON body
+	form     *multipartForm // multipart body instead of body
+	auth     authMode
+	download bool // the answer is media bytes unless it is a JSON error
+}
+
+// do runs the request, adding the access token, and retries once with a new
+// token when WeChat says the token is no longer valid.
+func (c *Client) do(ctx context.Context, r *request) (map[string]any, *Media, error) {
+	start := time.Now()
+	for attempt := 0; ; attempt++ {
+		var token string
+		if r.auth == authApp {
+			t, err := c.access.get(ctx)
+			if err != nil {
+				// The failed fetch logged its errcode and hint once; a line
+				// per waiting call would only repeat it.
+				c.log.Debug("wechat call without an access token", "method", r.name, "err", err)
+				return nil, nil, wrapMethod(r.name, err)
+			}
+			token = t
+		}
+		res, media, err := c.roundTrip(ctx, r, token)
+		var apiErr *APIError
+		if err != nil && errors.As(err, &apiErr) && r.auth == authApp && attempt == 0 && tokenRejected(apiErr.Code) {
+			// Another process (or WeChat itself) replaced the token: drop it
+			// unless someone already did, and try once more with a new one.
+			c.log.Info("wechat rejected the access token; refreshing and retrying once",
+				"method", r.name, "errcode", apiErr.Code, "errmsg", apiErr.Msg)
+			c.access.invalidate(ctx, token)
+			continue
+		}
+		if err != nil {
+			c.logError(r.name, err)
+			return nil, nil, err
+		}
+		c.log.Debug("wechat call", "method", r.name, "path", r.path, "duration", time.Since(start))
+		return res, media, nil
+	}
+}
+
+func (c *Client) logError(method string, err error) {
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		attrs := []any{"method", method, "errcode", apiErr.Code, "errmsg", apiErr.Msg}
+		if h := Hint(apiErr.Code); h != "" {
+			attrs = append(attrs, "hint", h)
+		}
+		c.log.Warn("wechat api error", attrs...)
+		return
+	}
+	c.log.Warn("wechat api request failed", "method", method, "err", err)
+}
+
+// tokenRejected reports the errcodes that mean "get a new access token".
+func tokenRejected(code int) bool {
+	return code == 40001 || code == 40014 || code == 42001
+}
+
+// roundTrip sends the request once and decodes the answer.
+func (c *Client) roundTrip(ctx context.Context, r *request, token string) (map[string]any, *Media, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+
+	base := r.base
+	if base == "" {
+		base = c.apiBase
+	}
+	q := url.Values{}
+	for k, v := range r.query {
+		q[k] = v
+	}
+	if token != "" {
+		q.Set("access_token", token)
+	}
+	u := base + r.path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+
+	var body io.Reader
+	contentType := ""
+	switch {
+	case r.form != nil:
+		data, ct, err := r.form.encode()
+		if err != nil {
+			return nil, nil, wrapMethod(r.name, err)
+		}
+		body, contentType = bytes.NewReader(data), ct
+	case r.body != nil:
+		data, err := encodeJSON(r.body)
+		if err != nil {
+			return nil, nil, wrapMethod(r.name, err)
+		}
+		body, contentType = bytes.NewReader(data), "application/json; charset=utf-8"
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, u, body)
+	if err != nil {
+		return nil, nil, wrapMethod(r.name, err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, nil, wrapMethod(r.name, transportError(err))
+	}
+	defer resp.Body.Close()
+
+	limit := int64(maxJSONAnswer)
+	if r.download {
+		limit = maxMediaAnswer
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, nil, wrapMethod(r.name, fmt.Errorf("reading the answer: %w", transportError(err)))
+	}
+	if int64(len(data)) > limit {
+		return nil, nil, wrapMethod(r.name, fmt.Errorf("answer larger than %d bytes", limit))
+	}
+	ct := resp.Header.Get("Content-Type")
+
+	if r.download && resp.StatusCode == http.StatusOK && !looksLikeJSON(ct, data) {
+		return nil, &Media{Data: data, ContentType: ct}, nil
+	}
+	res, jerr := decodeObject(data)
+	if jerr != nil {
+		if resp.StatusCode != http.StatusOK {
+			return nil, nil, wrapMethod(r.name, fmt.Errorf("HTTP %s", resp.Status))
+		}
+		if r.download {
+			return nil, &Media{Data: data, ContentType: ct}, nil
+		}
+		return nil, nil, wrapMethod(r.name, fmt.Errorf("answer is not a JSON object: %w", jerr))
+	}
+	if code := errcode(res); code != 0 {
+		msg, _ := res["errmsg"].(string)
+		return nil, nil, &APIError{Code: code, Msg: msg, Method: r.name}
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, nil, wrapMethod(r.name, fmt.Errorf("HTTP %s", resp.Status))
+	}
+	if r.download {
+		// A JSON success for a download is WeChat's way of answering with a
+		// link or a news item (videos, permanent news): hand it over as it is.
+		return nil, &Media{Data: data, ContentType: "application/json"}, nil
+	}
+	return res, nil, nil
+}
+
+// transportError strips the URL from net/http's errors: it carries the
+// access token or the AppSecret, which must not reach logs or Lua.
+func transportError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s %s: %w", ue.Op, redactURL(ue.URL), ue.Err)
+	}
+	return err
+}
+
+// redactURL keeps the host and path of a request URL, not its query.
+func redactURL(raw string) string {
+	if i := strings.IndexByte(raw, '?'); i >= 0 {
+		return raw[:i]
+	}
+	return raw
+}
+
+func wrapMethod(method string, err error) error {
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		return err
+	}
+	return fmt.Errorf("wechat %s: %w", method, err)
+}
+
+// looksLikeJSON tells a JSON error answer from media bytes: WeChat sends its
+// errors as text/plain or application/json.
+func looksLikeJSON(contentType string, data []byte) bool {
+	ct := strings.ToLower(contentType)
+	if strings.Contains(ct, "json") || strings.HasPrefix(ct, "text/plain") || ct == "" {
+		return len(bytes.TrimSpace(data)) > 0 && bytes.TrimSpace(data)[0] == '{'
+	}
+	return false
+}
+
+// encodeJSON writes a request body as WeChat wants it: UTF-8 text as is
+// (WeChat shows \uXXXX escapes literally in some places) and no HTML
+// escaping, so URLs keep their & < >.
+func encodeJSON(v any) ([]byte, error) {
+	switch v := v.(type) {
+	case json.RawMessage:
+		return v, nil
+	case []byte:
+		return v, nil
+	case string:
+		return []byte(v), nil
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("encoding the request body: %w", err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// decodeObject parses a JSON object, keeping integers exact (see number).
+func decodeObject(data []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, err
+	}
+	if m == nil {
+		return nil, errors.New("null")
+	}
+	normalize(m)
+	return m, nil
+}
+
+// maxExact is the largest integer a float64, and so a Lua number, holds
+// exactly.
+const maxExact = 1 << 53
+
+// normalize replaces json.Numbers in place with int64 or float64, or with
+// their digits as a string when a float64 would corrupt them (64-bit message
+// ids: Lua would round them).
+func normalize(v any) any {
+	switch v := v.(type) {
+	case json.Number:
+		return number(v)
+	case map[string]any:
+		for k, e := range v {
+			v[k] = normalize(e)
+		}
+	case []any:
+		for i, e := range v {
+			v[i] = normalize(e)
+		}
+	}
+	return v
+}
+
+func number(n json.Number) any {
+	s := string(n)
+	if !strings.ContainsAny(s, ".eE") {
+		i, err := strconv.ParseInt(s, 10, 64)
+		if err == nil && i <= maxExact && i >= -maxExact {
+			return i
+		}
+		return s
+	}
+	f, err := n.Float64()
+	if err != nil {
+		return s
+	}
+	return f
+}
+
+// errcode reads the errcode member of an answer (0 when absent).
+func errcode(m map[string]any) int {
+	switch v := m["errcode"].(type) {
+	case int64:
+		return int(v)
+	case float64:
+		return int(v)
+	case string:
+		n, _ := strconv.Atoi(v)
+		return n
+	}
+	return 0
 }
