@@ -15,9 +15,9 @@ func TestSignature(t *testing.T) {
 		token, ts, nonce string
 		want             string
 	}{
-		{"", "", "", "da39a3ee5e6b4b0d3255bfef95601890afd80709"}, // sha1("")
-		{"b", "a", "c", "a9993e364706816aba3e25717850c26c9cd0d89d"}, // sha1("abc"), the FIPS 180 example
-		{"c", "b", "a", "a9993e364706816aba3e25717850c26c9cd0d89d"}, // order of the arguments does not matter
+		{"", "", "", "da39a3ee5e6b4b0d3255bfef95601890afd80709"},     // sha1("")
+		{"b", "a", "c", "a9993e364706816aba3e25717850c26c9cd0d89d"},  // sha1("abc"), the FIPS 180 example
+		{"c", "b", "a", "a9993e364706816aba3e25717850c26c9cd0d89d"},  // order of the arguments does not matter
 		{"tok", "", "1", "e7abb1a97295fe1f6b03bde95d20ca2bd2675319"}, // sha1("1tok")
 		{"mytoken", "1700000000", "123456789", "a70b5d4fa30362248c4a3d9dd3d6828f46539658"},
 	}
