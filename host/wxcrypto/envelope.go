@@ -2,6 +2,7 @@ package wxcrypto
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -108,13 +109,21 @@ func (f *field) value() string {
 type envParser struct {
 	b     []byte
 	i     int
-	stack [][]byte // names of the open elements, sub-slices of the body
+	// open holds the names of the open elements as offsets into the body;
+	// a fixed array keeps the parser on the stack (a slice into an array of
+	// the parser itself would move it to the heap).
+	open  [maxDepth]span
+	depth int
 	// cur is the field whose element is open as a direct child of the
 	// root, or fieldNone.
 	cur    int
 	fields [numFields]field
-	arr    [8][]byte // backing for stack, so shallow bodies do not allocate it
 }
+
+// span is a name's place in the body.
+type span struct{ start, end int }
+
+func (p *envParser) bytesOf(s span) []byte { return p.b[s.start:s.end] }
 
 func (p *envParser) errf(format string, args ...any) error {
 	return fmt.Errorf("%w at byte %d: %s", ErrBadXML, p.i, fmt.Sprintf(format, args...))
@@ -124,7 +133,6 @@ func (p *envParser) parse() error {
 	if err := checkChars(p.b); err != nil {
 		return err
 	}
-	p.stack = p.arr[:0]
 	p.cur = fieldNone
 	p.i = 0
 	if bytes.HasPrefix(p.b, []byte("\uFEFF")) {
@@ -147,11 +155,11 @@ func (p *envParser) parse() error {
 	if err != nil {
 		return err
 	}
-	if string(name) != "xml" {
-		return fmt.Errorf("%w: root element is <%s>, want <xml>", ErrBadXML, clip(string(name)))
+	if string(p.bytesOf(name)) != "xml" {
+		return fmt.Errorf("%w: root element is <%s>, want <xml>", ErrBadXML, clip(string(p.bytesOf(name))))
 	}
 	if !empty {
-		p.stack = append(p.stack, name)
+		p.open[0], p.depth = name, 1
 		if err := p.content(); err != nil {
 			return err
 		}
@@ -170,6 +178,21 @@ func (p *envParser) parse() error {
 // for the whole body, so the rest of the scanner can work on bytes.
 func checkChars(b []byte) error {
 	for i := 0; i < len(b); {
+		// Skip 8 bytes at a time while they are all printable ASCII, as
+		// base64 runs are: no byte has its top bit set, and none is below
+		// 0x20 (the "hasless" test of Bit Twiddling Hacks, exact for any
+		// threshold up to 0x80).
+		const ones, highs = 0x0101010101010101, 0x8080808080808080
+		for i+8 <= len(b) {
+			w := binary.LittleEndian.Uint64(b[i:])
+			if w&highs != 0 || (w-0x20*ones)&^w&highs != 0 {
+				break
+			}
+			i += 8
+		}
+		if i >= len(b) {
+			break
+		}
 		c := b[i]
 		if c < utf8.RuneSelf {
 			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
@@ -327,16 +350,16 @@ func (p *envParser) comment() error {
 
 // name reads an element or attribute name. Only ASCII names without a
 // namespace prefix: all of WeChat's, and a subset of what encoding/xml takes.
-func (p *envParser) name() ([]byte, error) {
+func (p *envParser) name() (span, error) {
 	start := p.i
 	if p.i >= len(p.b) || !isNameStart(p.b[p.i]) {
-		return nil, p.errf("expected a name")
+		return span{}, p.errf("expected a name")
 	}
 	p.i++
 	for p.i < len(p.b) && isNameByte(p.b[p.i]) {
 		p.i++
 	}
-	return p.b[start:p.i], nil
+	return span{start, p.i}, nil
 }
 
 func isNameStart(c byte) bool {
@@ -348,16 +371,16 @@ func isNameByte(c byte) bool {
 }
 
 // startTag reads <name attr="v" ...> or <name .../> with p.i at the '<'.
-func (p *envParser) startTag() (name []byte, empty bool, err error) {
+func (p *envParser) startTag() (name span, empty bool, err error) {
 	p.i++
 	if name, err = p.name(); err != nil {
-		return nil, false, err
+		return span{}, false, err
 	}
 	for {
 		save := p.i
 		p.skipSpace()
 		if p.i >= len(p.b) {
-			return nil, false, p.errf("unterminated start tag <%s", clip(string(name)))
+			return span{}, false, p.errf("unterminated start tag <%s", clip(string(p.bytesOf(name))))
 		}
 		switch c := p.b[p.i]; {
 		case c == '>':
@@ -365,15 +388,15 @@ func (p *envParser) startTag() (name []byte, empty bool, err error) {
 			return name, false, nil
 		case c == '/':
 			if !p.has("/>") {
-				return nil, false, p.errf("expected /> in <%s", clip(string(name)))
+				return span{}, false, p.errf("expected /> in <%s", clip(string(p.bytesOf(name))))
 			}
 			p.i += 2
 			return name, true, nil
 		case p.i == save:
-			return nil, false, p.errf("unexpected %q in <%s", c, clip(string(name)))
+			return span{}, false, p.errf("unexpected %q in <%s", c, clip(string(p.bytesOf(name))))
 		}
 		if err := p.attribute(); err != nil {
-			return nil, false, err
+			return span{}, false, err
 		}
 	}
 }
@@ -420,7 +443,7 @@ func (p *envParser) attribute() error {
 func (p *envParser) content() error {
 	for {
 		if p.i >= len(p.b) {
-			return p.errf("unexpected end of input inside <%s>", clip(string(p.stack[len(p.stack)-1])))
+			return p.errf("unexpected end of input inside <%s>", clip(string(p.bytesOf(p.open[p.depth-1]))))
 		}
 		if p.b[p.i] != '<' {
 			if err := p.text(); err != nil {
@@ -437,18 +460,18 @@ func (p *envParser) content() error {
 			}
 			p.skipSpace()
 			if !p.has(">") {
-				return p.errf("malformed end tag </%s", clip(string(name)))
+				return p.errf("malformed end tag </%s", clip(string(p.bytesOf(name))))
 			}
 			p.i++
-			open := p.stack[len(p.stack)-1]
-			if !bytes.Equal(name, open) {
-				return p.errf("<%s> closed by </%s>", clip(string(open)), clip(string(name)))
+			open := p.bytesOf(p.open[p.depth-1])
+			if !bytes.Equal(p.bytesOf(name), open) {
+				return p.errf("<%s> closed by </%s>", clip(string(open)), clip(string(p.bytesOf(name))))
 			}
-			p.stack = p.stack[:len(p.stack)-1]
-			if len(p.stack) == 1 {
+			p.depth--
+			if p.depth == 1 {
 				p.cur = fieldNone
 			}
-			if len(p.stack) == 0 {
+			if p.depth == 0 {
 				return nil
 			}
 		case p.has("<!--"):
@@ -463,7 +486,7 @@ func (p *envParser) content() error {
 				p.i = start
 				return p.errf("unterminated CDATA section")
 			}
-			if p.cur != fieldNone && len(p.stack) == 2 {
+			if p.cur != fieldNone && p.depth == 2 {
 				p.addText(p.b[p.i : p.i+k])
 			}
 			p.i += k + 3
@@ -472,15 +495,15 @@ func (p *envParser) content() error {
 		case p.has("<!"):
 			return p.bang()
 		default:
-			if len(p.stack) == 2 && p.cur != fieldNone {
+			if p.depth == 2 && p.cur != fieldNone {
 				return p.errf("unexpected element inside <%s>", fieldNames[p.cur])
 			}
 			name, empty, err := p.startTag()
 			if err != nil {
 				return err
 			}
-			if len(p.stack) == 1 {
-				if err := p.openField(name); err != nil {
+			if p.depth == 1 {
+				if err := p.openField(p.bytesOf(name)); err != nil {
 					return err
 				}
 			}
@@ -488,10 +511,11 @@ func (p *envParser) content() error {
 				p.cur = fieldNone
 				continue
 			}
-			if len(p.stack) >= maxDepth {
+			if p.depth >= maxDepth {
 				return p.errf("elements nested deeper than %d", maxDepth)
 			}
-			p.stack = append(p.stack, name)
+			p.open[p.depth] = name
+			p.depth++
 		}
 	}
 }
@@ -526,7 +550,7 @@ func (p *envParser) text() error {
 		p.i = start + bytes.Index(run, []byte("]]>"))
 		return p.errf("]]> in text")
 	}
-	collect := p.cur != fieldNone && len(p.stack) == 2
+	collect := p.cur != fieldNone && p.depth == 2
 	if bytes.IndexByte(run, '&') < 0 {
 		if collect {
 			p.addText(run)
