@@ -107,8 +107,8 @@ func (f *field) value() string {
 }
 
 type envParser struct {
-	b []byte
-	i int
+	b []byte // the body
+	i int    // read position in b
 	// open holds the names of the open elements as offsets into the body;
 	// a fixed array keeps the parser on the stack (a slice into an array of
 	// the parser itself would move it to the heap).

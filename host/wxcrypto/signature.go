@@ -51,7 +51,9 @@ func sign(parts [4]string, n int) [2 * sha1.Size]byte {
 			parts[j], parts[j-1] = parts[j-1], parts[j]
 		}
 	}
-	var buf [512]byte
+	// Enough for the Encrypt value of a typical message; longer inputs
+	// spill to the heap.
+	var buf [1024]byte
 	b := buf[:0]
 	for _, p := range parts[:n] {
 		b = append(b, p...)
