@@ -28,15 +28,24 @@ func MsgSignature(token, timestamp, nonce, encrypt string) string {
 // nonce). The comparison takes the same time wherever the strings differ, so
 // a forger cannot learn the signature byte by byte.
 func VerifySignature(token, timestamp, nonce, signature string) bool {
-	want := sign([4]string{token, timestamp, nonce}, 3)
-	return subtle.ConstantTimeCompare(want[:], []byte(signature)) == 1
+	return equal(sign([4]string{token, timestamp, nonce}, 3), signature)
 }
 
 // VerifyMsgSignature reports whether signature is MsgSignature(token,
 // timestamp, nonce, encrypt), in constant time as VerifySignature.
 func VerifyMsgSignature(token, timestamp, nonce, encrypt, signature string) bool {
-	want := sign([4]string{token, timestamp, nonce, encrypt}, 4)
-	return subtle.ConstantTimeCompare(want[:], []byte(signature)) == 1
+	return equal(sign([4]string{token, timestamp, nonce, encrypt}, 4), signature)
+}
+
+// equal compares in constant time. The length is public (always 40), so it
+// may end early; copying into an array keeps the comparison off the heap.
+func equal(want [2 * sha1.Size]byte, got string) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	var g [2 * sha1.Size]byte
+	copy(g[:], got)
+	return subtle.ConstantTimeCompare(want[:], g[:]) == 1
 }
 
 // sign sorts the first n strings of parts (byte order, as WeChat's
