@@ -16,6 +16,14 @@ import (
 // ErrNotFound is returned by Tokens.LoadToken when no token is cached.
 var ErrNotFound = errors.New("not found")
 
+// ErrClosed is wrapped by every error a store returns after Close, so that
+// a request that races a shutdown fails cleanly instead of panicking.
+var ErrClosed = errors.New("store is closed")
+
+// ErrNotInteger is wrapped by the error of Values.Incr when the stored value
+// is not a decimal integer, so that robot.store.incr can say so plainly.
+var ErrNotInteger = errors.New("value is not an integer")
+
 // Sessions keeps one document per user, keyed by the user's OpenID.
 type Sessions interface {
 	// LoadSession returns the stored session, or nil and no error when
