@@ -36,3 +36,7 @@ func TestSweep(t *testing.T) {
 		t.Fatalf("after the sweep %d entries are left, want 1", n)
 	}
 }
+
+func BenchmarkSession(b *testing.B) {
+	storetest.BenchmarkSession(b, memory.New(memory.Options{}))
+}
