@@ -5,6 +5,17 @@
 // Values are opaque bytes (the callers store JSON); the store only keeps
 // them, expires them and offers the few atomic operations that several
 // host processes need to agree (add-if-absent, compare-and-swap, incr).
+//
+// Main opens the configured store with storeopen.Open(Options{...}) and
+// closes it on shutdown. The implementations are store/bolt (the default,
+// one file), store/redis (several processes on one server) and
+// store/memory (tests, session_storage = "memory" and "off"); each passes
+// the conformance suite in store/storetest. This package imports nothing
+// of the project, and the implementations import it, which is why Open
+// lives in store/storeopen.
+//
+// Every method takes a context and fails fast when it is already done. After
+// Close every method fails with an error wrapping ErrClosed.
 package store
 
 import (
