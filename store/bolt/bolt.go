@@ -32,6 +32,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math"
 	"strconv"
@@ -153,6 +154,9 @@ func Open(opts Options) (*Store, error) {
 	})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("open %s: is another luarobot running on %s? (%w)", path, path, ErrLocked)
+	}
+	if pe := (*fs.PathError)(nil); errors.As(err, &pe) && pe.Path == path {
+		err = pe.Err // "open x: open x: permission denied" says x once too often
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)

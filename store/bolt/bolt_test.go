@@ -327,6 +327,22 @@ func TestNotADatabase(t *testing.T) {
 	}
 }
 
+// TestOpenErrors: a path that cannot be opened says so once, plainly.
+func TestOpenErrors(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "missing-dir", "luarobot.db")
+	_, err := bolt.Open(bolt.Options{Path: path})
+	want := "open " + path + ": no such file or directory"
+	if err == nil || err.Error() != want {
+		t.Fatalf("Open in a missing folder: %v, want %q", err, want)
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("error does not wrap os.ErrNotExist")
+	}
+	if _, err := bolt.Open(bolt.Options{Path: path, SessionTTL: -time.Second}); err == nil {
+		t.Errorf("Open with a negative session TTL succeeded")
+	}
+}
+
 func BenchmarkSession(b *testing.B) {
 	b.Run("batch", func(b *testing.B) {
 		storetest.BenchmarkSession(b, openT(b, bolt.Options{}))

@@ -208,6 +208,30 @@ func TestTwoProcesses(t *testing.T) {
 	}
 }
 
+// TestScriptsReload: after a restart or SCRIPT FLUSH the server has
+// forgotten the scripts; EVALSHA's NOSCRIPT must fall back to EVAL.
+func TestScriptsReload(t *testing.T) {
+	s, _ := openNS(t, redis.Options{})
+	ctx := context.Background()
+	for i := 0; i < 2; i++ {
+		if err := adminClient(t).ScriptFlush(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		key := "k" + strconv.Itoa(i)
+		if added, _, err := s.AddDedup(ctx, key, []byte("a"), time.Minute); err != nil || !added {
+			t.Fatalf("AddDedup after SCRIPT FLUSH = %v, %v", added, err)
+		}
+		adminClient(t).ScriptFlush(ctx)
+		if ok, err := s.SwapDedup(ctx, key, []byte("a"), []byte("b"), time.Minute); err != nil || !ok {
+			t.Fatalf("SwapDedup after SCRIPT FLUSH = %v, %v", ok, err)
+		}
+		adminClient(t).ScriptFlush(ctx)
+		if err := s.InvalidateToken(ctx, key, "x"); err != nil {
+			t.Fatalf("InvalidateToken after SCRIPT FLUSH: %v", err)
+		}
+	}
+}
+
 // TestIncrWrongType: a key of another type (someone's LPUSH) is a clear
 // error, not an ErrNotInteger.
 func TestIncrWrongType(t *testing.T) {
