@@ -115,16 +115,17 @@ func Open(opts Options) (*Store, error) {
 	}
 	configure(o, opts.Timeout)
 	p := opts.Prefixes
-	d := DefaultPrefixes
-	for _, f := range []struct {
-		v   *string
-		def string
-	}{
-		{&p.Session, d.Session}, {&p.Token, d.Token}, {&p.Dedup, d.Dedup}, {&p.Value, d.Value},
-	} {
-		if *f.v == "" {
-			*f.v = f.def
-		}
+	if p.Session == "" {
+		p.Session = DefaultPrefixes.Session
+	}
+	if p.Token == "" {
+		p.Token = DefaultPrefixes.Token
+	}
+	if p.Dedup == "" {
+		p.Dedup = DefaultPrefixes.Dedup
+	}
+	if p.Value == "" {
+		p.Value = DefaultPrefixes.Value
 	}
 	s := &Store{
 		client:     goredis.NewClient(o),
