@@ -64,9 +64,9 @@ type Options struct {
 	// grouping concurrent writes with DB.Batch. Each write then waits for
 	// its own fsync; only the batching benchmark wants this.
 	NoBatch bool
-	// BatchDelay is how long a write waits for others to join its commit;
-	// 0 means DefaultBatchDelay. A lone write pays it in latency; a burst
-	// shares one fsync per delay.
+	// BatchDelay is how long a write that overlaps others waits for more
+	// to join its commit; 0 means DefaultBatchDelay. A write with no other
+	// in flight does not wait; a burst shares one fsync per delay.
 	BatchDelay time.Duration
 	// SweepInterval is how often expired records are deleted; 0 means a
 	// minute, a negative value turns the background sweep off.
