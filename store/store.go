@@ -5,6 +5,17 @@
 // Values are opaque bytes (the callers store JSON); the store only keeps
 // them, expires them and offers the few atomic operations that several
 // host processes need to agree (add-if-absent, compare-and-swap, incr).
+//
+// Main opens the configured store with storeopen.Open(Options{...}) and
+// closes it on shutdown. The implementations are store/bolt (the default,
+// one file), store/redis (several processes on one server) and
+// store/memory (tests, session_storage = "memory" and "off"); each passes
+// the conformance suite in store/storetest. This package imports nothing
+// of the project, and the implementations import it, which is why Open
+// lives in store/storeopen.
+//
+// Every method takes a context and fails fast when it is already done. After
+// Close every method fails with an error wrapping ErrClosed.
 package store
 
 import (
@@ -15,6 +26,14 @@ import (
 
 // ErrNotFound is returned by Tokens.LoadToken when no token is cached.
 var ErrNotFound = errors.New("not found")
+
+// ErrClosed is wrapped by every error a store returns after Close, so that
+// a request that races a shutdown fails cleanly instead of panicking.
+var ErrClosed = errors.New("store is closed")
+
+// ErrNotInteger is wrapped by the error of Values.Incr when the stored value
+// is not a decimal integer, so that robot.store.incr can say so plainly.
+var ErrNotInteger = errors.New("value is not an integer")
 
 // Sessions keeps one document per user, keyed by the user's OpenID.
 type Sessions interface {

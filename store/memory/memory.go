@@ -1,0 +1,347 @@
+// Package memory is the in-process implementation of store.Store: maps
+// behind one mutex, with TTLs. It backs tests and session_storage =
+// "memory", and holds tokens, dedup and values when sessions are "off".
+//
+// Everything is lost when the process exits, and several host processes do
+// not share it: use store/bolt or store/redis for that.
+package memory
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/luarobot/luarobot/store"
+	"github.com/luarobot/luarobot/store/internal/counter"
+)
+
+// Options configures a Store. The zero value is ready to use.
+type Options struct {
+	// SessionTTL expires sessions not saved for that long; 0 = never.
+	SessionTTL time.Duration
+	// SweepInterval is how often expired entries are dropped; 0 means a
+	// minute. Expired entries are invisible at once either way: the sweep
+	// only frees their memory.
+	SweepInterval time.Duration
+}
+
+// Store is an in-memory store.Store. It is safe for concurrent use.
+type Store struct {
+	sessionTTL    time.Duration
+	sweepInterval time.Duration
+
+	mu        sync.Mutex
+	closed    bool
+	lastSweep time.Time
+	// One map per kind of data, so that a session and a value with the
+	// same key never collide (the other stores use separate buckets or key
+	// prefixes for the same reason).
+	sessions map[string]entry
+	tokens   map[string]entry
+	dedup    map[string]entry
+	values   map[string]entry
+}
+
+// entry is a stored value and when it stops existing (zero = never).
+type entry struct {
+	data    []byte
+	expires time.Time
+}
+
+func (e entry) live(now time.Time) bool {
+	return e.expires.IsZero() || now.Before(e.expires)
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New returns an empty Store.
+func New(opts Options) *Store {
+	if opts.SweepInterval <= 0 {
+		opts.SweepInterval = time.Minute
+	}
+	return &Store{
+		sessionTTL:    opts.SessionTTL,
+		sweepInterval: opts.SweepInterval,
+		lastSweep:     time.Now(),
+		sessions:      make(map[string]entry),
+		tokens:        make(map[string]entry),
+		dedup:         make(map[string]entry),
+		values:        make(map[string]entry),
+	}
+}
+
+// lock takes the mutex after checking ctx, and fails once the store is
+// closed. On success the caller must unlock s.mu.
+func (s *Store) lock(ctx context.Context, op string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memory: %s: %w", op, err)
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return fmt.Errorf("memory: %s: %w", op, store.ErrClosed)
+	}
+	return nil
+}
+
+// get returns the live entry under key. The caller holds s.mu.
+func get(m map[string]entry, key string, now time.Time) (entry, bool) {
+	e, ok := m[key]
+	if !ok {
+		return entry{}, false
+	}
+	if !e.live(now) {
+		delete(m, key)
+		return entry{}, false
+	}
+	return e, true
+}
+
+// put stores a copy of data, so that a caller reusing its buffer cannot
+// change what is stored. The caller holds s.mu.
+func (s *Store) put(m map[string]entry, key string, data []byte, now time.Time, ttl time.Duration) {
+	e := entry{data: clone(data)}
+	if ttl > 0 {
+		e.expires = now.Add(ttl)
+	}
+	m[key] = e
+	s.maybeSweep(now)
+}
+
+// maybeSweep drops expired entries when the last sweep is older than the
+// sweep interval. Sweeping on writes, rather than from a goroutine, keeps
+// the store free of background work: only writes add entries, so only
+// writes need to make room. The caller holds s.mu.
+func (s *Store) maybeSweep(now time.Time) {
+	if now.Sub(s.lastSweep) < s.sweepInterval {
+		return
+	}
+	s.lastSweep = now
+	for _, m := range []map[string]entry{s.sessions, s.tokens, s.dedup, s.values} {
+		for k, e := range m {
+			if !e.live(now) {
+				delete(m, k)
+			}
+		}
+	}
+}
+
+// clone copies b; it returns a non-nil slice for a non-nil b so that an
+// empty stored value is not mistaken for an absent one.
+func clone(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append(make([]byte, 0, len(b)), b...)
+}
+
+func checkTTL(op string, ttl time.Duration) error {
+	if ttl < 0 {
+		return fmt.Errorf("memory: %s: negative ttl %v", op, ttl)
+	}
+	return nil
+}
+
+// LoadSession implements store.Sessions.
+func (s *Store) LoadSession(ctx context.Context, id string) ([]byte, error) {
+	if err := s.lock(ctx, fmt.Sprintf("load session %q", id)); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	e, ok := get(s.sessions, id, time.Now())
+	if !ok {
+		return nil, nil
+	}
+	return clone(e.data), nil
+}
+
+// SaveSession implements store.Sessions. Each save starts the session TTL
+// again, so that only idle sessions expire.
+func (s *Store) SaveSession(ctx context.Context, id string, data []byte) error {
+	if err := s.lock(ctx, fmt.Sprintf("save session %q", id)); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	if len(data) == 0 {
+		delete(s.sessions, id)
+		return nil
+	}
+	s.put(s.sessions, id, data, time.Now(), s.sessionTTL)
+	return nil
+}
+
+// DeleteSession implements store.Sessions.
+func (s *Store) DeleteSession(ctx context.Context, id string) error {
+	if err := s.lock(ctx, fmt.Sprintf("delete session %q", id)); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	delete(s.sessions, id)
+	return nil
+}
+
+// LoadToken implements store.Tokens.
+func (s *Store) LoadToken(ctx context.Context, name string) (store.Token, error) {
+	if err := s.lock(ctx, fmt.Sprintf("load token %q", name)); err != nil {
+		return store.Token{}, err
+	}
+	defer s.mu.Unlock()
+	e, ok := get(s.tokens, name, time.Now())
+	if !ok {
+		return store.Token{}, fmt.Errorf("memory: load token %q: %w", name, store.ErrNotFound)
+	}
+	return store.Token{Value: string(e.data), Expires: e.expires}, nil
+}
+
+// SaveToken implements store.Tokens. A token whose expiry has passed is
+// not kept; a zero expiry keeps it until it is invalidated.
+func (s *Store) SaveToken(ctx context.Context, name string, t store.Token) error {
+	if err := s.lock(ctx, fmt.Sprintf("save token %q", name)); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	now := time.Now()
+	if !t.Expires.IsZero() && !now.Before(t.Expires) {
+		delete(s.tokens, name)
+		return nil
+	}
+	// Strip the monotonic clock reading so that the Expires we hand back
+	// compares equal (==) to one read from bolt or Redis.
+	s.tokens[name] = entry{data: []byte(t.Value), expires: t.Expires.Round(0)}
+	s.maybeSweep(now)
+	return nil
+}
+
+// InvalidateToken implements store.Tokens.
+func (s *Store) InvalidateToken(ctx context.Context, name, value string) error {
+	if err := s.lock(ctx, fmt.Sprintf("invalidate token %q", name)); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	if e, ok := get(s.tokens, name, time.Now()); ok && string(e.data) == value {
+		delete(s.tokens, name)
+	}
+	return nil
+}
+
+// AddDedup implements store.Dedup.
+func (s *Store) AddDedup(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, []byte, error) {
+	op := fmt.Sprintf("add dedup %q", key)
+	if err := checkTTL(op, ttl); err != nil {
+		return false, nil, err
+	}
+	if err := s.lock(ctx, op); err != nil {
+		return false, nil, err
+	}
+	defer s.mu.Unlock()
+	now := time.Now()
+	if e, ok := get(s.dedup, key, now); ok {
+		return false, clone(e.data), nil
+	}
+	s.put(s.dedup, key, value, now, ttl)
+	return true, nil, nil
+}
+
+// LoadDedup implements store.Dedup.
+func (s *Store) LoadDedup(ctx context.Context, key string) ([]byte, error) {
+	if err := s.lock(ctx, fmt.Sprintf("load dedup %q", key)); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	e, ok := get(s.dedup, key, time.Now())
+	if !ok {
+		return nil, nil
+	}
+	return clone(e.data), nil
+}
+
+// SwapDedup implements store.Dedup. An absent key never matches old.
+func (s *Store) SwapDedup(ctx context.Context, key string, old, new []byte, ttl time.Duration) (bool, error) {
+	op := fmt.Sprintf("swap dedup %q", key)
+	if err := checkTTL(op, ttl); err != nil {
+		return false, err
+	}
+	if err := s.lock(ctx, op); err != nil {
+		return false, err
+	}
+	defer s.mu.Unlock()
+	now := time.Now()
+	e, ok := get(s.dedup, key, now)
+	if !ok || string(e.data) != string(old) {
+		return false, nil
+	}
+	s.put(s.dedup, key, new, now, ttl)
+	return true, nil
+}
+
+// Get implements store.Values.
+func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
+	if err := s.lock(ctx, fmt.Sprintf("get %q", key)); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	e, ok := get(s.values, key, time.Now())
+	if !ok {
+		return nil, nil
+	}
+	return clone(e.data), nil
+}
+
+// Set implements store.Values.
+func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	op := fmt.Sprintf("set %q", key)
+	if err := checkTTL(op, ttl); err != nil {
+		return err
+	}
+	if err := s.lock(ctx, op); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	if value == nil {
+		value = []byte{}
+	}
+	s.put(s.values, key, value, time.Now(), ttl)
+	return nil
+}
+
+// Delete implements store.Values.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := s.lock(ctx, fmt.Sprintf("delete %q", key)); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	delete(s.values, key)
+	return nil
+}
+
+// Incr implements store.Values. Like Redis's INCRBY, it keeps the key's
+// TTL.
+func (s *Store) Incr(ctx context.Context, key string, n int64) (int64, error) {
+	op := fmt.Sprintf("incr %q", key)
+	if err := s.lock(ctx, op); err != nil {
+		return 0, err
+	}
+	defer s.mu.Unlock()
+	now := time.Now()
+	e, _ := get(s.values, key, now)
+	v, err := counter.Add(e.data, n)
+	if err != nil {
+		return 0, fmt.Errorf("memory: %s: %w", op, err)
+	}
+	e.data = strconv.AppendInt(nil, v, 10)
+	s.values[key] = e
+	s.maybeSweep(now)
+	return v, nil
+}
+
+// Close implements store.Store: it drops everything. Later calls fail with
+// store.ErrClosed; a second Close does nothing.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	s.sessions, s.tokens, s.dedup, s.values = nil, nil, nil, nil
+	return nil
+}

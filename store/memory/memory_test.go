@@ -1,0 +1,42 @@
+package memory_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/luarobot/luarobot/store"
+	"github.com/luarobot/luarobot/store/memory"
+	"github.com/luarobot/luarobot/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, o storetest.Options) store.Store {
+		return memory.New(memory.Options{SessionTTL: o.SessionTTL})
+	})
+}
+
+// TestSweep: expired entries are dropped from the maps, not only hidden,
+// so that a long-running host with a memory store does not grow forever.
+func TestSweep(t *testing.T) {
+	s := memory.New(memory.Options{SweepInterval: time.Millisecond})
+	defer s.Close()
+	ctx := context.Background()
+	for i := 0; i < 100; i++ {
+		if _, _, err := s.AddDedup(ctx, strconv.Itoa(i), []byte("v"), time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(5 * time.Millisecond)
+	if err := s.Set(ctx, "trigger", []byte("x"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if n := memory.Len(s); n != 1 {
+		t.Fatalf("after the sweep %d entries are left, want 1", n)
+	}
+}
+
+func BenchmarkSession(b *testing.B) {
+	storetest.BenchmarkSession(b, memory.New(memory.Options{}))
+}
