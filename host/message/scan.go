@@ -102,10 +102,13 @@ type scanner struct {
 	root     string
 	rootDone bool
 
-	// Per element key: state, text and where it was.
+	// Per element key: state, text and where it was. Only the keys in
+	// set are not absent, so reset and release touch only those: clearing
+	// every pointer slot cost more than the parse.
 	state []uint8
 	val   []string
 	at    []int
+	set   []uint8
 
 	picsSeen bool
 	pics     []picItem
@@ -122,17 +125,15 @@ func (p *scanner) reset(s string, all bool) {
 	p.pieces = p.pieces[:0]
 	p.root = ""
 	p.rootDone = false
-	n := len(elemPaths)
-	if cap(p.state) < n {
+	if n := len(elemPaths); len(p.state) < n {
 		p.state = make([]uint8, n)
 		p.val = make([]string, n)
 		p.at = make([]int, n)
 	}
-	p.state = p.state[:n]
-	p.val = p.val[:n]
-	p.at = p.at[:n]
-	clear(p.state)
-	clear(p.val)
+	for _, k := range p.set {
+		p.state[k] = stAbsent
+	}
+	p.set = p.set[:0]
 	p.picsSeen = false
 	p.pics = p.pics[:0]
 	p.all = all
@@ -144,11 +145,14 @@ func (p *scanner) reset(s string, all bool) {
 func (p *scanner) release() {
 	p.s = ""
 	p.root = ""
-	clear(p.val)
-	clear(p.stack[:cap(p.stack)])
-	clear(p.pics[:cap(p.pics)])
-	clear(p.records[:cap(p.records)])
-	p.records = p.records[:0]
+	for _, k := range p.set {
+		p.val[k] = ""
+	}
+	for i := range p.stack {
+		p.stack[i].name = ""
+	}
+	clear(p.pics)
+	p.records = nil
 }
 
 func (p *scanner) line(off int) int {
@@ -431,6 +435,7 @@ func (p *scanner) closeTop() {
 			// containers: their presence was noted at the start tag
 		case e.hasChild:
 			if p.state[k] == stAbsent {
+				p.set = append(p.set, k)
 				p.state[k] = stNested
 				p.at[k] = e.at
 			} else {
@@ -442,6 +447,7 @@ func (p *scanner) closeTop() {
 				it.md5 = p.textOf(false)
 			}
 		case p.state[k] == stAbsent:
+			p.set = append(p.set, k)
 			p.state[k] = stText
 			p.val[k] = p.textOf(false)
 			p.at[k] = e.at
@@ -458,6 +464,7 @@ func (p *scanner) closeTop() {
 		p.records = append(p.records, r)
 	}
 	p.path = p.path[:e.pathLen]
+	e.name = ""
 	p.stack = p.stack[:n]
 	p.pieces = p.pieces[:0]
 	if n == 0 {

@@ -16,51 +16,58 @@ func IsLegal(r rune) bool {
 		r >= 0x10000 && r <= 0x10FFFF
 }
 
+// In valid UTF-8 the only illegal characters are the C0 controls other
+// than tab, LF and CR, and U+FFFE and U+FFFF (EF BF BE, EF BF BF):
+// surrogates are not valid UTF-8. So once a string is known to be UTF-8, a
+// byte table finds every candidate without decoding runes, which matters
+// for Chinese text.
+var (
+	// suspect marks bytes that may start an illegal character.
+	suspect [256]bool
+	// care marks the bytes AppendCDATA must look at once Clean has run:
+	// ']' (a "]]>" may start there) and CR.
+	care [256]bool
+)
+
+func init() {
+	for c := 0; c < 0x20; c++ {
+		suspect[c] = c != '\t' && c != '\n' && c != '\r'
+	}
+	suspect[0xEF] = true
+	care[']'] = true
+	care['\r'] = true
+}
+
+// illegalAt reports whether the valid UTF-8 string s has an illegal
+// character at i, where suspect[s[i]] holds.
+func illegalAt(s string, i int) bool {
+	if s[i] != 0xEF {
+		return true
+	}
+	return i+2 < len(s) && s[i+1] == 0xBF && (s[i+2] == 0xBE || s[i+2] == 0xBF)
+}
+
 // Clean returns s without the characters XML cannot carry and without bytes
 // that are not UTF-8. It returns s itself when nothing had to go.
 func Clean(s string) string {
-	i := firstIllegal(s)
-	if i < 0 {
-		return s
+	if utf8.ValidString(s) {
+		i := 0
+		for i < len(s) && (!suspect[s[i]] || !illegalAt(s, i)) {
+			i++
+		}
+		if i == len(s) {
+			return s
+		}
 	}
 	b := make([]byte, 0, len(s))
-	b = appendLegal(b, s)
-	return string(b)
-}
-
-// firstIllegal returns the index of the first byte of s that starts an
-// illegal character or a byte sequence that is not UTF-8, or -1.
-func firstIllegal(s string) int {
 	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
-				return i
-			}
-			i++
-			continue
-		}
 		r, n := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && n == 1 || !IsLegal(r) {
-			return i
+		if !(r == utf8.RuneError && n == 1) && IsLegal(r) {
+			b = append(b, s[i:i+n]...)
 		}
 		i += n
 	}
-	return -1
-}
-
-// appendLegal appends the legal characters of s to b.
-func appendLegal(b []byte, s string) []byte {
-	for len(s) > 0 {
-		i := firstIllegal(s)
-		if i < 0 {
-			return append(b, s...)
-		}
-		b = append(b, s[:i]...)
-		_, n := utf8.DecodeRuneInString(s[i:])
-		s = s[i+n:]
-	}
-	return b
+	return string(b)
 }
 
 // AppendCDATA appends s as character data that any XML parser reads back as
@@ -69,46 +76,29 @@ func appendLegal(b []byte, s string) []byte {
 // reference between sections, because a parser turns a literal CR (or CRLF)
 // into LF even inside CDATA.
 func AppendCDATA(b []byte, s string) []byte {
+	s = Clean(s) // s itself unless something must go: rare
 	b = append(b, "<![CDATA["...)
-	for len(s) > 0 {
+	for {
 		// Copy the longest run that needs no care in one append.
 		i := 0
-		for i < len(s) {
-			c := s[i]
-			if c >= 0x20 && c < utf8.RuneSelf && c != ']' || c == '\t' || c == '\n' {
-				i++
-				continue
-			}
-			if c >= utf8.RuneSelf {
-				r, n := utf8.DecodeRuneInString(s[i:])
-				if r == utf8.RuneError && n == 1 || !IsLegal(r) {
-					break
-				}
-				i += n
-				continue
-			}
-			if c == ']' && (len(s)-i < 3 || s[i+1] != ']' || s[i+2] != '>') {
-				i++
-				continue
-			}
-			break
+		for i < len(s) && !care[s[i]] {
+			i++
 		}
 		b = append(b, s[:i]...)
 		s = s[i:]
 		if len(s) == 0 {
-			break
+			return append(b, "]]>"...)
 		}
-		switch c := s[0]; {
-		case c == ']': // "]]>": end the section after "]]", start anew at ">"
-			b = append(b, "]]]]><![CDATA[>"...)
-			s = s[3:]
-		case c == '\r':
+		if s[0] == '\r' {
 			b = append(b, "]]>&#13;<![CDATA["...)
 			s = s[1:]
-		default: // an illegal character or a stray byte: drop it
-			_, n := utf8.DecodeRuneInString(s)
-			s = s[n:]
+		} else if len(s) >= 3 && s[1] == ']' && s[2] == '>' {
+			// End the section after "]]" and start anew at ">".
+			b = append(b, "]]]]><![CDATA[>"...)
+			s = s[3:]
+		} else {
+			b = append(b, ']')
+			s = s[1:]
 		}
 	}
-	return append(b, "]]>"...)
 }
