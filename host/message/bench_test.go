@@ -39,7 +39,7 @@ func BenchmarkUnmarshalText(b *testing.B) {
 	}
 	var v struct {
 		ToUserName, FromUserName, MsgType, Content, MsgId string
-		CreateTime                                         int64
+		CreateTime                                        int64
 	}
 	b.SetBytes(int64(len(raw)))
 	b.ReportAllocs()
