@@ -54,7 +54,7 @@ func Parse(raw []byte) (*Message, error) {
 		return nil, err
 	}
 	if p.root != "xml" {
-		return nil, &Error{Line: 1, Msg: "root element is <" + p.root + ">, want <xml>"}
+		return nil, &Error{Line: p.line(p.rootAt), Msg: "root element is <" + p.root + ">, want <xml>"}
 	}
 	return p.message(raw)
 }
@@ -87,9 +87,9 @@ func (p *scanner) message(raw []byte) (*Message, error) {
 	if err != nil {
 		return nil, &Error{Line: p.line(p.at[keyCreateTime]), Msg: "<CreateTime> is not a number: " + strconv.Quote(ct)}
 	}
-	id := hdr[keyMsgId]
+	id := trimSpace(hdr[keyMsgId])
 	if id == "" {
-		id = hdr[keyMsgID]
+		id = trimSpace(hdr[keyMsgID])
 	} else if hdr[keyMsgID] != "" {
 		return nil, &Error{Line: p.line(p.at[keyMsgID]), Msg: "both <MsgId> and <MsgID>"}
 	}

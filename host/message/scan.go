@@ -100,6 +100,7 @@ type scanner struct {
 	buf    []byte
 
 	root     string
+	rootAt   int
 	rootDone bool
 
 	// Per element key: state, text and where it was. Only the keys in
@@ -319,6 +320,7 @@ func (p *scanner) startTag() error {
 			return p.errAt(at, "element <%s> after the root element", name)
 		}
 		p.root = name
+		p.rootAt = at
 	} else {
 		if depth >= maxDepth {
 			return p.refuse(at, "elements nested deeper than %d", maxDepth)
