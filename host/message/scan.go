@@ -154,6 +154,10 @@ func (p *scanner) release() {
 	}
 	clear(p.pics)
 	p.records = nil
+	// A pooled scanner should not pin the buffer of one huge message.
+	if cap(p.buf) > 64<<10 {
+		p.buf = nil
+	}
 }
 
 func (p *scanner) line(off int) int {
