@@ -1,18 +1,12 @@
 package message
 
-import (
-	"strings"
-
-	"github.com/luarobot/luarobot/host/internal/xmltext"
-)
-
 // Record is one element as the scanner saw it, for the fuzz oracle.
 type Record = leafRecord
 
 // Clean applies Parse's input clean-up: illegal characters and a leading
 // byte-order mark removed.
 func Clean(raw []byte) string {
-	return strings.TrimPrefix(xmltext.Clean(string(raw)), "\uFEFF")
+	return cleanInput(string(raw))
 }
 
 // ScanAll scans s the way Parse does, recording every element in document

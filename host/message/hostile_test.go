@@ -110,3 +110,32 @@ func TestMarshalRefuses(t *testing.T) {
 		t.Error("Marshal(nil) succeeded")
 	}
 }
+
+// TestRemovalMakesNoMarkup: dropping a control character must not turn
+// "]]\x01>" in user text into the "]]>" that ends its CDATA section.
+func TestRemovalMakesNoMarkup(t *testing.T) {
+	m, err := message.Parse([]byte(header + "<MsgType>text</MsgType><Content><![CDATA[a]]\x01\x02>b\x01c]]></Content></xml>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := m.String("content"), "a]]\uFFFD>bc"; got != want {
+		t.Errorf("content = %q, want %q", got, want)
+	}
+}
+
+// TestManyIllegalCharacters: cleaning stays linear however many
+// characters go.
+func TestManyIllegalCharacters(t *testing.T) {
+	in := header + "<MsgType>text</MsgType><Content><![CDATA[]]" + strings.Repeat("\x01\xff", 1<<20) + ">]]></Content></xml>"
+	start := time.Now()
+	m, err := message.Parse([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("took %v", d)
+	}
+	if got := m.String("content"); got != "]]\uFFFD>" {
+		t.Errorf("content = %q", got)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/luarobot/luarobot/host/internal/xmltext"
 )
@@ -41,8 +42,7 @@ func Parse(raw []byte) (*Message, error) {
 	if len(raw) > MaxSize {
 		return nil, &Error{Msg: "body of " + strconv.Itoa(len(raw)) + " bytes is over the " + strconv.Itoa(MaxSize) + "-byte limit"}
 	}
-	s := xmltext.Clean(string(raw))
-	s = strings.TrimPrefix(s, "\uFEFF")
+	s := cleanInput(string(raw))
 
 	p := scanners.Get().(*scanner)
 	defer func() {
@@ -199,6 +199,51 @@ func (p *scanner) picList() []map[string]string {
 		}
 	}
 	return list
+}
+
+// cleanInput removes the characters XML cannot carry and a leading
+// byte-order mark. Removing must not create markup: "]]\x01>" in user text
+// would become "]]>" and end its CDATA section early, so an illegal
+// character between "]]" and ">" becomes U+FFFD instead.
+func cleanInput(s string) string {
+	c := xmltext.Clean(s)
+	if len(c) != len(s) && strings.Contains(c, "]]>") {
+		var b strings.Builder
+		b.Grow(len(s))
+		for i := 0; i < len(s); {
+			if n := legalRun(s[i:]); n > 0 {
+				b.WriteString(s[i : i+n])
+				i += n
+				continue
+			}
+			j := i + illegalRun(s[i:])
+			if strings.HasSuffix(b.String(), "]]") && j < len(s) && s[j] == '>' {
+				b.WriteRune(utf8.RuneError)
+			}
+			i = j
+		}
+		c = b.String()
+	}
+	return strings.TrimPrefix(c, "\uFEFF")
+}
+
+// legalRun and illegalRun return the length of the longest prefix of s
+// made of characters XML can (cannot) carry.
+func legalRun(s string) int { return run(s, true) }
+
+func illegalRun(s string) int { return run(s, false) }
+
+func run(s string, legal bool) int {
+	i := 0
+	for i < len(s) {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		ok := !(r == utf8.RuneError && n == 1) && xmltext.IsLegal(r)
+		if ok != legal {
+			break
+		}
+		i += n
+	}
+	return i
 }
 
 func lookupEvent(event string) *typeSpec {
