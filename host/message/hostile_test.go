@@ -114,12 +114,21 @@ func TestMarshalRefuses(t *testing.T) {
 // TestRemovalMakesNoMarkup: dropping a control character must not turn
 // "]]\x01>" in user text into the "]]>" that ends its CDATA section.
 func TestRemovalMakesNoMarkup(t *testing.T) {
-	m, err := message.Parse([]byte(header + "<MsgType>text</MsgType><Content><![CDATA[a]]\x01\x02>b\x01c]]></Content></xml>"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := m.String("content"), "a]]\uFFFD>bc"; got != want {
-		t.Errorf("content = %q, want %q", got, want)
+	for _, c := range []struct{ in, want string }{
+		{"a]]\x01\x02>b\x01c", "a]]\uFFFD>bc"},
+		{"a]\x01]>b", "a]\uFFFD]>b"},
+		{"]\x01]\x01>", "]]\uFFFD>"},
+		{"]\x01\xff]\x02\xfe>]", "]]\uFFFD>]"},
+		{"]]\x01]", "]]]"},
+	} {
+		m, err := message.Parse([]byte(header + "<MsgType>text</MsgType><Content><![CDATA[" + c.in + "]]></Content></xml>"))
+		if err != nil {
+			t.Errorf("%q: %v", c.in, err)
+			continue
+		}
+		if got := m.String("content"); got != c.want {
+			t.Errorf("%q: content = %q, want %q", c.in, got, c.want)
+		}
 	}
 }
 

@@ -202,9 +202,9 @@ func (p *scanner) picList() []map[string]string {
 }
 
 // cleanInput removes the characters XML cannot carry and a leading
-// byte-order mark. Removing must not create markup: "]]\x01>" in user text
-// would become "]]>" and end its CDATA section early, so an illegal
-// character between "]]" and ">" becomes U+FFFD instead.
+// byte-order mark. Removing must not create markup: "]]\x01>" or "]\x01]>"
+// in user text would become "]]>" and end its CDATA section early, so an
+// illegal character that would join one becomes U+FFFD instead.
 func cleanInput(s string) string {
 	c := xmltext.Clean(s)
 	if len(c) != len(s) && strings.Contains(c, "]]>") {
@@ -217,7 +217,9 @@ func cleanInput(s string) string {
 				continue
 			}
 			j := i + illegalRun(s[i:])
-			if strings.HasSuffix(b.String(), "]]") && j < len(s) && s[j] == '>' {
+			out, rest := b.String(), s[j:]
+			if strings.HasSuffix(out, "]]") && strings.HasPrefix(rest, ">") ||
+				strings.HasSuffix(out, "]") && strings.HasPrefix(rest, "]>") {
 				b.WriteRune(utf8.RuneError)
 			}
 			i = j
