@@ -148,3 +148,35 @@ func TestManyIllegalCharacters(t *testing.T) {
 		t.Errorf("content = %q", got)
 	}
 }
+
+// TestNumbers pins how number fields read what WeChat sends.
+func TestNumbers(t *testing.T) {
+	for _, c := range []struct {
+		text string
+		want any
+	}{
+		{"20", int64(20)},
+		{" 20\n", int64(20)},
+		{"+7", int64(7)},
+		{"-3", int64(-3)},
+		{"9007199254740992", int64(1 << 53)},
+		{"9007199254740993", "9007199254740993"},
+		{"99999999999999999999", "99999999999999999999"},
+		{"20.5", 20.5},
+		{"1e3", 1000.0},
+		{"0x10", "0x10"},
+		{"1_000", "1_000"},
+		{"NaN", "NaN"},
+		{"Inf", "Inf"},
+		{"1e999", "1e999"},
+		{"twenty", "twenty"},
+	} {
+		m, err := message.Parse([]byte(header + "<MsgType>location</MsgType><Scale>" + c.text + "</Scale></xml>"))
+		if err != nil {
+			t.Fatalf("%q: %v", c.text, err)
+		}
+		if got, _ := m.Get("scale"); got != c.want {
+			t.Errorf("scale %q = %#v, want %#v", c.text, got, c.want)
+		}
+	}
+}

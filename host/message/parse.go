@@ -267,15 +267,18 @@ func trimSpace(s string) string {
 }
 
 // convert turns an element's text into a field value of kind k. Numbers
-// that are not plain decimals, that overflow, or that are not finite keep
-// their text: Parse reports what WeChat sent rather than failing.
+// that are not plain decimals, integers beyond 2^53, and floats that
+// overflow keep their text: Parse reports what WeChat sent rather than
+// failing or rounding.
 func convert(text string, k kind) any {
 	if k == kString {
 		return text
 	}
 	t := trimSpace(text)
 	if k == kInt && isDecimalInt(t) {
-		if v, err := strconv.ParseInt(t, 10, 64); err == nil {
+		// Field promises int64 values that a float64 (a Lua number)
+		// holds exactly; a larger integer is an identifier in disguise.
+		if v, err := strconv.ParseInt(t, 10, 64); err == nil && v <= 1<<53 && v >= -(1<<53) {
 			return v
 		}
 		return text
