@@ -3,7 +3,22 @@
 // its type, named as WeRoBot names them.
 //
 // Parse is the entry point; it never panics on hostile input and reports
-// what was wrong with it.
+// what was wrong with it. The message shares memory with its input: do not
+// modify the bytes passed to Parse while the message is in use.
+//
+// Every message and event type of the reference docs is covered (Types
+// lists them, FieldNames their fields); anything else becomes "unknown" or
+// "unknown_event" with Raw kept. Field values are strings, int64 (counts,
+// flags, fees, times), float64 (coordinates, precision) or, for pic_list,
+// []map[string]string; 64-bit identifiers stay strings so Lua's float64
+// numbers cannot round them.
+//
+// Marshal is the inverse of Parse, for the simulator and for tests.
+//
+// Parse does not use encoding/xml: WeChat's documents are flat, and a
+// one-pass scanner (scan.go) driven by a table of element paths per type
+// (types.go) costs a fraction of reflection-based decoding. FuzzParse holds
+// the scanner to encoding/xml's judgement of well-formedness and text.
 package message
 
 // Message is one message or event pushed by WeChat, already decrypted.

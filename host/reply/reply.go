@@ -1,5 +1,14 @@
 // Package reply holds the replies a bot can give to a message and renders
 // them as the passive-reply XML that WeChat expects.
+//
+// A handler's result is checked with Validate, then written with Render,
+// which appends to a caller's buffer so the host can reuse one per request:
+//
+//	if err := reply.Validate(r); err != nil { ... }
+//	buf = reply.Render(buf[:0], r, msg.Source, msg.Target, time.Now().Unix())
+//
+// Render accepts any string a script produces: it never writes a character
+// XML cannot carry and never lets "]]>" end a CDATA section early.
 package reply
 
 // Reply is one of the reply types of this package: *Text, *Image, *Voice,

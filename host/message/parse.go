@@ -1,0 +1,340 @@
+package message
+
+import (
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/luarobot/luarobot/host/internal/xmltext"
+)
+
+// MaxSize is the largest document Parse reads. WeChat's pushes are a few
+// hundred bytes; a 2,000-character text is about 6 KiB. The host's body
+// limit normally stops larger requests first.
+const MaxSize = 4 << 20
+
+var scanners = sync.Pool{New: func() any { return new(scanner) }}
+
+// Parse reads the (decrypted) XML of one WeChat push.
+//
+// The message's strings share one copy of the input, and Raw is raw itself:
+// the caller must not modify raw afterwards.
+//
+// Characters XML cannot carry (control characters, U+FFFE, U+FFFF, bytes
+// that are not UTF-8), which WeChat sometimes passes through from user
+// text, are removed before parsing instead of failing the request; a
+// leading byte-order mark is ignored. Elements whose text is empty (or only
+// indentation) are treated as absent, as WeRoBot does. A number field whose
+// text is not a decimal number keeps its text as a string, so a surprise
+// from WeChat reaches the handler rather than failing the request.
+//
+// Errors are *Error values naming what was wrong: malformed XML (with its
+// line), a DOCTYPE or ENTITY declaration, nesting deeper than 32 elements,
+// a root other than <xml>, a missing or empty ToUserName, FromUserName,
+// CreateTime or MsgType, a CreateTime that is not a number, or an element
+// Parse reads that appears twice.
+func Parse(raw []byte) (*Message, error) {
+	if len(raw) == 0 {
+		return nil, &Error{Msg: "empty body"}
+	}
+	if len(raw) > MaxSize {
+		return nil, &Error{Msg: "body of " + strconv.Itoa(len(raw)) + " bytes is over the " + strconv.Itoa(MaxSize) + "-byte limit"}
+	}
+	s := cleanInput(string(raw))
+
+	p := scanners.Get().(*scanner)
+	defer func() {
+		p.release()
+		scanners.Put(p)
+	}()
+	p.reset(s, false)
+	if err := p.run(); err != nil {
+		return nil, err
+	}
+	if p.root != "xml" {
+		return nil, &Error{Line: p.line(p.rootAt), Msg: "root element is <" + p.root + ">, want <xml>"}
+	}
+	return p.message(raw)
+}
+
+// message builds the Message from a scanned document.
+func (p *scanner) message(raw []byte) (*Message, error) {
+	var hdr [numFixedKeys]string
+	for _, k := range [...]uint8{keyToUserName, keyFromUserName, keyCreateTime, keyMsgType} {
+		v, err := p.fieldText(k)
+		if err != nil {
+			return nil, err
+		}
+		if v == "" {
+			if p.state[k] == stAbsent {
+				return nil, &Error{Msg: "missing <" + elemPaths[k] + ">"}
+			}
+			return nil, &Error{Line: p.line(p.at[k]), Msg: "<" + elemPaths[k] + "> is empty"}
+		}
+		hdr[k] = v
+	}
+	for _, k := range [...]uint8{keyMsgId, keyMsgID, keyEvent, keyEventKey} {
+		v, err := p.fieldText(k)
+		if err != nil {
+			return nil, err
+		}
+		hdr[k] = v
+	}
+	ct := trimSpace(hdr[keyCreateTime])
+	created, err := strconv.ParseInt(ct, 10, 64)
+	if err != nil {
+		return nil, &Error{Line: p.line(p.at[keyCreateTime]), Msg: "<CreateTime> is not a number: " + strconv.Quote(ct)}
+	}
+	id := trimSpace(hdr[keyMsgId])
+	if id == "" {
+		id = trimSpace(hdr[keyMsgID])
+	} else if hdr[keyMsgID] != "" {
+		return nil, &Error{Line: p.line(p.at[keyMsgID]), Msg: "both <MsgId> and <MsgID>"}
+	}
+
+	var t *typeSpec
+	var event, eventKey string
+	if mt := trimSpace(hdr[keyMsgType]); strings.EqualFold(mt, "event") {
+		event, eventKey = hdr[keyEvent], hdr[keyEventKey]
+		t = lookupEvent(event)
+	} else {
+		t = byMsgType[mt]
+		if t == nil {
+			t = byMsgType[strings.ToLower(mt)]
+		}
+		if t == nil {
+			t = unknownMessage
+		}
+	}
+
+	// One allocation holds the Message and, for most types, its Fields.
+	n := 0
+	for i := range t.fields {
+		if p.present(t.fields[i]) {
+			n++
+		}
+	}
+	block := new(struct {
+		m Message
+		f [6]Field
+	})
+	m := &block.m
+	*m = Message{
+		Type:      t.name,
+		Source:    hdr[keyFromUserName],
+		Target:    hdr[keyToUserName],
+		Time:      created,
+		MessageID: id,
+		Event:     event,
+		EventKey:  eventKey,
+		Raw:       raw,
+	}
+	if n <= len(block.f) {
+		m.Fields = block.f[:0:n]
+	} else {
+		m.Fields = make([]Field, 0, n)
+	}
+	for _, f := range t.fields {
+		if !p.present(f) {
+			continue
+		}
+		if f.kind == kPicList {
+			m.Fields = append(m.Fields, Field{Name: f.name, Value: p.picList()})
+			continue
+		}
+		text, err := p.fieldText(f.key)
+		if err != nil {
+			return nil, err
+		}
+		m.Fields = append(m.Fields, Field{Name: f.name, Value: convert(text, f.kind)})
+	}
+	return m, nil
+}
+
+// present reports whether the field will be in Fields: its element is
+// there, not empty, or misused (which text reports as an error).
+func (p *scanner) present(f fieldSpec) bool {
+	if f.kind == kPicList {
+		return p.picsSeen
+	}
+	switch p.state[f.key] {
+	case stText:
+		if f.kind == kString {
+			return p.val[f.key] != ""
+		}
+		return trimSpace(p.val[f.key]) != ""
+	case stDup, stNested:
+		return true
+	}
+	return false
+}
+
+// fieldText returns the text of element k ("" when absent), or an error when
+// the element appears twice or holds elements instead of text.
+func (p *scanner) fieldText(k uint8) (string, error) {
+	switch p.state[k] {
+	case stText:
+		return p.val[k], nil
+	case stDup:
+		return "", &Error{Line: p.line(p.at[k]), Msg: "duplicate <" + leafName(elemPaths[k]) + ">"}
+	case stNested:
+		return "", &Error{Line: p.line(p.at[k]), Msg: "<" + leafName(elemPaths[k]) + "> holds elements, want text"}
+	}
+	return "", nil
+}
+
+func leafName(path string) string {
+	return path[strings.LastIndexByte(path, '/')+1:]
+}
+
+func (p *scanner) picList() []map[string]string {
+	list := make([]map[string]string, len(p.pics))
+	for i, it := range p.pics {
+		if it.md5 == "" {
+			list[i] = map[string]string{}
+		} else {
+			list[i] = map[string]string{"pic_md5_sum": it.md5}
+		}
+	}
+	return list
+}
+
+// cleanInput removes the characters XML cannot carry and a leading
+// byte-order mark. Removing must not create markup: "]]\x01>" or "]\x01]>"
+// in user text would become "]]>" and end its CDATA section early, so an
+// illegal character that would join one becomes U+FFFD instead.
+func cleanInput(s string) string {
+	c := xmltext.Clean(s)
+	if len(c) != len(s) && strings.Contains(c, "]]>") {
+		var b strings.Builder
+		b.Grow(len(s))
+		for i := 0; i < len(s); {
+			if n := legalRun(s[i:]); n > 0 {
+				b.WriteString(s[i : i+n])
+				i += n
+				continue
+			}
+			j := i + illegalRun(s[i:])
+			out, rest := b.String(), s[j:]
+			if strings.HasSuffix(out, "]]") && strings.HasPrefix(rest, ">") ||
+				strings.HasSuffix(out, "]") && strings.HasPrefix(rest, "]>") {
+				b.WriteRune(utf8.RuneError)
+			}
+			i = j
+		}
+		c = b.String()
+	}
+	return strings.TrimPrefix(c, "\uFEFF")
+}
+
+// legalRun and illegalRun return the length of the longest prefix of s
+// made of characters XML can (cannot) carry.
+func legalRun(s string) int { return run(s, true) }
+
+func illegalRun(s string) int { return run(s, false) }
+
+func run(s string, legal bool) int {
+	i := 0
+	for i < len(s) {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		ok := !(r == utf8.RuneError && n == 1) && xmltext.IsLegal(r)
+		if ok != legal {
+			break
+		}
+		i += n
+	}
+	return i
+}
+
+func lookupEvent(event string) *typeSpec {
+	if event == "" {
+		return unknownEvent
+	}
+	e := trimSpace(event)
+	if t := byEvent[e]; t != nil {
+		return t
+	}
+	if t := byEvent[strings.ToLower(e)]; t != nil {
+		return t
+	}
+	return unknownEvent
+}
+
+func trimSpace(s string) string {
+	return strings.Trim(s, " \t\r\n")
+}
+
+// convert turns an element's text into a field value of kind k. Numbers
+// that are not plain decimals, integers beyond 2^53, and floats that
+// overflow keep their text: Parse reports what WeChat sent rather than
+// failing or rounding.
+func convert(text string, k kind) any {
+	if k == kString {
+		return text
+	}
+	t := trimSpace(text)
+	if k == kInt && isDecimalInt(t) {
+		// Field promises int64 values that a float64 (a Lua number)
+		// holds exactly; a larger integer is an identifier in disguise.
+		if v, err := strconv.ParseInt(t, 10, 64); err == nil && v <= 1<<53 && v >= -(1<<53) {
+			return v
+		}
+		return text
+	}
+	if isDecimalFloat(t) {
+		if v, err := strconv.ParseFloat(t, 64); err == nil && !math.IsInf(v, 0) {
+			return v
+		}
+	}
+	return text
+}
+
+// isDecimalInt reports whether s is [+-]?[0-9]+.
+func isDecimalInt(s string) bool {
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		s = s[1:]
+	}
+	return s != "" && digits(s) == len(s)
+}
+
+// isDecimalFloat reports whether s is a decimal number with an optional
+// fraction and exponent: no hex, no underscores, no Inf or NaN, which
+// strconv would accept but no WeChat field means.
+func isDecimalFloat(s string) bool {
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		s = s[1:]
+	}
+	n := digits(s)
+	s = s[n:]
+	if s != "" && s[0] == '.' {
+		f := digits(s[1:])
+		if n == 0 && f == 0 {
+			return false
+		}
+		s = s[1+f:]
+	} else if n == 0 {
+		return false
+	}
+	if s != "" && (s[0] == 'e' || s[0] == 'E') {
+		s = s[1:]
+		if s != "" && (s[0] == '+' || s[0] == '-') {
+			s = s[1:]
+		}
+		e := digits(s)
+		if e == 0 {
+			return false
+		}
+		s = s[e:]
+	}
+	return s == ""
+}
+
+func digits(s string) int {
+	i := 0
+	for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+		i++
+	}
+	return i
+}
