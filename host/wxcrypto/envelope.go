@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/luarobot/luarobot/host/internal/xmltext"
 )
 
 // Envelope is the body WeChat posts in AES mode:
@@ -50,9 +52,19 @@ const maxDepth = 64
 // declaration, namespace prefixes, non-UTF-8 encodings, text or a second
 // element after the root, a root not named xml, elements inside Encrypt or
 // ToUserName, and a repeated Encrypt or ToUserName.
+//
+// Characters XML cannot carry (control characters, bytes that are not
+// UTF-8) are dropped rather than refused: in 兼容模式 the body also holds
+// the user's plaintext message, and WeChat passes such characters through
+// from user text.
 func ParseEnvelope(body []byte) (Envelope, error) {
 	p := envParser{b: body}
-	if err := p.parse(); err != nil {
+	err := p.parse()
+	if errors.Is(err, errIllegalChar) {
+		p = envParser{b: []byte(xmltext.Clean(string(body)))}
+		err = p.parse()
+	}
+	if err != nil {
 		return Envelope{}, err
 	}
 	if !p.fields[fieldEncrypt].seen {
@@ -174,6 +186,9 @@ func (p *envParser) parse() error {
 	return nil
 }
 
+// errIllegalChar marks a body ParseEnvelope cleans and reads again.
+var errIllegalChar = errors.New("illegal character")
+
 // checkChars refuses bytes that are not UTF-8 or not XML characters, once
 // for the whole body, so the rest of the scanner can work on bytes.
 func checkChars(b []byte) error {
@@ -196,17 +211,17 @@ func checkChars(b []byte) error {
 		c := b[i]
 		if c < utf8.RuneSelf {
 			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
-				return fmt.Errorf("%w at byte %d: illegal character U+%04X", ErrBadXML, i, c)
+				return fmt.Errorf("%w at byte %d: %w U+%04X", ErrBadXML, i, errIllegalChar, c)
 			}
 			i++
 			continue
 		}
 		r, size := utf8.DecodeRune(b[i:])
 		if r == utf8.RuneError && size == 1 {
-			return fmt.Errorf("%w at byte %d: invalid UTF-8", ErrBadXML, i)
+			return fmt.Errorf("%w at byte %d: %w (invalid UTF-8)", ErrBadXML, i, errIllegalChar)
 		}
 		if !isXMLChar(r) {
-			return fmt.Errorf("%w at byte %d: illegal character %U", ErrBadXML, i, r)
+			return fmt.Errorf("%w at byte %d: %w %U", ErrBadXML, i, errIllegalChar, r)
 		}
 		i += size
 	}

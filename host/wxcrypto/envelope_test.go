@@ -104,10 +104,6 @@ func TestParseEnvelopeErrors(t *testing.T) {
 		{"GBK", `<?xml version="1.0" encoding="GBK"?><xml/>`, wxcrypto.ErrBadXML, `encoding "GBK" is not supported`},
 		{"declaration without version", `<?xml encoding="UTF-8"?><xml/>`, wxcrypto.ErrBadXML, "without version"},
 		{"unterminated declaration", `<?xml version="1.0"`, wxcrypto.ErrBadXML, "malformed XML declaration"},
-		{"invalid UTF-8", "<xml><Encrypt>\xff</Encrypt></xml>", wxcrypto.ErrBadXML, "byte 14: invalid UTF-8"},
-		{"NUL byte", "<xml><Encrypt>a\x00</Encrypt></xml>", wxcrypto.ErrBadXML, "illegal character U+0000"},
-		{"vertical tab", "<xml>\v<Encrypt>a</Encrypt></xml>", wxcrypto.ErrBadXML, "illegal character U+000B"},
-		{"U+FFFE", "<xml><Encrypt>\uFFFE</Encrypt></xml>", wxcrypto.ErrBadXML, "illegal character U+FFFE"},
 		{"-- in a comment", `<xml><!-- a -- b --><Encrypt>a</Encrypt></xml>`, wxcrypto.ErrBadXML, `"--" inside a comment`},
 		{"comment ending --->", `<xml><!-- a ---><Encrypt>a</Encrypt></xml>`, wxcrypto.ErrBadXML, `"--" inside a comment`},
 		{"unterminated comment", `<xml><!-- a`, wxcrypto.ErrBadXML, "unterminated comment"},
@@ -168,5 +164,23 @@ func TestAppendEnvelope(t *testing.T) {
 	env, err := wxcrypto.ParseEnvelope(out)
 	if err != nil || env.Encrypt != in.Encrypt {
 		t.Errorf("ParseEnvelope(AppendEnvelope) = %+v, %v", env, err)
+	}
+}
+
+// TestParseEnvelopeDropsIllegalCharacters: in 兼容模式 the body carries the
+// user's plaintext beside <Encrypt>, and WeChat passes control characters
+// and stray bytes of user text through; they must not fail the request.
+func TestParseEnvelopeDropsIllegalCharacters(t *testing.T) {
+	for name, body := range map[string]string{
+		"invalid UTF-8":   "<xml><Content>\xff</Content><Encrypt>abc=</Encrypt></xml>",
+		"NUL byte":        "<xml><Encrypt>abc\x00=</Encrypt></xml>",
+		"bell in content": "<xml><ToUserName>gh</ToUserName><Content><![CDATA[bell\a]]></Content><Encrypt>abc=</Encrypt></xml>",
+		"vertical tab":    "<xml>\v<Encrypt>abc=</Encrypt></xml>",
+		"U+FFFE":          "<xml><Content>\uFFFE</Content><Encrypt>abc=</Encrypt></xml>",
+	} {
+		env, err := wxcrypto.ParseEnvelope([]byte(body))
+		if err != nil || env.Encrypt != "abc=" {
+			t.Errorf("%s: ParseEnvelope = %+v, %v; want Encrypt abc=", name, env, err)
+		}
 	}
 }

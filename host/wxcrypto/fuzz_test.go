@@ -11,6 +11,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/luarobot/luarobot/host/internal/xmltext"
 	"github.com/luarobot/luarobot/host/wxcrypto"
 )
 
@@ -137,7 +138,8 @@ func FuzzParseEnvelope(f *testing.F) {
 				t.Fatalf("ParseEnvelope(%q) = %+v, %v", body, got, err)
 			}
 		} else {
-			want, refErr := referenceEnvelope(body)
+			// Characters XML cannot carry are dropped before parsing.
+			want, refErr := referenceEnvelope([]byte(xmltext.Clean(string(body))))
 			if refErr != nil {
 				t.Fatalf("ParseEnvelope accepted %q, which encoding/xml refuses: %v", body, refErr)
 			}

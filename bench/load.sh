@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Load test: LuaRoBot serving a Lua echo bot against a bare net/http server
+# that answers a fixed reply, in the same run, each server pinned to CPU 0
+# and wrk to CPU 1. Prints requests/second per round, the medians and the
+# ratio. Needs wrk (apt-get install wrk) and taskset.
+#
+#   bench/load.sh [seconds per round] [rounds]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-10}
+rounds=${2:-3}
+conns=${CONNS:-32}
+token=loadtesttoken
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+
+command -v wrk >/dev/null || { echo "wrk not found: apt-get install wrk" >&2; exit 1; }
+go build -o "$work/luarobot" .
+go build -o "$work/bare" ./bench/bare
+
+# Sign once: the signature covers token, timestamp and nonce, not the body.
+ts=$(date +%s)
+nonce=12345
+sig=$(printf '%s\n' "$token" "$ts" "$nonce" | sort | tr -d '\n' | sha1sum | cut -d' ' -f1)
+export WECHAT_QUERY="signature=$sig&timestamp=$ts&nonce=$nonce"
+
+start() { # name port cmd...
+	local name=$1 port=$2; shift 2
+	taskset -c 0 "$@" >"$work/$name.log" 2>&1 &
+	for _ in $(seq 100); do
+		curl -fs -o /dev/null "http://127.0.0.1:$port/?$WECHAT_QUERY&echostr=ok" && return 0
+		sleep 0.1
+	done
+	echo "$name did not start:" >&2; cat "$work/$name.log" >&2; exit 1
+}
+
+start bare 8899 "$work/bare" -addr 127.0.0.1:8899
+start luarobot 8898 "$work/luarobot" serve --port 8898 --token "$token" \
+	--scripts bench/echo --session_storage memory --log_level error
+
+rps() { # port
+	taskset -c 1 wrk -t1 -c"$conns" -d"${secs}s" -s bench/wechat.lua "http://127.0.0.1:$1/" |
+		awk '/Requests\/sec/ {print $2}'
+}
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+: >"$work/bare.rps"; : >"$work/luarobot.rps"
+for r in $(seq "$rounds"); do
+	b=$(rps 8899); l=$(rps 8898)
+	echo "round $r: bare $b req/s, luarobot $l req/s"
+	echo "$b" >>"$work/bare.rps"; echo "$l" >>"$work/luarobot.rps"
+done
+mb=$(median <"$work/bare.rps"); ml=$(median <"$work/luarobot.rps")
+echo "median: bare $mb req/s, luarobot (Lua echo bot) $ml req/s, ratio $(awk -v l="$ml" -v b="$mb" 'BEGIN {printf "%.2f", l/b}')"

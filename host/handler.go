@@ -1,0 +1,292 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/luarobot/luarobot/host/message"
+	"github.com/luarobot/luarobot/host/reply"
+	"github.com/luarobot/luarobot/host/wxcrypto"
+	"github.com/luarobot/luarobot/store"
+)
+
+// Options configures a Handler. Token and Dispatcher are required.
+type Options struct {
+	// Token is the token set in the WeChat admin console.
+	Token string
+	// AppID and EncodingAESKey enable encrypted messages (兼容模式 and
+	// 安全模式). AppID also scopes the retry-dedup keys.
+	AppID          string
+	EncodingAESKey string
+
+	// Dispatcher runs the bot's handlers.
+	Dispatcher Dispatcher
+	// Sessions stores the users' sessions; nil disables sessions.
+	Sessions store.Sessions
+	// Dedup remembers deliveries so that WeChat's retries are answered
+	// once; nil keeps them in memory (fine for a single process).
+	Dedup store.Dedup
+	// Sender delivers a reply through the customer-service API when the
+	// handlers miss the reply deadline, and the rest of a long text. Nil
+	// means late replies are logged and dropped.
+	Sender func(ctx context.Context, openid string, r reply.Reply) error
+
+	// ReplyTimeout is how long WeChat's request waits for the handlers
+	// before it is answered "success" (default 4s).
+	ReplyTimeout time.Duration
+	// HandlerTimeout bounds a handler run; the dispatcher is given a
+	// context that ends then (default 30s).
+	HandlerTimeout time.Duration
+	// TimestampTolerance refuses requests whose timestamp is further from
+	// now (default 300s; negative disables).
+	TimestampTolerance time.Duration
+	// MaxBody limits the request body (default 1 MiB).
+	MaxBody int64
+
+	Logger *slog.Logger
+	// Now is the clock (tests); default time.Now.
+	Now func() time.Time
+}
+
+// Handler is the http.Handler WeChat calls. It is safe for concurrent use.
+type Handler struct {
+	opts   Options
+	cipher *wxcrypto.Cipher
+	log    *slog.Logger
+	engine *engine
+}
+
+// New checks the options and builds a Handler. Close it to wait for the
+// replies still being delivered in the background.
+func New(opts Options) (*Handler, error) {
+	if opts.Token == "" {
+		return nil, errors.New("host: token is required")
+	}
+	if opts.Dispatcher == nil {
+		return nil, errors.New("host: a Dispatcher is required")
+	}
+	if opts.ReplyTimeout <= 0 {
+		opts.ReplyTimeout = 4 * time.Second
+	}
+	if opts.HandlerTimeout <= 0 {
+		opts.HandlerTimeout = 30 * time.Second
+	}
+	if opts.TimestampTolerance == 0 {
+		opts.TimestampTolerance = 300 * time.Second
+	} else if opts.TimestampTolerance < 0 {
+		opts.TimestampTolerance = 0
+	}
+	if opts.MaxBody <= 0 {
+		opts.MaxBody = 1 << 20
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	h := &Handler{opts: opts, log: opts.Logger}
+	if opts.EncodingAESKey != "" {
+		c, err := wxcrypto.NewCipher(opts.EncodingAESKey, opts.AppID)
+		if err != nil {
+			return nil, fmt.Errorf("host: %w", err)
+		}
+		h.cipher = c
+	}
+	h.engine = newEngine(&h.opts)
+	return h, nil
+}
+
+// Stats returns the reply engine's counters.
+func (h *Handler) Stats() Stats { return h.engine.stats.snapshot() }
+
+// Close waits, until ctx ends, for handlers and late replies still running
+// in the background.
+func (h *Handler) Close(ctx context.Context) error { return h.engine.close(ctx) }
+
+// requestError is a refused request: the status and what the log and the
+// client are told.
+type requestError struct {
+	status int
+	msg    string
+	err    error
+}
+
+func (e *requestError) Error() string {
+	if e.err != nil {
+		return e.msg + ": " + e.err.Error()
+	}
+	return e.msg
+}
+
+func refuse(status int, msg string, err error) *requestError {
+	return &requestError{status: status, msg: msg, err: err}
+}
+
+// ServeHTTP runs the pipeline: verify → read → decrypt → parse → answer
+// (dedup, dispatch, deadline) → render → encrypt.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	q, err := wxcrypto.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		h.fail(w, r, refuse(http.StatusBadRequest, "bad query string", err))
+		return
+	}
+	if !wxcrypto.VerifySignature(h.opts.Token, q.Timestamp, q.Nonce, q.Signature) {
+		h.forbidden(w, r, "signature does not match the token")
+		return
+	}
+	if err := wxcrypto.CheckTimestamp(q.Timestamp, h.opts.Now(), h.opts.TimestampTolerance); err != nil {
+		h.forbidden(w, r, "timestamp refused: "+err.Error())
+		return
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		// The URL check of the admin console: echo echostr back.
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, q.Echostr)
+	case http.MethodPost:
+		if err := h.serveMessage(w, r, q); err != nil {
+			h.fail(w, r, err)
+		}
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		h.fail(w, r, refuse(http.StatusMethodNotAllowed, "method not allowed", nil))
+	}
+}
+
+func (h *Handler) serveMessage(w http.ResponseWriter, r *http.Request, q wxcrypto.Query) *requestError {
+	// A fresh buffer per request: the parsed message keeps pointing into
+	// it (Raw), after the answer too when the handlers run late.
+	body, rerr := h.readBody(r)
+	if rerr != nil {
+		return rerr
+	}
+
+	encrypted := q.EncryptType == "aes"
+	raw := body
+	if encrypted {
+		var rerr *requestError
+		if raw, rerr = h.decrypt(body, q); rerr != nil {
+			return rerr
+		}
+	}
+	msg, err := message.Parse(raw)
+	if err != nil {
+		return refuse(http.StatusBadRequest, "malformed message", err)
+	}
+
+	out := h.engine.answer(r.Context(), msg)
+	defer out.done()
+	if out.body == nil {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "success")
+		return nil
+	}
+	resp := out.body
+	if encrypted {
+		resp = h.encrypt(out.body)
+	}
+	w.Header().Set("Content-Type", "application/xml; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(resp)))
+	w.Write(resp)
+	return nil
+}
+
+// readBody reads the body, refusing more than MaxBody bytes.
+func (h *Handler) readBody(r *http.Request) ([]byte, *requestError) {
+	if r.ContentLength > h.opts.MaxBody {
+		return nil, refuse(http.StatusRequestEntityTooLarge, fmt.Sprintf("body of %d bytes is over max_body (%d)", r.ContentLength, h.opts.MaxBody), nil)
+	}
+	size := int64(512)
+	if r.ContentLength > 0 {
+		size = r.ContentLength + 1 // +1: room to see EOF without growing
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size))
+	if _, err := buf.ReadFrom(io.LimitReader(r.Body, h.opts.MaxBody+1)); err != nil {
+		return nil, refuse(http.StatusBadRequest, "reading the body", err)
+	}
+	if int64(buf.Len()) > h.opts.MaxBody {
+		return nil, refuse(http.StatusRequestEntityTooLarge, fmt.Sprintf("body is over max_body (%d bytes)", h.opts.MaxBody), nil)
+	}
+	if buf.Len() == 0 {
+		return nil, refuse(http.StatusBadRequest, "empty body", nil)
+	}
+	return buf.Bytes(), nil
+}
+
+func (h *Handler) decrypt(body []byte, q wxcrypto.Query) ([]byte, *requestError) {
+	if h.cipher == nil {
+		return nil, refuse(http.StatusBadRequest, "encrypted message, but encoding_aes_key is not configured", nil)
+	}
+	env, err := wxcrypto.ParseEnvelope(body)
+	if err != nil {
+		return nil, refuse(http.StatusBadRequest, "malformed encrypted envelope", err)
+	}
+	if !wxcrypto.VerifyMsgSignature(h.opts.Token, q.Timestamp, q.Nonce, env.Encrypt, q.MsgSignature) {
+		return nil, refuse(http.StatusForbidden, "msg_signature does not match", nil)
+	}
+	plain, err := h.cipher.Decrypt(env.Encrypt)
+	if err != nil {
+		return nil, refuse(http.StatusBadRequest, "cannot decrypt the message", err)
+	}
+	return plain, nil
+}
+
+// encrypt wraps a reply in the encrypted envelope with a fresh nonce.
+func (h *Handler) encrypt(plain []byte) []byte {
+	enc, err := h.cipher.Encrypt(plain)
+	if err != nil {
+		// crypto/rand failing is not something a request can fix.
+		panic(fmt.Sprintf("host: encrypt reply: %v", err))
+	}
+	ts := strconv.FormatInt(h.opts.Now().Unix(), 10)
+	nonce := newNonce()
+	sig := wxcrypto.MsgSignature(h.opts.Token, ts, nonce, enc)
+	return wxcrypto.AppendEnvelope(nil, enc, sig, ts, nonce)
+}
+
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, e *requestError) {
+	h.log.Warn("request refused", "status", e.status, "error", e.Error(), "remote", r.RemoteAddr, "uri", r.URL.RequestURI())
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(e.status)
+	io.WriteString(w, e.msg+"\n")
+}
+
+// forbidden answers a request that failed authentication with the error
+// page, which scripts can replace (robot.error_page).
+func (h *Handler) forbidden(w http.ResponseWriter, r *http.Request, why string) {
+	h.log.Warn("request refused", "status", http.StatusForbidden, "error", why, "remote", r.RemoteAddr, "uri", r.URL.RequestURI())
+	page := ""
+	if pager, ok := h.opts.Dispatcher.(ErrorPager); ok {
+		if p, ok := pager.ErrorPage(r.URL.String()); ok {
+			page = p
+		}
+	}
+	if page == "" {
+		page = defaultErrorPage(r.URL.String())
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusForbidden)
+	io.WriteString(w, page)
+}
+
+// defaultErrorPage is shown to a browser that opens the bot's URL: it is
+// not an error of the bot, so the page says what the URL is for.
+func defaultErrorPage(url string) string {
+	return `<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>LuaRoBot</title></head>
+<body><h1>LuaRoBot</h1>
+<p>This is the address of a WeChat Official Account bot. It answers WeChat's servers only; the request to <code>` +
+		html.EscapeString(url) + `</code> was not signed by WeChat.</p>
+</body></html>
+`
+}

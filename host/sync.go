@@ -1,0 +1,115 @@
+package host
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+)
+
+// keyedMutex serialises work per key (per user): messages of one user run
+// one at a time, messages of different users in parallel.
+type keyedMutex struct {
+	mu    sync.Mutex
+	locks map[string]*keyLock
+}
+
+type keyLock struct {
+	sem  chan struct{} // holds a token while locked
+	refs int           // holders and waiters; the entry is dropped at 0
+}
+
+// lock waits for key's lock until ctx ends, and returns its unlock.
+func (k *keyedMutex) lock(ctx context.Context, key string) (func(), error) {
+	k.mu.Lock()
+	if k.locks == nil {
+		k.locks = make(map[string]*keyLock)
+	}
+	l := k.locks[key]
+	if l == nil {
+		l = &keyLock{sem: make(chan struct{}, 1)}
+		k.locks[key] = l
+	}
+	l.refs++
+	k.mu.Unlock()
+
+	release := func() {
+		k.mu.Lock()
+		l.refs--
+		if l.refs == 0 {
+			delete(k.locks, key)
+		}
+		k.mu.Unlock()
+	}
+	select {
+	case l.sem <- struct{}{}:
+		return func() {
+			<-l.sem
+			release()
+		}, nil
+	case <-ctx.Done():
+		release()
+		return nil, ctx.Err()
+	}
+}
+
+// notifier wakes goroutines waiting for a key to change in this process.
+type notifier struct {
+	mu      sync.Mutex
+	waiters map[string]chan struct{}
+}
+
+// wait returns a channel closed at the next broadcast of key.
+func (n *notifier) wait(key string) <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.waiters == nil {
+		n.waiters = make(map[string]chan struct{})
+	}
+	ch := n.waiters[key]
+	if ch == nil {
+		ch = make(chan struct{})
+		n.waiters[key] = ch
+	}
+	return ch
+}
+
+func (n *notifier) broadcast(key string) {
+	n.mu.Lock()
+	ch := n.waiters[key]
+	delete(n.waiters, key)
+	n.mu.Unlock()
+	if ch != nil {
+		close(ch)
+	}
+}
+
+// Stats counts what the reply engine did since the Handler was made.
+type Stats struct {
+	// Deliveries is every message request WeChat made, retries included.
+	Deliveries int64
+	// Retries is the deliveries answered from the dedup cache (or by
+	// waiting for the first delivery's handlers) instead of running them.
+	Retries int64
+	// Late is the replies that missed the deadline and went out through
+	// the customer-service API.
+	Late int64
+	// APISends is every customer-service message sent: late replies, the
+	// rest of long texts.
+	APISends int64
+	// Failures is handler errors and replies that could not be delivered.
+	Failures int64
+}
+
+type counters struct {
+	deliveries, retries, late, apiSends, failures atomic.Int64
+}
+
+func (c *counters) snapshot() Stats {
+	return Stats{
+		Deliveries: c.deliveries.Load(),
+		Retries:    c.retries.Load(),
+		Late:       c.late.Load(),
+		APISends:   c.apiSends.Load(),
+		Failures:   c.failures.Load(),
+	}
+}
