@@ -20,7 +20,9 @@ import (
 //     tables read-only cannot be taken apart), rawset, table.insert,
 //     table.remove and table.sort (refuse read-only tables), pairs and
 //     ipairs (see through read-only proxies);
-//   - capped: string.rep, and the input of the pattern functions;
+//   - capped: string.rep; the pattern functions (find, match, gmatch,
+//     gsub) are replaced by versions that the call's deadline can stop,
+//     with a bound on their subject and on gsub's result (patterns.go);
 //   - os is a new table with time, date, clock and difftime only.
 //
 // gopher-lua never loads bytecode (it has no undump), and with load and
@@ -98,9 +100,13 @@ func (st *state) openSandbox() {
 	str := G.RawGetString("string").(*lua.LTable)
 	str.RawSetString("dump", lua.LNil)
 	str.RawSetString("rep", L.NewFunction(strRep))
-	for _, name := range []string{"find", "match", "gmatch", "gfind", "gsub"} {
-		str.RawSetString(name, capPatternInput("string."+name, str.RawGetString(name).(*lua.LFunction)))
-	}
+	// The pattern functions, stoppable and bounded (patterns.go).
+	str.RawSetString("find", L.NewFunction(st.strFind))
+	str.RawSetString("match", L.NewFunction(st.strMatch))
+	gmatch := L.NewFunction(st.strGmatch)
+	str.RawSetString("gmatch", gmatch)
+	str.RawSetString("gfind", gmatch)
+	str.RawSetString("gsub", L.NewFunction(st.strGsub))
 	// Methods on strings ("x"):upper() look in the string metatable; give
 	// strings one whose __index is the library and which cannot be changed.
 	smt := L.CreateTable(0, 2)
@@ -333,21 +339,6 @@ func strRep(L *lua.LState) int {
 	}
 	L.Push(lua.LString(strings.Repeat(s, n)))
 	return 1
-}
-
-// capPatternInput wraps a pattern function so that it refuses a subject
-// longer than maxPatternInput.
-func capPatternInput(name string, fn *lua.LFunction) *lua.LFunction {
-	orig := fn.GFunction
-	upvalues := fn.Upvalues
-	wrapped := func(L *lua.LState) int {
-		if s, ok := L.Get(1).(lua.LString); ok && len(s) > maxPatternInput {
-			L.RaiseError("%s: the string is %d bytes; patterns are limited to %d", name, len(s), maxPatternInput)
-		}
-		return orig(L)
-	}
-	// gmatch is a closure over its iterator: keep the upvalues.
-	return &lua.LFunction{IsG: true, Env: fn.Env, GFunction: wrapped, Upvalues: upvalues}
 }
 
 // print writes to the log at info level, tab-separated like Lua's print.
