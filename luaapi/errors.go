@@ -27,8 +27,7 @@ type Error struct {
 	// Message says what went wrong, without the position.
 	Message string
 	// Trace lists the script positions ("hello.lua:10") of the calls that
-	// led to the error, innermost first, when there is more than the one
-	// the error names.
+	// led to the error, innermost first.
 	Trace []string
 
 	err error // what errors.Is sees: ErrTimeout for a call that was stopped
@@ -121,10 +120,7 @@ func callError(ctx context.Context, err error, fn *lua.LFunction) *Error {
 		msg = err.Error()
 	}
 	file, line, rest := splitPosition(strings.TrimSpace(msg))
-	e := &Error{File: file, Line: line, Message: rest}
-	if len(trace) > 1 {
-		e.Trace = trace
-	}
+	e := &Error{File: file, Line: line, Message: rest, Trace: trace}
 	if e.File == "" && fn != nil && fn.Proto != nil {
 		e.File, e.Line = fn.Proto.SourceName, fn.Proto.LineDefined
 	}

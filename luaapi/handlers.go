@@ -3,7 +3,7 @@ package luaapi
 import (
 	"bytes"
 	"context"
-	"fmt"
+	"errors"
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
@@ -287,11 +287,11 @@ func (st *state) decodeSession(ctx context.Context, in []byte, user string) *lua
 		return st.L.CreateTable(0, 4)
 	}
 	v, err := DecodeJSON(st.L, in, true)
-	if t, ok := v.(*lua.LTable); ok && err == nil {
+	if t, ok := v.(*lua.LTable); ok && err == nil && bytes.HasPrefix(bytes.TrimLeft(in, " \t\r\n"), []byte("{")) {
 		return t
 	}
 	if err == nil {
-		err = fmt.Errorf("a %s, not an object", v.Type())
+		err = errors.New("not a JSON object")
 	}
 	st.rt.log.WarnContext(ctx, "session is corrupt; starting from an empty one", "user", user, "err", err)
 	return st.L.CreateTable(0, 4)

@@ -3,6 +3,7 @@ package luaapi
 import (
 	"context"
 	"strings"
+	"unsafe"
 
 	lua "github.com/yuin/gopher-lua"
 
@@ -19,6 +20,12 @@ import (
 
 // maxGsubResult bounds the string gsub builds.
 const maxGsubResult = 16 << 20
+
+// readOnlyBytes views s as bytes without copying it: the matcher only
+// reads its subject, and a copy per match would make gsub quadratic.
+func readOnlyBytes(s string) []byte {
+	return unsafe.Slice(unsafe.StringData(s), len(s))
+}
 
 func (st *state) patternCtx() context.Context {
 	return st.L.Context() // nil outside a call: no deadline to honour
@@ -43,7 +50,7 @@ func compilePattern(L *lua.LState, fn, p string) *luapattern.Pattern {
 // findFrom runs one match, raising the matcher's error (a cancellation
 // reads as one, so the handler stops).
 func (st *state) findFrom(L *lua.LState, fn string, pat *luapattern.Pattern, s string, offset int) (*luapattern.MatchData, int) {
-	md, next, err := pat.FindFrom(st.patternCtx(), []byte(s), offset)
+	md, next, err := pat.FindFrom(st.patternCtx(), readOnlyBytes(s), offset)
 	if err != nil {
 		L.RaiseError("string.%s: %s", fn, err)
 	}

@@ -686,6 +686,9 @@ func (p *Pattern) FindFrom(ctx context.Context, src []byte, offset int) (md *Mat
 	m := &vm{src: src, insts: p.insts, ctx: ctx}
 	if ctx != nil {
 		m.done = ctx.Done()
+		// Callers such as gsub call FindFrom once per match: check here
+		// too, not only every checkEvery steps of one search.
+		m.steps = checkEvery - 1
 	}
 	for sp := offset; sp <= len(src); {
 		ok, nsp, ms := m.run(0, sp, 0, nil)
