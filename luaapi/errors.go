@@ -84,13 +84,14 @@ func splitPosition(msg string) (file string, line int, rest string) {
 }
 
 // syntaxError converts what parse.Parse and lua.Compile report into an
-// *Error naming the file and line.
-func syntaxError(name string, err error) *Error {
+// *Error naming the file and line; lines is the file's line count, where an
+// error "at the end of the file" is reported.
+func syntaxError(name string, lines int, err error) *Error {
 	var perr *parse.Error
 	if errors.As(err, &perr) {
 		msg := perr.Message
 		if perr.Pos.Line == parse.EOF {
-			return &Error{File: name, Message: msg + " at the end of the file"}
+			return &Error{File: name, Line: lines, Message: msg + " at the end of the file"}
 		}
 		if perr.Token != "" {
 			msg += " near '" + perr.Token + "'"

@@ -195,13 +195,18 @@ func compileChunk(s source) (*chunk, error) {
 	}
 	ast, err := parse.Parse(bytes.NewReader(data), s.name)
 	if err != nil {
-		return nil, syntaxError(s.name, err)
+		return nil, syntaxError(s.name, lineCount(data), err)
 	}
 	proto, err := lua.Compile(ast, s.name)
 	if err != nil {
-		return nil, syntaxError(s.name, err)
+		return nil, syntaxError(s.name, lineCount(data), err)
 	}
 	return &chunk{name: s.name, proto: proto}, nil
+}
+
+// lineCount is the number of the last line of data.
+func lineCount(data []byte) int {
+	return bytes.Count(bytes.TrimRight(data, "\n"), []byte("\n")) + 1
 }
 
 // moduleName turns "lib/util/text.lua" into the require name "util.text".

@@ -46,9 +46,14 @@ type Options struct {
 }
 
 // cancelGrace is how long a call whose context ended may take to unwind
-// before its state is given up: gopher-lua checks the context before every
-// instruction, so a healthy state stops within microseconds.
-const cancelGrace = 50 * time.Millisecond
+// before its state is given up. gopher-lua checks the context before every
+// instruction, so a healthy state stops within microseconds — on an idle
+// machine. On a loaded one the goroutine may wait its turn for a while, and
+// giving up on a healthy state costs a new one: a twentieth of the timeout,
+// between 100 ms and 1 s.
+func (rt *Runtime) cancelGrace() time.Duration {
+	return min(max(rt.opts.HandlerTimeout/20, 100*time.Millisecond), time.Second)
+}
 
 // Runtime runs the scripts of one folder: it implements the host's
 // Dispatcher and ErrorPager. It is safe for concurrent use.
@@ -65,6 +70,8 @@ type Runtime struct {
 	mu     sync.RWMutex // guards closed and the Add of calls
 	closed bool
 	calls  sync.WaitGroup // calls in flight, and their robot.async work
+
+	running atomic.Int64 // goroutines running Lua, abandoned ones included
 }
 
 // New loads the scripts of opts.Dir and returns a Runtime serving them. It
@@ -220,7 +227,9 @@ func (rt *Runtime) validate(ver *version) (*state, error) {
 		err error
 	}
 	ch := make(chan result, 1)
+	rt.running.Add(1)
 	go func() {
+		defer rt.running.Add(-1)
 		st, err := rt.newState(ctx, ver)
 		ch <- result{st, err}
 	}()
@@ -229,7 +238,7 @@ func (rt *Runtime) validate(ver *version) (*state, error) {
 		return r.st, r.err
 	case <-ctx.Done():
 	}
-	t := time.NewTimer(cancelGrace)
+	t := time.NewTimer(rt.cancelGrace())
 	defer t.Stop()
 	select {
 	case r := <-ch:
@@ -310,7 +319,9 @@ func (rt *Runtime) run(ctx context.Context, j job) (any, error) {
 	defer cancel()
 	l := &lease{}
 	done := make(chan jobResult, 1)
+	rt.running.Add(1)
 	go func() {
+		defer rt.running.Add(-1)
 		st, err := rt.pool.get(callCtx, ver)
 		if err != nil {
 			if callCtx.Err() != nil {
@@ -346,7 +357,7 @@ func (rt *Runtime) run(ctx context.Context, j job) (any, error) {
 		return r.v, r.err
 	case <-callCtx.Done():
 	}
-	grace := time.NewTimer(cancelGrace)
+	grace := time.NewTimer(rt.cancelGrace())
 	defer grace.Stop()
 	select {
 	case r := <-done:
@@ -382,7 +393,7 @@ func (rt *Runtime) runAsync(parent context.Context, st *state, l *lease) {
 		}
 		a := st.async[i]
 		ctx, cancel := context.WithTimeout(base, rt.opts.HandlerTimeout)
-		watchdog := time.AfterFunc(rt.opts.HandlerTimeout+cancelGrace, func() {
+		watchdog := time.AfterFunc(rt.opts.HandlerTimeout+rt.cancelGrace(), func() {
 			if l.abandon(rt.pool) {
 				rt.calls.Done()
 				rt.log.Warn("a robot.async function did not stop at its deadline; its state is discarded", "queued_at", a.where)
