@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -78,13 +79,12 @@ func startRuntime(t testing.TB, files map[string]string, opts Options) (*Runtime
 	return rt, logs
 }
 
-var msgSeq int64
+var msgSeq atomic.Int64
 
 func textMsg(content string) *message.Message {
-	msgSeq++
 	return &message.Message{
 		Type: "text", Source: "user-openid", Target: "gh_robot", Time: 1700000000,
-		MessageID: strconv.FormatInt(6000000000000000000+msgSeq, 10),
+		MessageID: strconv.FormatInt(6000000000000000000+msgSeq.Add(1), 10),
 		Raw:       []byte("<xml><Content>" + content + "</Content></xml>"),
 		Fields:    []message.Field{{Name: "content", Value: content}},
 	}
