@@ -202,7 +202,7 @@ func TestWatchSaves(t *testing.T) {
 // writing in place and writing a temp file then renaming it.
 func TestReloadUnderLoad(t *testing.T) {
 	dir := writeScripts(t, map[string]string{
-		"a.lua":        `local v = require "version" robot.text(function(msg, session) session.n = (session.n or 0) + 1 return v .. "/a0" end)`,
+		"a.lua":           `local v = require "version" robot.text(function(msg, session) session.n = (session.n or 0) + 1 return v .. "/a0" end)`,
 		"lib/version.lua": `return "v0"`,
 	})
 	rt, logs := startRuntime(t, nil, Options{Dir: dir, PoolSize: 4})
