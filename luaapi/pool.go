@@ -6,10 +6,11 @@ import (
 )
 
 // pool is the bounded set of Lua states. A token of sem is held by every
-// state that is in use; idle states wait in a stack (the most recently used
-// first: its memory is the warmest). New states are made on demand, from
-// the version the caller asks for, so there are never more than size
-// states alive besides abandoned ones (see lease).
+// call in progress; idle states wait in a stack (the most recently used
+// first: its memory is the warmest), each with its goroutine waiting for
+// work. New states are made on demand, from the version the call asks for,
+// so there are never more than size states alive besides abandoned ones
+// (see lease).
 //
 // It is not a sync.Pool: that would drop states without closing them, and
 // could not bound their number.
@@ -24,20 +25,26 @@ func newPool(rt *Runtime, size int) *pool {
 	return &pool{rt: rt, sem: make(chan struct{}, size)}
 }
 
-// get returns a state of ver, waiting for a free slot until ctx ends. The
-// caller owns the state until it gives it back with put (or the lease is
-// abandoned).
-func (p *pool) get(ctx context.Context, ver *version) (*state, error) {
+// acquire waits for a free slot until ctx ends. The slot is given back by
+// put, or by release.
+func (p *pool) acquire(ctx context.Context) error {
 	select {
 	case p.sem <- struct{}{}:
+		return nil
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
+}
+
+// popIdle returns an idle state of ver, or nil when the caller must make
+// one. Idle states of other versions are closed on the way.
+func (p *pool) popIdle(ver *version) *state {
 	var stale []*state
 	var st *state
 	p.mu.Lock()
 	for len(p.idle) > 0 {
 		s := p.idle[len(p.idle)-1]
+		p.idle[len(p.idle)-1] = nil
 		p.idle = p.idle[:len(p.idle)-1]
 		if s.ver == ver {
 			st = s
@@ -49,15 +56,7 @@ func (p *pool) get(ctx context.Context, ver *version) (*state, error) {
 	for _, s := range stale {
 		s.close()
 	}
-	if st != nil {
-		return st, nil
-	}
-	st, err := p.rt.newState(ctx, ver)
-	if err != nil {
-		<-p.sem
-		return nil, err
-	}
-	return st, nil
+	return st
 }
 
 // put gives a state back and frees its slot. A state of a version that is

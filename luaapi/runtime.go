@@ -71,7 +71,7 @@ type Runtime struct {
 	closed bool
 	calls  sync.WaitGroup // calls in flight, and their robot.async work
 
-	running atomic.Int64 // goroutines running Lua, abandoned ones included
+	running atomic.Int64 // calls running Lua (abandoned ones included), and states being made
 }
 
 // New loads the scripts of opts.Dir and returns a Runtime serving them. It
@@ -229,9 +229,15 @@ func (rt *Runtime) validate(ver *version) (*state, error) {
 	ch := make(chan result, 1)
 	rt.running.Add(1)
 	go func() {
-		defer rt.running.Add(-1)
 		st, err := rt.newState(ctx, ver)
-		ch <- result{st, err}
+		rt.running.Add(-1)
+		if err != nil {
+			ch <- result{nil, err}
+			return
+		}
+		st.jobs = make(chan *task)
+		ch <- result{st, nil}
+		rt.serve(st) // until the pool, or the timeout below, closes it
 	}()
 	select {
 	case r := <-ch:
@@ -298,13 +304,25 @@ type jobResult struct {
 	err error
 }
 
-// run runs j on a pooled state of the current version, in a goroutine of
-// its own, and returns its result — or an ErrTimeout error once the call
-// has run HandlerTimeout (or ctx ended) and did not unwind within
-// cancelGrace. Such a state is abandoned: its pool slot is freed at once,
-// and the state is closed when its call finally returns, never reused.
-// After j, the state runs the robot.async work j queued; the caller does
-// not wait for it.
+// task is one call handed to a state's worker goroutine.
+type task struct {
+	ctx     context.Context // the caller's: robot.async work inherits its values
+	callCtx context.Context // ctx with the deadline of the call
+	ver     *version
+	j       job
+	lease   *lease
+	done    chan jobResult
+}
+
+// run runs j on a pooled state of the current version and returns its
+// result — or an ErrTimeout error once the call has run HandlerTimeout (or
+// ctx ended) and did not unwind within cancelGrace. Such a state is
+// abandoned: its pool slot is freed at once, and the state is closed when
+// its call finally returns, never reused. After j, the state runs the
+// robot.async work j queued; the caller does not wait for it.
+//
+// The call runs apart from the caller, on the goroutine that belongs to the
+// state (see serve): the caller only waits, so it can stop waiting.
 func (rt *Runtime) run(ctx context.Context, j job) (any, error) {
 	rt.mu.RLock()
 	if rt.closed {
@@ -317,58 +335,91 @@ func (rt *Runtime) run(ctx context.Context, j job) (any, error) {
 	ver := rt.cur.Load()
 	callCtx, cancel := context.WithTimeout(ctx, rt.opts.HandlerTimeout)
 	defer cancel()
-	l := &lease{}
-	done := make(chan jobResult, 1)
-	rt.running.Add(1)
-	go func() {
-		defer rt.running.Add(-1)
-		st, err := rt.pool.get(callCtx, ver)
-		if err != nil {
-			if callCtx.Err() != nil {
-				err = rt.timeoutError(ctx, "waiting for a free Lua state")
-			}
-			done <- jobResult{err: err}
-			if l.finish() {
-				rt.calls.Done()
-			}
-			return
-		}
-		if !l.start() {
-			rt.pool.put(st) // the caller gave up before the state ran anything
-			return
-		}
-		v, err := st.exec(callCtx, j)
-		if err != nil {
-			st.async = st.async[:0] // a failed handler's follow-up work does not run
-		}
-		done <- jobResult{v, err}
-		rt.runAsync(ctx, st, l)
-		if l.finish() {
-			rt.pool.put(st)
-			rt.calls.Done()
-		} else {
-			st.close()
-			rt.log.Warn("an abandoned Lua state has returned and is closed")
-		}
-	}()
+	if err := rt.pool.acquire(callCtx); err != nil {
+		rt.calls.Done()
+		return nil, rt.timeoutError(ctx, "waiting for a free Lua state")
+	}
+	t := &task{ctx: ctx, callCtx: callCtx, ver: ver, j: j, lease: &lease{}, done: make(chan jobResult, 1)}
+	if st := rt.pool.popIdle(ver); st != nil {
+		st.jobs <- t
+	} else {
+		go rt.serveNew(t)
+	}
 
 	select {
-	case r := <-done:
+	case r := <-t.done:
 		return r.v, r.err
 	case <-callCtx.Done():
 	}
 	grace := time.NewTimer(rt.cancelGrace())
 	defer grace.Stop()
 	select {
-	case r := <-done:
+	case r := <-t.done:
 		return r.v, r.err
 	case <-grace.C:
 	}
-	if l.abandon(rt.pool) {
+	if t.lease.abandon(rt.pool) {
 		rt.calls.Done()
 		rt.log.Warn("a Lua call did not stop at its deadline; its state is discarded and replaced")
 	}
 	return nil, rt.timeoutError(ctx, "the Lua call did not stop")
+}
+
+// serveNew makes a state for t (the pool had none idle), runs t on it, and
+// then serves the state's later tasks.
+func (rt *Runtime) serveNew(t *task) {
+	rt.running.Add(1)
+	st, err := rt.newState(t.callCtx, t.ver)
+	rt.running.Add(-1)
+	if err != nil {
+		if t.callCtx.Err() != nil && !errors.As(err, new(*Error)) {
+			err = rt.timeoutError(t.ctx, "making a Lua state")
+		}
+		t.done <- jobResult{err: err}
+		if t.lease.finish() {
+			rt.calls.Done() // else the caller did, when it gave up
+		}
+		rt.pool.release() // the slot the caller took for t
+		return
+	}
+	st.jobs = make(chan *task)
+	rt.runTask(st, t)
+	rt.serve(st)
+}
+
+// serve is the goroutine of a state: it runs the tasks sent to the state
+// until the state is closed. One goroutine per state keeps the Lua call off
+// the caller's goroutine without starting a goroutine per call, and keeps
+// the stack that gopher-lua's deep calls grew.
+func (rt *Runtime) serve(st *state) {
+	for t := range st.jobs {
+		rt.runTask(st, t)
+	}
+}
+
+// runTask runs one task and gives the state back (or closes it, when the
+// caller abandoned it).
+func (rt *Runtime) runTask(st *state, t *task) {
+	rt.running.Add(1)
+	defer rt.running.Add(-1)
+	if !t.lease.start() {
+		rt.pool.put(st) // the caller gave up before the state ran anything
+		return
+	}
+	v, err := st.exec(t.callCtx, t.j)
+	if err != nil {
+		clear(st.async) // a failed handler's follow-up work does not run
+		st.async = st.async[:0]
+	}
+	t.done <- jobResult{v, err}
+	rt.runAsync(t.ctx, st, t.lease)
+	if t.lease.finish() {
+		rt.pool.put(st)
+		rt.calls.Done()
+		return
+	}
+	st.close()
+	rt.log.Warn("an abandoned Lua state has returned and is closed")
 }
 
 func (rt *Runtime) timeoutError(ctx context.Context, what string) error {

@@ -28,6 +28,7 @@ type state struct {
 	loaded  bool                  // the scripts have run: registration is closed
 	async   []asyncJob            // robot.async work queued by the current call
 	broken  bool                  // a Go panic left it in an unknown state: never reuse
+	jobs    chan *task            // the state's goroutine takes its calls here (nil: no goroutine)
 
 	// Shared pieces of the read-only views.
 	next, roNewIndex, roLen, roPairs *lua.LFunction
@@ -112,9 +113,14 @@ func (rt *Runtime) newState(ctx context.Context, ver *version) (st *state, err e
 	return st, nil
 }
 
-// close releases the Lua state.
+// close releases the Lua state and ends its goroutine. It is called by the
+// state's own goroutine, or for an idle state, whose goroutine is waiting
+// for work and no longer touches it: never for a state someone else holds.
 func (st *state) close() {
 	st.L.Close()
+	if st.jobs != nil {
+		close(st.jobs)
+	}
 }
 
 // call calls fn with args in protected mode under ctx and returns its first
