@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	lua "github.com/yuin/gopher-lua"
 	"github.com/yuin/gopher-lua/parse"
@@ -39,6 +40,10 @@ type version struct {
 	// Learnt from the state that validated the version.
 	hasErrorPage bool
 	handlers     int
+
+	// loading names the script whose top level the validating state runs,
+	// for the error when it does not come back.
+	loading atomic.Pointer[string]
 }
 
 // chunk is one compiled script file. The proto is immutable and shared by

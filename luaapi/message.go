@@ -25,7 +25,7 @@ func (st *state) messageTable(msg *message.Message) *lua.LTable {
 	for _, f := range msg.Fields {
 		t.RawSetString(f.Name, fieldValue(L, f.Value))
 	}
-	return st.readOnly(t, "message")
+	return st.readOnlyMessage(t)
 }
 
 // fieldValue converts one Field value (see message.Field for the types).

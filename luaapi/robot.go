@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"log/slog"
+	"maps"
 	"math/big"
 	"regexp"
 	"sort"
@@ -167,7 +168,7 @@ func (st *state) ctx() context.Context {
 func (st *state) newClient() lua.LValue {
 	L := st.L
 	if st.rt.opts.Client != nil {
-		return newClientTable(L, st.rt.opts.Client)
+		return st.readOnly(newClientTable(L, st.rt.opts.Client), "robot.client")
 	}
 	unconfigured := L.NewFunction(func(L *lua.LState) int {
 		t := L.CreateTable(0, 1)
@@ -191,9 +192,23 @@ func (st *state) newClient() lua.LValue {
 
 // ---- robot.config ----
 
+// secretKeys never reach robot.config, should the caller forget to remove
+// them: a script that logs its configuration must not log these.
+var secretKeys = []string{"token", "app_secret", "encoding_aes_key", "redis_url"}
+
 // configTable is robot.config: Options.Config as nested read-only tables.
 func (st *state) configTable() lua.LValue {
-	return st.readOnlyValue(st.rt.opts.Config, "robot.config", 0)
+	cfg := st.rt.opts.Config
+	for _, k := range secretKeys {
+		if _, ok := cfg[k]; ok {
+			cfg = maps.Clone(cfg)
+			for _, k := range secretKeys {
+				delete(cfg, k)
+			}
+			break
+		}
+	}
+	return st.readOnlyValue(cfg, "robot.config", 0)
 }
 
 func (st *state) readOnlyValue(v any, name string, depth int) lua.LValue {

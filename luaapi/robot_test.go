@@ -117,7 +117,7 @@ robot.text(function(msg)
   assert(#c.nested.list == 2 and table.concat(items) == "ab")
   return tostring(n)
 end)`}, Options{Config: map[string]any{
-		"host": "127.0.0.1", "port": 8888, "reply_timeout": 4 * time.Second,
+		"host": "127.0.0.1", "port": 8888, "reply_timeout": 4 * time.Second, "app_secret": "s3cret",
 		"nested": map[string]any{"list": []any{"a", "b"}},
 	}})
 	if got := answer(t, rt, "x"); got != "4" {

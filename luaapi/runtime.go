@@ -256,7 +256,11 @@ func (rt *Runtime) validate(ver *version) (*state, error) {
 			r.st.close()
 		}
 	}()
-	return nil, fmt.Errorf("%w: the scripts' top level was still running after %s", ErrTimeout, rt.opts.HandlerTimeout)
+	e := &Error{Message: "stopped: the top level was still running at handler_timeout", err: ErrTimeout}
+	if name := ver.loading.Load(); name != nil {
+		e.File = *name
+	}
+	return nil, e
 }
 
 // runOnLoad runs the i-th robot.on_load function in one state.

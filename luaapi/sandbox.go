@@ -82,6 +82,10 @@ func (st *state) openSandbox() {
 
 	st.next = G.RawGetString("next").(*lua.LFunction)
 	st.roNewIndex = L.NewFunction(st.readOnlyNewIndex)
+	st.msgNewIndex = L.NewFunction(func(L *lua.LState) int {
+		L.RaiseError("message is read-only (cannot set %s): to remember something about this user, use session", lua.LVAsString(L.Get(2)))
+		return 0
+	})
 	st.roLen = L.NewFunction(readOnlyLen)
 	st.roPairs = L.NewFunction(st.readOnlyPairs)
 
@@ -187,7 +191,26 @@ func (st *state) isReadOnly(t *lua.LTable) bool {
 		return true
 	}
 	mt, ok := t.Metatable.(*lua.LTable)
-	return ok && mt.RawGetString("__newindex") == st.roNewIndex
+	if !ok {
+		return false
+	}
+	ni := mt.RawGetString("__newindex")
+	return ni == st.roNewIndex || ni == st.msgNewIndex
+}
+
+// readOnlyMessage is readOnly for the message of a call, with a metatable
+// of four entries: one is made per message, and every entry costs
+// allocations.
+func (st *state) readOnlyMessage(t *lua.LTable) *lua.LTable {
+	L := st.L
+	mt := L.CreateTable(0, 4)
+	mt.RawSetString("__index", t)
+	mt.RawSetString("__newindex", st.msgNewIndex)
+	mt.RawSetString("__pairs", st.roPairs)
+	mt.RawSetString("__metatable", lua.LFalse)
+	proxy := L.CreateTable(0, 0)
+	proxy.Metatable = mt
+	return proxy
 }
 
 // backingOf returns what a read-only view shows.
@@ -214,8 +237,6 @@ func (st *state) readOnlyNewIndex(L *lua.LState) int {
 	name := tableName(t)
 	hint := ""
 	switch {
-	case name == "message":
-		hint = ": to remember something about this user, use session"
 	case strings.HasPrefix(name, "robot"):
 		hint = ": the robot API cannot be changed by scripts"
 	}

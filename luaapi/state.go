@@ -31,8 +31,8 @@ type state struct {
 	jobs    chan *task            // the state's goroutine takes its calls here (nil: no goroutine)
 
 	// Shared pieces of the read-only views.
-	next, roNewIndex, roLen, roPairs *lua.LFunction
-	globals                          *lua.LTable
+	next, roNewIndex, roLen, roPairs, msgNewIndex *lua.LFunction
+	globals                                       *lua.LTable
 
 	replyMeta *lua.LTable // metatable of robot.reply values
 	reMeta    *lua.LTable // metatable of robot.re values
@@ -97,6 +97,7 @@ func (rt *Runtime) newState(ctx context.Context, ver *version) (st *state, err e
 	defer L.RemoveContext()
 	for _, c := range ver.scripts {
 		st.loading = c.name
+		ver.loading.Store(&c.name)
 		fn := L.NewFunctionFromProto(c.proto)
 		L.Push(fn)
 		if err := L.PCall(0, 0, nil); err != nil {

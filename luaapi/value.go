@@ -144,6 +144,24 @@ func FromGo(L *lua.LState, v any) lua.LValue {
 		return lua.LNumber(v)
 	case float64:
 		return lua.LNumber(v)
+	case int8:
+		return lua.LNumber(v)
+	case int16:
+		return lua.LNumber(v)
+	case int32:
+		return lua.LNumber(v)
+	case uint:
+		return lua.LNumber(v)
+	case uint8:
+		return lua.LNumber(v)
+	case uint16:
+		return lua.LNumber(v)
+	case uint32:
+		return lua.LNumber(v)
+	case uint64:
+		return lua.LNumber(v)
+	case float32:
+		return lua.LNumber(v)
 	case interface{ Float64() (float64, error) }: // json.Number
 		f, err := v.Float64()
 		if err != nil {
