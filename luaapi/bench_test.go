@@ -2,6 +2,7 @@ package luaapi
 
 import (
 	"context"
+	"encoding/xml"
 	"testing"
 	"time"
 )
@@ -88,6 +89,42 @@ func BenchmarkStateDispatch(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, _, err := st.dispatch(ctx, msg, benchSession); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkReferenceXMLRoundTrip is not Lua: it is the XML work that
+// surrounds every dispatch (decode a text message, encode a text reply)
+// done with encoding/xml, as a yardstick for the numbers above. The host's
+// own parser and renderer have their benchmarks in host/.
+func BenchmarkReferenceXMLRoundTrip(b *testing.B) {
+	in := []byte(`<xml><ToUserName><![CDATA[gh_robot]]></ToUserName><FromUserName><![CDATA[user-openid]]></FromUserName>` +
+		`<CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[world]]></Content>` +
+		`<MsgId>6000000000000000001</MsgId></xml>`)
+	type msg struct {
+		ToUserName, FromUserName, MsgType, Content, MsgId string
+		CreateTime                                        int64
+	}
+	type cdata struct {
+		Text string `xml:",cdata"`
+	}
+	type out struct {
+		XMLName      xml.Name `xml:"xml"`
+		ToUserName   cdata
+		FromUserName cdata
+		CreateTime   int64
+		MsgType      cdata
+		Content      cdata
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		var m msg
+		if err := xml.Unmarshal(in, &m); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := xml.Marshal(out{ToUserName: cdata{m.FromUserName}, FromUserName: cdata{m.ToUserName},
+			CreateTime: m.CreateTime, MsgType: cdata{"text"}, Content: cdata{"Hello " + m.Content}}); err != nil {
 			b.Fatal(err)
 		}
 	}
