@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -326,7 +327,7 @@ func posString(file string, line int) string {
 	if line <= 0 {
 		return file
 	}
-	return file + ":" + itoa(line)
+	return file + ":" + strconv.Itoa(line)
 }
 
 // ---- robot.json ----
@@ -468,9 +469,4 @@ func matchTable(L *lua.LState, rx *regex, re *regexp.Regexp, s string) lua.LValu
 
 func quoteLua(s string) string {
 	return "\"" + strings.NewReplacer("\\", "\\\\", "\"", "\\\"", "\n", "\\n").Replace(s) + "\""
-}
-
-// itoa is strconv.Itoa without the import in every file.
-func itoa(n int) string {
-	return lua.LNumber(n).String()
 }

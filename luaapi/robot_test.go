@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -331,7 +332,7 @@ end)`}, Options{PoolSize: 3})
 			defer wg.Done()
 			var session []byte
 			for i := 1; i <= 50; i++ {
-				content := "g" + itoa(g)
+				content := "g" + strconv.Itoa(g)
 				r, s, err := rt.Dispatch(context.Background(), textMsg(content), session)
 				if err != nil {
 					errs <- err

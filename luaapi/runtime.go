@@ -336,13 +336,15 @@ func (rt *Runtime) run(ctx context.Context, j job) (any, error) {
 	rt.calls.Add(1)
 	rt.mu.RUnlock()
 
-	ver := rt.cur.Load()
 	callCtx, cancel := context.WithTimeout(ctx, rt.opts.HandlerTimeout)
 	defer cancel()
 	if err := rt.pool.acquire(callCtx); err != nil {
 		rt.calls.Done()
 		return nil, rt.timeoutError(ctx, "waiting for a free Lua state")
 	}
+	// The version is read once the call has a slot: a call that waited
+	// through a reload runs on the new scripts.
+	ver := rt.cur.Load()
 	t := &task{ctx: ctx, callCtx: callCtx, ver: ver, j: j, lease: &lease{}, done: make(chan jobResult, 1)}
 	if st := rt.pool.popIdle(ver); st != nil {
 		st.jobs <- t
