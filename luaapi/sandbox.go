@@ -88,6 +88,7 @@ func (st *state) openSandbox() {
 	})
 	st.roLen = L.NewFunction(readOnlyLen)
 	st.roPairs = L.NewFunction(st.readOnlyPairs)
+	st.roNext = L.NewFunction(readOnlyNext)
 
 	G.RawSetString("require", L.NewFunction(st.requireModule))
 	G.RawSetString("print", L.NewFunction(st.print))
@@ -253,15 +254,30 @@ func readOnlyLen(L *lua.LState) int {
 	return 1
 }
 
+// readOnlyPairs is __pairs of a read-only view. It iterates with
+// readOnlyNext over the view itself: handing out the backing table as
+// pairs' state would hand out a writable table behind the view.
 func (st *state) readOnlyPairs(L *lua.LState) int {
-	b, ok := backingOf(L.CheckTable(1))
-	if !ok {
-		b = L.CheckTable(1)
-	}
-	L.Push(st.next)
-	L.Push(b)
+	L.Push(st.roNext)
+	L.Push(L.CheckTable(1))
 	L.Push(lua.LNil)
 	return 3
+}
+
+// readOnlyNext is next() over what a read-only view shows.
+func readOnlyNext(L *lua.LState) int {
+	t := L.CheckTable(1)
+	if b, ok := backingOf(t); ok {
+		t = b
+	}
+	k, v := t.Next(L.Get(2))
+	if k == lua.LNil {
+		L.Push(lua.LNil)
+		return 1
+	}
+	L.Push(k)
+	L.Push(v)
+	return 2
 }
 
 // pairs honours __pairs (as Lua 5.2 does), so that pairs(message) and

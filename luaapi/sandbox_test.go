@@ -67,6 +67,8 @@ local tries = {
   lib      = function() string.upper = nil end,
   libinsert = function() table.insert(string, "x") end,
   robot    = function() robot.text = nil end,
+  backing  = function() local _, t = pairs(_G); t.sneaky = 1 end,
+  robotpairs = function() local _, t = pairs(robot); t.text = nil end,
   read     = function() return helper() end,
   pairs    = function() local n = 0 for k in pairs(_G) do n = n + 1 end return n > 10 and "many" or "few" end,
   undefined = function() return tostring(not_defined) end,
@@ -74,13 +76,15 @@ local tries = {
 robot.text(function(msg) return tries[msg.content]() end)
 `}, Options{})
 	fails := map[string]string{
-		"assign":    `g.lua:5: cannot set global "counter": globals are shared by every request this Lua state serves; use a local for this request, session.counter for this user, or robot.store for the whole bot`,
-		"existing":  `g.lua:6: cannot set global "greeting"`,
-		"rawset":    "g.lua:7: rawset: _G is read-only",
-		"setmt":     "g.lua:8: cannot change a protected metatable",
-		"lib":       "g.lua:10: string is read-only (cannot set upper)",
-		"libinsert": "g.lua:11: table.insert: string is read-only",
-		"robot":     "g.lua:12: robot is read-only (cannot set text): the robot API cannot be changed by scripts",
+		"assign":     `g.lua:5: cannot set global "counter": globals are shared by every request this Lua state serves; use a local for this request, session.counter for this user, or robot.store for the whole bot`,
+		"existing":   `g.lua:6: cannot set global "greeting"`,
+		"rawset":     "g.lua:7: rawset: _G is read-only",
+		"setmt":      "g.lua:8: cannot change a protected metatable",
+		"lib":        "g.lua:10: string is read-only (cannot set upper)",
+		"libinsert":  "g.lua:11: table.insert: string is read-only",
+		"robot":      "g.lua:12: robot is read-only (cannot set text): the robot API cannot be changed by scripts",
+		"backing":    `g.lua:13: cannot set global "sneaky"`,
+		"robotpairs": "g.lua:14: robot is read-only (cannot set text)",
 	}
 	for in, want := range fails {
 		_, _, err := rt.Dispatch(context.Background(), textMsg(in), nil)

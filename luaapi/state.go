@@ -31,8 +31,8 @@ type state struct {
 	jobs    chan *task            // the state's goroutine takes its calls here (nil: no goroutine)
 
 	// Shared pieces of the read-only views.
-	next, roNewIndex, roLen, roPairs, msgNewIndex *lua.LFunction
-	globals                                       *lua.LTable
+	next, roNewIndex, roLen, roPairs, roNext, msgNewIndex *lua.LFunction
+	globals                                               *lua.LTable
 
 	replyMeta *lua.LTable // metatable of robot.reply values
 	reMeta    *lua.LTable // metatable of robot.re values
