@@ -38,7 +38,7 @@ func (st *state) toReply(v lua.LValue) (reply.Reply, error) {
 	case *lua.LTable:
 		return tableReply(v)
 	}
-	return nil, fmt.Errorf("%s; return a string, a robot.reply value, a list of articles or a music list — or nil to let the next handler answer", describe(v))
+	return nil, fmt.Errorf("%s, which is not a reply: a reply is a string, a robot.reply value, a list of articles or a music list (nil lets the next handler answer)", describe(v))
 }
 
 // tableReply reads WeRoBot's list forms: a list of 4-lists is articles, a

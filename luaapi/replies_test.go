@@ -92,8 +92,8 @@ robot.text(function(msg)
 end)
 `}, Options{})
 	tests := map[string]string{
-		"number": "bad.lua:11: the handler returned a number (42); return a string, a robot.reply value",
-		"truth":  "bad.lua:11: the handler returned a boolean (true)",
+		"number": "bad.lua:11: the handler returned a number (42), which is not a reply: a reply is a string, a robot.reply value",
+		"truth":  "bad.lua:11: the handler returned a boolean (true), which is not a reply",
 		"map":    "bad.lua:11: the handler returned a table that is not a list",
 		"music2": "bad.lua:11: the handler returned a list of 2 values; a music list has 3 or 4 strings",
 		"mixed":  "bad.lua:11: the handler returned a list of articles whose entry 2 is a string",

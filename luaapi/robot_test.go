@@ -174,7 +174,8 @@ func TestSend(t *testing.T) {
   robot.send(msg.source, robot.reply.image("MEDIA"))
   robot.send("other", {"t", "d", "http://m"})
   assert(not pcall(robot.send, msg.source, nil))
-  assert(not pcall(robot.send, msg.source, 42))
+  local ok, err = pcall(robot.send, msg.source, 42)
+  assert(not ok and err:find("robot.send: a number %(42%), which is not a reply"), err)
   return "ok"`)
 	if got != "ok" {
 		t.Fatal(got)
