@@ -172,9 +172,12 @@ func (l *lease) finish() bool {
 	return true
 }
 
-// abandon gives up on the state: its slot is freed at once, so that the
-// pool can make a replacement, and the state is closed when (if ever) its
-// call returns. It reports whether this call abandoned a running state.
+// abandon gives up on the call. A running state's slot is freed at once, so
+// that the pool can make a replacement, and the state is closed when (if
+// ever) its call returns; a state still being made is given back unused
+// when it is ready (its slot is freed then). It reports whether it gave up
+// on the call — false when the call had already finished — in which case
+// the caller, not the state's goroutine, accounts for the call's end.
 func (l *lease) abandon(p *pool) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -185,6 +188,7 @@ func (l *lease) abandon(p *pool) bool {
 		return true
 	case leaseWaiting:
 		l.phase = leaseAbandoned
+		return true
 	}
 	return false
 }

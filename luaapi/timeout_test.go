@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -120,4 +121,54 @@ func TestCallerCancels(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "the request was cancelled") {
 		t.Errorf("err = %v", err)
 	}
+}
+
+// A call whose state is still being made when the deadline passes (a top
+// level stuck in a Go call) is given up too, and nothing is left waiting:
+// the state is given back when it is ready, and Close returns.
+func TestStuckWhileMakingAState(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	send := func(ctx context.Context, openid string, r reply.Reply) error {
+		<-release // ignores ctx on purpose
+		return nil
+	}
+	values := newMemValues()
+	dir := writeScripts(t, map[string]string{"boot.lua": `
+-- The first state (made by New) boots fast; the next ones hang.
+if robot.store.incr("boot") > 1 then robot.send("x", "top level") end
+robot.text(function(msg)
+  if msg.content == "hold" then robot.send(msg.source, "hold") end
+  return "alive"
+end)`})
+	logger, _ := newTestLogger()
+	rt, err := New(Options{Dir: dir, PoolSize: 2, HandlerTimeout: shortTimeout, Send: send, Values: values, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unblock := func() { once.Do(func() { close(release) }) }
+	defer unblock()
+	// The one state is busy with "hold"; the next call must make a state.
+	held := make(chan error, 1)
+	go func() {
+		_, _, err := rt.Dispatch(context.Background(), textMsg("hold"), nil)
+		held <- err
+	}()
+	eventually(t, "the first call to hold its state", func() bool { return rt.running.Load() == 1 })
+	_, _, err = rt.Dispatch(context.Background(), textMsg("x"), nil)
+	if !errors.Is(err, ErrTimeout) {
+		t.Errorf("err = %v, want ErrTimeout", err)
+	}
+	if err := <-held; !errors.Is(err, ErrTimeout) {
+		t.Errorf("the held call: %v", err)
+	}
+	unblock()
+	closed := make(chan struct{})
+	go func() { rt.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Close did not return: a call was left unaccounted for")
+	}
+	eventually(t, "every Lua call to end", func() bool { return luaStopped(rt) })
 }
