@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -144,6 +144,24 @@ func FromGo(L *lua.LState, v any) lua.LValue {
 		return lua.LNumber(v)
 	case float64:
 		return lua.LNumber(v)
+	case int8:
+		return lua.LNumber(v)
+	case int16:
+		return lua.LNumber(v)
+	case int32:
+		return lua.LNumber(v)
+	case uint:
+		return lua.LNumber(v)
+	case uint8:
+		return lua.LNumber(v)
+	case uint16:
+		return lua.LNumber(v)
+	case uint32:
+		return lua.LNumber(v)
+	case uint64:
+		return lua.LNumber(v)
+	case float32:
+		return lua.LNumber(v)
 	case interface{ Float64() (float64, error) }: // json.Number
 		f, err := v.Float64()
 		if err != nil {
@@ -262,7 +280,7 @@ func (e *jsonEncoder) value(v lua.LValue, depth int, path string) error {
 		if err != nil {
 			return err
 		}
-		sort.Slice(entries, func(i, j int) bool { return entries[i].key < entries[j].key })
+		slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.key, b.key) })
 		e.buf = append(e.buf, '{')
 		for i, en := range entries {
 			if i > 0 {
@@ -401,7 +419,9 @@ func (d *jsonDecoder) literal(word string) error {
 
 func (d *jsonDecoder) object(depth int) (lua.LValue, error) {
 	d.pos++ // {
-	t := d.L.NewTable()
+	// Small: NewTable reserves 32 array slots and 32 map entries, which
+	// made decoding a session most of a dispatch's allocations.
+	t := d.L.CreateTable(0, 4)
 	d.skipSpace()
 	if d.pos < len(d.data) && d.data[d.pos] == '}' {
 		d.pos++
@@ -450,7 +470,7 @@ func (d *jsonDecoder) object(depth int) (lua.LValue, error) {
 
 func (d *jsonDecoder) array(depth int) (lua.LValue, error) {
 	d.pos++ // [
-	t := d.L.NewTable()
+	t := d.L.CreateTable(4, 0)
 	d.skipSpace()
 	if d.pos < len(d.data) && d.data[d.pos] == ']' {
 		d.pos++

@@ -166,6 +166,12 @@ func TestToGoFromGo(t *testing.T) {
 	if _, err := ToGo(evalLua(t, L, `{cb = function() end}`)); err == nil {
 		t.Error("ToGo accepted a function")
 	}
+	// Every Go number kind a caller's map may hold (robot.config) is a number.
+	for _, n := range []any{int8(-3), int16(300), int32(7), uint(8), uint8(9), uint16(10), uint32(11), uint64(12), float32(0.5)} {
+		if v, ok := FromGo(L, n).(lua.LNumber); !ok || v == 0 {
+			t.Errorf("FromGo(%T %v) = %v", n, n, FromGo(L, n))
+		}
+	}
 }
 
 // FuzzDecodeJSON: robot.json.decode and the session codec read bytes that

@@ -1,0 +1,298 @@
+package luaapi
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/luarobot/luarobot/host/message"
+	"github.com/luarobot/luarobot/host/reply"
+)
+
+// handler is one registered handler of a state.
+type handler struct {
+	fn    *lua.LFunction
+	typ   string // the message type it handles, or "all"
+	rules []rule // robot.filter: the content must match one
+	key   *string
+}
+
+// rule is one robot.filter rule: a text the content must equal, or a
+// regular expression that must match at its start.
+type rule struct {
+	text string
+	re   *regex
+}
+
+func (r rule) String() string {
+	if r.re != nil {
+		return "robot.re(" + quoteLua(r.re.src) + ")"
+	}
+	return quoteLua(r.text)
+}
+
+// HandlerInfo describes one registration, for `luarobot check`.
+type HandlerInfo struct {
+	// Func is the registration function: "text", "subscribe", "filter",
+	// "key_click", "handler", "add_handler", "add_filter", "error_page",
+	// "on_load".
+	Func string
+	// Type is the message type handled ("text", "click_event"), "all" for
+	// robot.handler, empty for error_page and on_load.
+	Type string
+	// Rule is what the handler waits for: the filter rules, or the key of
+	// key_click; empty otherwise.
+	Rule string
+	// At is the file and line of the registration call.
+	At string
+}
+
+func (h HandlerInfo) String() string {
+	s := "robot." + h.Func
+	if h.Type != "" && h.Type != h.Func {
+		s += " [" + h.Type + "]"
+	}
+	if h.Rule != "" {
+		s += " " + h.Rule
+	}
+	return s
+}
+
+// register checks that registration is still open and records h.
+func (st *state) register(L *lua.LState, fnName string, h *handler, ruleText string) {
+	if st.loaded {
+		L.RaiseError("robot.%s: handlers are registered while the scripts load (at the top level of a script), not from a handler", fnName)
+	}
+	if h.typ == "all" {
+		st.all = append(st.all, h)
+	} else {
+		st.byType[h.typ] = append(st.byType[h.typ], h)
+	}
+	file, line := callerPos(L)
+	st.report = append(st.report, registration{st.loading, HandlerInfo{Func: fnName, Type: h.typ, Rule: ruleText, At: posString(file, line)}})
+}
+
+// checkHandlerFunc returns argument n as a function, or raises an error
+// that says what robot.NAME expects.
+func checkHandlerFunc(L *lua.LState, n int, fnName, usage string) *lua.LFunction {
+	fn, ok := L.Get(n).(*lua.LFunction)
+	if !ok {
+		L.RaiseError("robot.%s expects %s, got %s as argument %d", fnName, usage, describe(L.Get(n)), n)
+	}
+	return fn
+}
+
+// registerType makes robot.NAME(fn) for a message or event type.
+func (st *state) registerType(fnName, typ string) lua.LGFunction {
+	return func(L *lua.LState) int {
+		fn := checkHandlerFunc(L, 1, fnName, "a function")
+		st.register(L, fnName, &handler{fn: fn, typ: typ}, "")
+		L.Push(fn)
+		return 1
+	}
+}
+
+// addHandler is robot.add_handler(fn, type): type defaults to "all" and is
+// a message type ("text", "subscribe_event") or a registration name
+// ("subscribe").
+func (st *state) addHandler(L *lua.LState) int {
+	fn := checkHandlerFunc(L, 1, "add_handler", "(fn, type)")
+	name := L.OptString(2, "all")
+	typ, ok := handlerTypes[name]
+	if !ok {
+		L.RaiseError("robot.add_handler: unknown type %q (a message type such as \"text\" or \"subscribe_event\", or \"all\")", name)
+	}
+	st.register(L, "add_handler", &handler{fn: fn, typ: typ}, "")
+	L.Push(fn)
+	return 1
+}
+
+// filter is robot.filter(rule, ..., fn).
+func (st *state) filter(L *lua.LState) int {
+	n := L.GetTop()
+	fn, ok := L.Get(n).(*lua.LFunction)
+	if !ok || n < 2 {
+		L.RaiseError("robot.filter expects (rule, ..., fn): one or more rules, then the handler function")
+	}
+	var rules []rule
+	for i := 1; i < n; i++ {
+		rules = st.appendRules(L, "filter", rules, L.Get(i))
+	}
+	st.register(L, "filter", &handler{fn: fn, typ: "text", rules: rules}, rulesText(rules))
+	L.Push(fn)
+	return 1
+}
+
+// addFilter is robot.add_filter(fn, rules): rules is a list of rules (or
+// one rule).
+func (st *state) addFilter(L *lua.LState) int {
+	fn := checkHandlerFunc(L, 1, "add_filter", "(fn, rules)")
+	rules := st.appendRules(L, "add_filter", nil, L.Get(2))
+	if len(rules) == 0 {
+		L.RaiseError("robot.add_filter: no rules given")
+	}
+	st.register(L, "add_filter", &handler{fn: fn, typ: "text", rules: rules}, rulesText(rules))
+	L.Push(fn)
+	return 1
+}
+
+func (st *state) appendRules(L *lua.LState, fnName string, rules []rule, v lua.LValue) []rule {
+	switch v := v.(type) {
+	case lua.LString:
+		return append(rules, rule{text: string(v)})
+	case *lua.LUserData:
+		if rx, ok := v.Value.(*regex); ok {
+			return append(rules, rule{re: rx})
+		}
+	case *lua.LTable:
+		for i := 1; i <= v.Len(); i++ {
+			rules = st.appendRules(L, fnName, rules, v.RawGetInt(i))
+		}
+		return rules
+	}
+	L.RaiseError("robot.%s: a rule is a string or robot.re(\"pattern\"), not %s", fnName, describe(v))
+	return nil
+}
+
+func rulesText(rules []rule) string {
+	parts := make([]string, len(rules))
+	for i, r := range rules {
+		parts[i] = r.String()
+	}
+	return strings.Join(parts, ", ")
+}
+
+// keyClick is robot.key_click(key, fn): click events with that key.
+func (st *state) keyClick(L *lua.LState) int {
+	key := L.CheckString(1)
+	fn := checkHandlerFunc(L, 2, "key_click", "(key, fn)")
+	st.register(L, "key_click", &handler{fn: fn, typ: "click_event", key: &key}, "key "+quoteLua(key))
+	L.Push(fn)
+	return 1
+}
+
+func (st *state) registerErrorPage(L *lua.LState) int {
+	fn := checkHandlerFunc(L, 1, "error_page", "a function(url) that returns HTML")
+	if st.loaded {
+		L.RaiseError("robot.error_page: register it while the scripts load, not from a handler")
+	}
+	st.errorPage = fn // the last one wins, as in WeRoBot
+	file, line := callerPos(L)
+	st.report = append(st.report, registration{st.loading, HandlerInfo{Func: "error_page", At: posString(file, line)}})
+	L.Push(fn)
+	return 1
+}
+
+func (st *state) registerOnLoad(L *lua.LState) int {
+	fn := checkHandlerFunc(L, 1, "on_load", "a function")
+	if st.loaded {
+		L.RaiseError("robot.on_load: register it while the scripts load, not from a handler")
+	}
+	st.onLoad = append(st.onLoad, fn)
+	file, line := callerPos(L)
+	st.report = append(st.report, registration{st.loading, HandlerInfo{Func: "on_load", At: posString(file, line)}})
+	L.Push(fn)
+	return 1
+}
+
+// matches reports whether h takes msg, and the match table of a regular
+// expression rule (nil for the others).
+func (h *handler) matches(L *lua.LState, msg *message.Message) (bool, lua.LValue) {
+	if h.key != nil {
+		key := msg.String("key")
+		if key == "" {
+			key = msg.EventKey
+		}
+		return key == *h.key, lua.LNil
+	}
+	if h.rules == nil {
+		return true, lua.LNil
+	}
+	content := msg.String("content")
+	for _, r := range h.rules {
+		if r.re == nil {
+			if content == r.text {
+				return true, lua.LNil
+			}
+			continue
+		}
+		if m := matchTable(L, r.re, r.re.anchored, content); m != lua.LNil {
+			return true, m
+		}
+	}
+	return false, lua.LNil
+}
+
+// dispatch runs the handlers for msg: the typed handlers of its type, then
+// robot.handler ones, each as fn(message, session, match), until one
+// returns something other than nil (or false). It returns the reply, the
+// new session bytes (nil when unchanged) and the first error.
+func (st *state) dispatch(ctx context.Context, msg *message.Message, in []byte) (reply.Reply, []byte, error) {
+	L := st.L
+	msgV := st.messageTable(msg)
+	sess := st.decodeSession(ctx, in, msg.Source)
+	var answer reply.Reply
+lists:
+	for _, list := range [2][]*handler{st.byType[msg.Type], st.all} {
+		for _, h := range list {
+			ok, match := h.matches(L, msg)
+			if !ok {
+				continue
+			}
+			ret, err := st.call(ctx, h.fn, msgV, sess, match)
+			if err != nil {
+				return nil, nil, err
+			}
+			if ret == lua.LNil || ret == lua.LFalse {
+				continue
+			}
+			r, err := st.toReply(ret)
+			if err != nil {
+				return nil, nil, &Error{File: h.fn.Proto.SourceName, Line: h.fn.Proto.LineDefined,
+					Message: "the handler returned " + err.Error()}
+			}
+			answer = r
+			break lists
+		}
+	}
+	out, err := EncodeJSON(sess, true)
+	if err != nil {
+		return nil, nil, &Error{Message: "the session cannot be saved: " + strings.Replace(err.Error(), "value", "session", 1)}
+	}
+	return answer, sessionChange(in, out), nil
+}
+
+// sessionChange returns what Dispatch reports for the session: nil when it
+// did not change, an empty slice when it became empty (the store deletes
+// it), else the new bytes.
+func sessionChange(in, out []byte) []byte {
+	const empty = "{}"
+	if bytes.Equal(in, out) || (len(in) == 0 && string(out) == empty) {
+		return nil
+	}
+	if string(out) == empty {
+		return []byte{}
+	}
+	return out
+}
+
+// decodeSession turns the stored session into a table. A missing session is
+// an empty table; so is a corrupt one, with a log line, so that one bad
+// record does not silence the bot for that user.
+func (st *state) decodeSession(ctx context.Context, in []byte, user string) *lua.LTable {
+	if len(in) == 0 {
+		return st.L.CreateTable(0, 4)
+	}
+	v, err := DecodeJSON(st.L, in, true)
+	if t, ok := v.(*lua.LTable); ok && err == nil && bytes.HasPrefix(bytes.TrimLeft(in, " \t\r\n"), []byte("{")) {
+		return t
+	}
+	if err == nil {
+		err = errors.New("not a JSON object")
+	}
+	st.rt.log.WarnContext(ctx, "session is corrupt; starting from an empty one", "user", user, "err", err)
+	return st.L.CreateTable(0, 4)
+}

@@ -1,0 +1,58 @@
+package luaapi
+
+import (
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/luarobot/luarobot/host/message"
+)
+
+// messageTable builds the read-only `message` a handler receives: type,
+// source, target, time, raw, message_id (when WeChat sent one), then every
+// type-specific field. It is built from the Field slice with a type switch,
+// once per request: no reflection.
+func (st *state) messageTable(msg *message.Message) *lua.LTable {
+	L := st.L
+	t := L.CreateTable(0, 6+len(msg.Fields))
+	t.RawSetString("type", lua.LString(msg.Type))
+	t.RawSetString("source", lua.LString(msg.Source))
+	t.RawSetString("target", lua.LString(msg.Target))
+	t.RawSetString("time", lua.LNumber(msg.Time))
+	t.RawSetString("raw", lua.LString(msg.Raw))
+	if msg.MessageID != "" {
+		// A 64-bit id: a string, as Lua numbers would round it.
+		t.RawSetString("message_id", lua.LString(msg.MessageID))
+	}
+	for _, f := range msg.Fields {
+		t.RawSetString(f.Name, fieldValue(L, f.Value))
+	}
+	return st.readOnlyMessage(t)
+}
+
+// fieldValue converts one Field value (see message.Field for the types).
+func fieldValue(L *lua.LState, v any) lua.LValue {
+	switch v := v.(type) {
+	case string:
+		return lua.LString(v)
+	case int64:
+		return lua.LNumber(v)
+	case float64:
+		return lua.LNumber(v)
+	case int:
+		return lua.LNumber(v)
+	case bool:
+		return lua.LBool(v)
+	case []map[string]string:
+		// pic_list: an array of tables, copies that the handler may keep.
+		arr := L.CreateTable(len(v), 0)
+		for _, m := range v {
+			e := L.CreateTable(0, len(m))
+			for k, s := range m {
+				e.RawSetString(k, lua.LString(s))
+			}
+			arr.Append(e)
+		}
+		return arr
+	default:
+		return FromGo(L, v)
+	}
+}

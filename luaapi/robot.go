@@ -1,0 +1,472 @@
+package luaapi
+
+import (
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"maps"
+	"math/big"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// This file is the one home of the `robot` global: every binding a script
+// can call is listed in newRobot. The bindings are hand-written
+// lua.LGFunctions (dot syntax, WeRoBot's names); the helpers they call live
+// in handlers.go (registration and dispatch), replies.go (return values and
+// robot.reply), and the files named below.
+
+// messageTypes are the message types: robot.NAME handles type NAME.
+var messageTypes = []string{"text", "image", "location", "link", "voice", "video", "shortvideo", "unknown"}
+
+// eventTypes are the events: robot.NAME handles type NAME_event (NAME when
+// it already ends in _event), as WeRoBot names them.
+var eventTypes = []string{
+	"subscribe", "unsubscribe", "click", "view", "scan",
+	"scancode_push", "scancode_waitmsg",
+	"pic_sysphoto", "pic_photo_or_album", "pic_weixin", "location_select",
+	"location_event", "templatesendjobfinish_event",
+	"user_scan_product", "user_scan_product_enter_session", "user_scan_product_async",
+	"user_scan_product_verify_action",
+	"card_pass_check", "card_not_pass_check", "user_get_card", "user_gifting_card",
+	"user_del_card", "user_consume_card", "user_pay_from_pay_cell", "user_view_card",
+	"user_enter_session_from_card", "update_member_card", "card_sku_remind",
+	"card_pay_order", "submit_membercard_user_info",
+	"unknown_event",
+}
+
+// eventType returns the message type an event registration handles.
+func eventType(name string) string {
+	if strings.HasSuffix(name, "_event") {
+		return name
+	}
+	return name + "_event"
+}
+
+// handlerTypes maps every name add_handler accepts (the message type, or
+// the registration function's name) to the message type.
+var handlerTypes = func() map[string]string {
+	m := map[string]string{"all": "all"}
+	for _, t := range messageTypes {
+		m[t] = t
+	}
+	for _, e := range eventTypes {
+		m[e] = eventType(e)
+		m[eventType(e)] = eventType(e)
+	}
+	return m
+}()
+
+// newRobot builds the robot table of one state.
+func (st *state) newRobot() *lua.LTable {
+	L := st.L
+	r := L.CreateTable(0, 64)
+	fn := func(name string, f lua.LGFunction) { r.RawSetString(name, L.NewFunction(f)) }
+
+	// Registration (handlers.go).
+	for _, t := range messageTypes {
+		fn(t, st.registerType(t, t))
+	}
+	for _, e := range eventTypes {
+		fn(e, st.registerType(e, eventType(e)))
+	}
+	fn("handler", st.registerType("handler", "all"))
+	fn("add_handler", st.addHandler)
+	fn("filter", st.filter)
+	fn("add_filter", st.addFilter)
+	fn("key_click", st.keyClick)
+	fn("error_page", st.registerErrorPage)
+	fn("on_load", st.registerOnLoad)
+
+	// Replies (replies.go) and regular expressions.
+	r.RawSetString("reply", st.newReplyTable())
+	st.reMeta = st.newRegexMeta()
+	fn("re", st.compileRegex)
+
+	// Work beyond the answer.
+	fn("async", st.queueAsync)
+	fn("send", st.send)
+
+	// Utilities.
+	r.RawSetString("config", st.configTable())
+	r.RawSetString("log", st.newLogTable())
+	r.RawSetString("json", st.newJSONTable())
+	fn("generate_token", generateToken)
+	r.RawSetString("store", st.newStoreTable())
+	r.RawSetString("client", st.newClient())
+
+	return st.readOnly(r, "robot")
+}
+
+// ---- robot.async, robot.send ----
+
+// maxAsync bounds the robot.async work one call may queue.
+const maxAsync = 32
+
+func (st *state) queueAsync(L *lua.LState) int {
+	fn := L.CheckFunction(1)
+	if !st.loaded {
+		L.RaiseError("robot.async runs work after a handler answers; call it from a handler (or robot.on_load), not while the scripts load")
+	}
+	if len(st.async) >= maxAsync {
+		L.RaiseError("robot.async: more than %d functions queued by one handler", maxAsync)
+	}
+	file, line := callerPos(L)
+	st.async = append(st.async, asyncJob{fn: fn, where: posString(file, line)})
+	return 0
+}
+
+func (st *state) send(L *lua.LState) int {
+	openid := L.CheckString(1)
+	r, err := st.toReply(L.Get(2))
+	if err != nil {
+		L.RaiseError("robot.send: %s", err)
+	}
+	if r == nil {
+		L.ArgError(2, "a reply to send (a string or a robot.reply value)")
+	}
+	if st.rt.opts.Send == nil {
+		L.RaiseError("robot.send: sending needs app_id and app_secret in the configuration")
+	}
+	if err := st.rt.opts.Send(st.ctx(), openid, r); err != nil {
+		L.Push(lua.LNil)
+		L.Push(errTable(L, err))
+		return 2
+	}
+	L.Push(lua.LTrue)
+	return 1
+}
+
+// errTable is the {errmsg = ...} table that API calls return as their
+// second result.
+func errTable(L *lua.LState, err error) *lua.LTable {
+	t := L.CreateTable(0, 2)
+	if ce, ok := err.(interface{ ErrCode() int }); ok {
+		t.RawSetString("errcode", lua.LNumber(ce.ErrCode()))
+	}
+	t.RawSetString("errmsg", lua.LString(err.Error()))
+	return t
+}
+
+// ctx is the context of the running call; Go calls made by scripts (the
+// store, the Client, send) use it so that they end with the handler.
+func (st *state) ctx() context.Context {
+	if ctx := st.L.Context(); ctx != nil {
+		return ctx
+	}
+	return context.Background()
+}
+
+// ---- robot.client ----
+
+// newClient builds robot.client: the Client's bindings, or, without a
+// Client, a table whose every function answers nil and an error saying why.
+func (st *state) newClient() lua.LValue {
+	L := st.L
+	if st.rt.opts.Client != nil {
+		return st.readOnly(newClientTable(L, st.rt.opts.Client), "robot.client")
+	}
+	unconfigured := L.NewFunction(func(L *lua.LState) int {
+		t := L.CreateTable(0, 1)
+		t.RawSetString("errmsg", lua.LString("robot.client: app_id/app_secret not configured"))
+		L.Push(lua.LNil)
+		L.Push(t)
+		return 2
+	})
+	t := L.CreateTable(0, 0)
+	mt := L.CreateTable(0, 2)
+	mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
+		L.Push(unconfigured)
+		return 1
+	}))
+	mt.RawSetString("__newindex", st.roNewIndex)
+	mt.RawSetString("__metatable", lua.LFalse)
+	mt.RawSetString("__name", lua.LString("robot.client"))
+	t.Metatable = mt
+	return t
+}
+
+// ---- robot.config ----
+
+// secretKeys never reach robot.config, should the caller forget to remove
+// them: a script that logs its configuration must not log these.
+var secretKeys = []string{"token", "app_secret", "encoding_aes_key", "redis_url"}
+
+// configTable is robot.config: Options.Config as nested read-only tables.
+func (st *state) configTable() lua.LValue {
+	cfg := st.rt.opts.Config
+	for _, k := range secretKeys {
+		if _, ok := cfg[k]; ok {
+			cfg = maps.Clone(cfg)
+			for _, k := range secretKeys {
+				delete(cfg, k)
+			}
+			break
+		}
+	}
+	return st.readOnlyValue(cfg, "robot.config", 0)
+}
+
+func (st *state) readOnlyValue(v any, name string, depth int) lua.LValue {
+	if depth > maxDepth {
+		return lua.LNil
+	}
+	L := st.L
+	switch v := v.(type) {
+	case map[string]any:
+		t := L.CreateTable(0, len(v))
+		for k, e := range v {
+			t.RawSetString(k, st.readOnlyValue(e, name+"."+k, depth+1))
+		}
+		return st.readOnly(t, name)
+	case []any:
+		t := L.CreateTable(len(v), 0)
+		for _, e := range v {
+			t.Append(st.readOnlyValue(e, name, depth+1))
+		}
+		return st.readOnly(t, name)
+	case nil:
+		if depth == 0 {
+			return st.readOnly(L.CreateTable(0, 0), name)
+		}
+		return lua.LNil
+	case time.Duration:
+		return lua.LString(v.String())
+	default:
+		return FromGo(L, v)
+	}
+}
+
+// ---- robot.log and print ----
+
+type logLevel int
+
+const (
+	levelDebug logLevel = iota
+	levelInfo
+	levelWarn
+	levelError
+)
+
+var slogLevels = [...]slog.Level{slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError}
+
+func (st *state) newLogTable() *lua.LTable {
+	L := st.L
+	t := L.CreateTable(0, 4)
+	for i, name := range []string{"debug", "info", "warn", "error"} {
+		level := logLevel(i)
+		t.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
+			st.logArgs(L, level)
+			return 0
+		}))
+	}
+	return st.readOnly(t, "robot.log")
+}
+
+// logArgs logs robot.log.LEVEL(...): the arguments joined by spaces, and a
+// trailing table's fields as attributes:
+//
+//	robot.log.info("menu created", {buttons = 3})
+func (st *state) logArgs(L *lua.LState, level logLevel) {
+	n := L.GetTop()
+	var attrs *lua.LTable
+	if n > 1 {
+		if t, ok := L.Get(n).(*lua.LTable); ok {
+			attrs = t
+			n--
+		}
+	}
+	parts := make([]string, n)
+	for i := 1; i <= n; i++ {
+		parts[i-1] = L.ToStringMeta(L.Get(i)).String()
+	}
+	st.logAt(L, level, strings.Join(parts, " "), attrs)
+}
+
+func (st *state) logAt(L *lua.LState, level logLevel, msg string, attrs *lua.LTable) {
+	logger := st.rt.log
+	lv := slogLevels[level]
+	ctx := st.ctx()
+	if !logger.Enabled(ctx, lv) {
+		return
+	}
+	file, line := callerPos(L)
+	args := []any{slog.String("script", posString(file, line))}
+	if attrs != nil {
+		var keys []string
+		vals := map[string]any{}
+		attrs.ForEach(func(k, v lua.LValue) {
+			key := lua.LVAsString(k)
+			if key == "" {
+				key = k.String()
+			}
+			g, err := ToGo(v)
+			if err != nil {
+				g = v.String()
+			}
+			keys = append(keys, key)
+			vals[key] = g
+		})
+		sort.Strings(keys)
+		for _, k := range keys {
+			args = append(args, slog.Any(k, vals[k]))
+		}
+	}
+	logger.Log(ctx, lv, msg, args...)
+}
+
+func posString(file string, line int) string {
+	if file == "" {
+		return "?"
+	}
+	if line <= 0 {
+		return file
+	}
+	return file + ":" + strconv.Itoa(line)
+}
+
+// ---- robot.json ----
+
+func (st *state) newJSONTable() *lua.LTable {
+	L := st.L
+	t := L.CreateTable(0, 2)
+	// encode raises on a value JSON cannot hold: that is a bug in the script.
+	t.RawSetString("encode", L.NewFunction(func(L *lua.LState) int {
+		b, err := EncodeJSON(L.CheckAny(1), false)
+		if err != nil {
+			L.RaiseError("robot.json.encode: %s", err)
+		}
+		L.Push(lua.LString(b))
+		return 1
+	}))
+	// decode answers nil and the error: the input comes from outside.
+	t.RawSetString("decode", L.NewFunction(func(L *lua.LState) int {
+		v, err := DecodeJSON(L, []byte(L.CheckString(1)), false)
+		if err != nil {
+			L.Push(lua.LNil)
+			L.Push(lua.LString(err.Error()))
+			return 2
+		}
+		L.Push(v)
+		return 1
+	}))
+	return st.readOnly(t, "robot.json")
+}
+
+// ---- robot.generate_token ----
+
+const tokenLetters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+// generateToken is WeRoBot's generate_token: letters and digits, 3 to 32 of
+// them (WeChat's limits for a token). The default is 32, the strongest
+// token WeChat accepts (WeRoBot picks a random length, which can be 3).
+func generateToken(L *lua.LState) int {
+	n := L.OptInt(1, 32)
+	if n < 3 || n > 32 {
+		L.ArgError(1, "a token is 3 to 32 characters long")
+	}
+	L.Push(lua.LString(randomToken(n)))
+	return 1
+}
+
+func randomToken(n int) string {
+	b := make([]byte, n)
+	max := big.NewInt(int64(len(tokenLetters)))
+	for i := range b {
+		k, err := rand.Int(rand.Reader, max)
+		if err != nil {
+			panic(err) // crypto/rand does not fail on supported platforms
+		}
+		b[i] = tokenLetters[k.Int64()]
+	}
+	return string(b)
+}
+
+// ---- robot.re ----
+
+// regex is a compiled robot.re pattern.
+type regex struct {
+	src      string
+	re       *regexp.Regexp // as written: search
+	anchored *regexp.Regexp // anchored at the start: Python's re.match
+}
+
+func (st *state) compileRegex(L *lua.LState) int {
+	src := L.CheckString(1)
+	re, err := regexp.Compile(src)
+	if err != nil {
+		L.RaiseError("robot.re: %s", err)
+	}
+	ud := L.NewUserData()
+	ud.Value = &regex{src: src, re: re, anchored: regexp.MustCompile(`\A(?:` + src + `)`)}
+	ud.Metatable = st.reMeta
+	L.Push(ud)
+	return 1
+}
+
+// newRegexMeta gives robot.re values two methods, named as Python's:
+// re:match(s) matches at the start of s, re:search(s) anywhere. Both answer
+// the match table (match[0] the whole match, match[1]... the groups,
+// match.NAME the named groups) or nil.
+func (st *state) newRegexMeta() *lua.LTable {
+	L := st.L
+	methods := L.CreateTable(0, 2)
+	methods.RawSetString("match", L.NewFunction(func(L *lua.LState) int {
+		rx := checkRegex(L, 1)
+		L.Push(matchTable(L, rx, rx.anchored, L.CheckString(2)))
+		return 1
+	}))
+	methods.RawSetString("search", L.NewFunction(func(L *lua.LState) int {
+		rx := checkRegex(L, 1)
+		L.Push(matchTable(L, rx, rx.re, L.CheckString(2)))
+		return 1
+	}))
+	mt := L.CreateTable(0, 4)
+	mt.RawSetString("__index", methods)
+	mt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
+		L.Push(lua.LString("robot.re(" + quoteLua(checkRegex(L, 1).src) + ")"))
+		return 1
+	}))
+	mt.RawSetString("__metatable", lua.LFalse)
+	return mt
+}
+
+func checkRegex(L *lua.LState, n int) *regex {
+	if ud, ok := L.Get(n).(*lua.LUserData); ok {
+		if rx, ok := ud.Value.(*regex); ok {
+			return rx
+		}
+	}
+	L.ArgError(n, "robot.re value expected (use re:match(s), with a colon)")
+	return nil
+}
+
+// matchTable runs re on s and returns the match table, or nil.
+func matchTable(L *lua.LState, rx *regex, re *regexp.Regexp, s string) lua.LValue {
+	m := re.FindStringSubmatchIndex(s)
+	if m == nil {
+		return lua.LNil
+	}
+	t := L.CreateTable(len(m)/2, 1)
+	names := rx.re.SubexpNames()
+	for i := 0; i < len(m)/2; i++ {
+		if m[2*i] < 0 {
+			continue // a group that took no part: nil, as Python's None
+		}
+		v := lua.LString(s[m[2*i]:m[2*i+1]])
+		t.RawSetInt(i, v)
+		if i < len(names) && names[i] != "" {
+			t.RawSetString(names[i], v)
+		}
+	}
+	return t
+}
+
+func quoteLua(s string) string {
+	return "\"" + strings.NewReplacer("\\", "\\\\", "\"", "\\\"", "\n", "\\n").Replace(s) + "\""
+}

@@ -1,0 +1,487 @@
+package luaapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/luarobot/luarobot/host/client"
+	"github.com/luarobot/luarobot/host/message"
+	"github.com/luarobot/luarobot/host/reply"
+	"github.com/luarobot/luarobot/store"
+)
+
+// Options configures a Runtime.
+type Options struct {
+	// Dir is the scripts folder.
+	Dir string
+	// PoolSize is the most Lua states alive at once, which is also the
+	// most handlers running at once (default: 2*GOMAXPROCS, at least 4).
+	PoolSize int
+	// HandlerTimeout bounds every Lua call: a handler, a robot.async
+	// function, robot.on_load, the error page, the top level of the
+	// scripts (default 30s).
+	HandlerTimeout time.Duration
+	// Config is robot.config, read-only in Lua. The caller removes the
+	// secrets (token, app_secret, encoding_aes_key) first.
+	Config map[string]any
+	// Client backs robot.client; nil makes every robot.client call answer
+	// nil, {errmsg = "robot.client: app_id/app_secret not configured"}.
+	Client *client.Client
+	// Values backs robot.store; nil makes robot.store calls raise an error.
+	Values store.Values
+	// Send delivers robot.send(openid, reply) through the customer-service
+	// API; nil makes robot.send raise an error.
+	Send func(ctx context.Context, openid string, r reply.Reply) error
+	// Logger receives print, robot.log and the runtime's own messages
+	// (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// cancelGrace is how long a call whose context ended may take to unwind
+// before its state is given up. gopher-lua checks the context before every
+// instruction, so a healthy state stops within microseconds — on an idle
+// machine. On a loaded one the goroutine may wait its turn for a while, and
+// giving up on a healthy state costs a new one: a twentieth of the timeout,
+// between 100 ms and 1 s.
+func (rt *Runtime) cancelGrace() time.Duration {
+	return min(max(rt.opts.HandlerTimeout/20, 100*time.Millisecond), time.Second)
+}
+
+// Runtime runs the scripts of one folder: it implements the host's
+// Dispatcher and ErrorPager. It is safe for concurrent use.
+type Runtime struct {
+	opts Options
+	log  *slog.Logger
+	pool *pool
+
+	cur atomic.Pointer[version] // the scripts serving now
+	seq atomic.Uint64
+
+	reloadMu sync.Mutex // one reload at a time
+
+	mu     sync.RWMutex // guards closed and the Add of calls
+	closed bool
+	calls  sync.WaitGroup // calls in flight, and their robot.async work
+
+	running atomic.Int64 // calls running Lua (abandoned ones included), and states being made
+}
+
+// New loads the scripts of opts.Dir and returns a Runtime serving them. It
+// runs robot.on_load. A script that fails to load is an *Error naming the
+// file and line.
+func New(opts Options) (*Runtime, error) {
+	rt := newRuntime(opts)
+	if err := rt.reload(true); err != nil {
+		rt.pool.closeIdle()
+		return nil, err
+	}
+	return rt, nil
+}
+
+func newRuntime(opts Options) *Runtime {
+	if opts.Dir == "" {
+		opts.Dir = "scripts"
+	}
+	if opts.PoolSize <= 0 {
+		opts.PoolSize = max(2*runtime.GOMAXPROCS(0), 4)
+	}
+	if opts.HandlerTimeout <= 0 {
+		opts.HandlerTimeout = 30 * time.Second
+	}
+	rt := &Runtime{opts: opts, log: opts.Logger}
+	if rt.log == nil {
+		rt.log = slog.Default()
+	}
+	rt.pool = newPool(rt, opts.PoolSize)
+	return rt
+}
+
+// Dispatch runs the handlers for msg with the user's stored session (see
+// host.Dispatcher). The handlers run apart from the caller with a deadline
+// of HandlerTimeout (and the end of ctx): Dispatch returns at the deadline
+// even if Lua is stuck in work that does not see it, and that state is
+// discarded. The host passes a ctx that outlives its reply_timeout when it
+// wants late answers (context.WithoutCancel).
+//
+// robot.async work queued by the handlers runs after Dispatch returns.
+func (rt *Runtime) Dispatch(ctx context.Context, msg *message.Message, session []byte) (reply.Reply, []byte, error) {
+	v, err := rt.run(ctx, func(ctx context.Context, st *state) (any, error) {
+		r, s, err := st.dispatch(ctx, msg, session)
+		if err != nil {
+			return nil, err
+		}
+		return dispatchResult{r, s}, nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	res := v.(dispatchResult)
+	return res.reply, res.session, nil
+}
+
+type dispatchResult struct {
+	reply   reply.Reply
+	session []byte
+}
+
+// ErrorPage runs the robot.error_page function for url (see
+// host.ErrorPager); false when there is none or it failed (logged).
+func (rt *Runtime) ErrorPage(url string) (string, bool) {
+	ver := rt.cur.Load()
+	if ver == nil || !ver.hasErrorPage {
+		return "", false
+	}
+	v, err := rt.run(context.Background(), func(ctx context.Context, st *state) (any, error) {
+		if st.errorPage == nil {
+			return nil, nil
+		}
+		ret, err := st.call(ctx, st.errorPage, lua.LString(url))
+		if err != nil {
+			return nil, err
+		}
+		s, ok := ret.(lua.LString)
+		if !ok {
+			return nil, &Error{File: st.errorPage.Proto.SourceName, Line: st.errorPage.Proto.LineDefined,
+				Message: "the robot.error_page function returned " + describe(ret) + "; it returns the page's HTML"}
+		}
+		return string(s), nil
+	})
+	if err != nil {
+		rt.log.Error("robot.error_page failed; using the built-in page", "err", err)
+		return "", false
+	}
+	s, ok := v.(string)
+	return s, ok
+}
+
+// Reload loads the folder now and, if every script loads, swaps the new
+// set in and runs robot.on_load. When a script fails, the error names it
+// (file:line: message) and the scripts loaded before keep serving.
+// Requests in flight finish on the scripts they started with.
+func (rt *Runtime) Reload() error {
+	return rt.reload(true)
+}
+
+// reload loads the folder; unless force is set, it does nothing when no
+// file changed since the last successful load.
+func (rt *Runtime) reload(force bool) error {
+	rt.reloadMu.Lock()
+	defer rt.reloadMu.Unlock()
+	if rt.isClosed() {
+		return ErrClosed
+	}
+	start := time.Now()
+	scripts, libs, err := readSources(rt.opts.Dir)
+	if err != nil {
+		rt.log.Error("scripts not loaded", "dir", rt.opts.Dir, "err", err)
+		return err
+	}
+	old := rt.cur.Load()
+	if !force && old != nil && old.digest == digestSources(scripts, libs) {
+		return nil
+	}
+	ver, err := compileSources(rt.opts.Dir, scripts, libs)
+	if err == nil {
+		ver.seq = rt.seq.Add(1)
+		var st *state
+		st, err = rt.validate(ver)
+		if err == nil {
+			ver.hasErrorPage = st.errorPage != nil
+			ver.handlers = len(st.report)
+			rt.cur.Store(ver)
+			rt.pool.prune(ver)
+			onLoad := len(st.onLoad)
+			rt.pool.addIdle(st)
+			rt.log.Info("scripts loaded", "dir", rt.opts.Dir, "scripts", len(ver.scripts),
+				"modules", len(ver.libs), "registrations", ver.handlers, "took", time.Since(start).Round(time.Microsecond))
+			for i := 0; i < onLoad; i++ {
+				rt.runOnLoad(i)
+			}
+			return nil
+		}
+	}
+	if old != nil {
+		rt.log.Error("scripts not reloaded; the last good ones keep serving", "err", err)
+	} else {
+		rt.log.Error("scripts not loaded", "err", err)
+	}
+	return err
+}
+
+// validate makes the first state of a new version, apart from the caller
+// and within HandlerTimeout: a script whose top level never ends must not
+// stop reloads.
+func (rt *Runtime) validate(ver *version) (*state, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), rt.opts.HandlerTimeout)
+	defer cancel()
+	type result struct {
+		st  *state
+		err error
+	}
+	ch := make(chan result, 1)
+	rt.running.Add(1)
+	go func() {
+		st, err := rt.newState(ctx, ver)
+		rt.running.Add(-1)
+		if err != nil {
+			ch <- result{nil, err}
+			return
+		}
+		st.jobs = make(chan *task)
+		ch <- result{st, nil}
+		rt.serve(st) // until the pool, or the timeout below, closes it
+	}()
+	select {
+	case r := <-ch:
+		return r.st, r.err
+	case <-ctx.Done():
+	}
+	t := time.NewTimer(rt.cancelGrace())
+	defer t.Stop()
+	select {
+	case r := <-ch:
+		return r.st, r.err
+	case <-t.C:
+	}
+	go func() {
+		if r := <-ch; r.st != nil {
+			r.st.close()
+		}
+	}()
+	e := &Error{Message: "stopped: the top level was still running at handler_timeout", err: ErrTimeout}
+	if name := ver.loading.Load(); name != nil {
+		e.File = *name
+	}
+	return nil, e
+}
+
+// runOnLoad runs the i-th robot.on_load function in one state.
+func (rt *Runtime) runOnLoad(i int) {
+	_, err := rt.run(context.Background(), func(ctx context.Context, st *state) (any, error) {
+		if i >= len(st.onLoad) {
+			return nil, nil // a top level that registers differently in each state
+		}
+		_, err := st.call(ctx, st.onLoad[i])
+		return nil, err
+	})
+	if err != nil {
+		rt.log.Error("robot.on_load failed", "err", err)
+	}
+}
+
+// Close waits for the calls in flight and their robot.async work, then
+// closes the states. Calls after Close fail with ErrClosed.
+func (rt *Runtime) Close() error {
+	rt.mu.Lock()
+	if rt.closed {
+		rt.mu.Unlock()
+		return nil
+	}
+	rt.closed = true
+	rt.mu.Unlock()
+	rt.reloadMu.Lock() // let a reload in progress finish
+	rt.reloadMu.Unlock()
+	rt.calls.Wait()
+	rt.pool.closeIdle()
+	return nil
+}
+
+func (rt *Runtime) isClosed() bool {
+	rt.mu.RLock()
+	defer rt.mu.RUnlock()
+	return rt.closed
+}
+
+// job is work on a state; ctx is the call's context (also set on the state).
+type job func(ctx context.Context, st *state) (any, error)
+
+type jobResult struct {
+	v   any
+	err error
+}
+
+// task is one call handed to a state's worker goroutine.
+type task struct {
+	ctx     context.Context // the caller's: robot.async work inherits its values
+	callCtx context.Context // ctx with the deadline of the call
+	ver     *version
+	j       job
+	lease   *lease
+	done    chan jobResult
+}
+
+// run runs j on a pooled state of the current version and returns its
+// result — or an ErrTimeout error once the call has run HandlerTimeout (or
+// ctx ended) and did not unwind within cancelGrace. Such a state is
+// abandoned: its pool slot is freed at once, and the state is closed when
+// its call finally returns, never reused. After j, the state runs the
+// robot.async work j queued; the caller does not wait for it.
+//
+// The call runs apart from the caller, on the goroutine that belongs to the
+// state (see serve): the caller only waits, so it can stop waiting.
+func (rt *Runtime) run(ctx context.Context, j job) (any, error) {
+	rt.mu.RLock()
+	if rt.closed {
+		rt.mu.RUnlock()
+		return nil, ErrClosed
+	}
+	rt.calls.Add(1)
+	rt.mu.RUnlock()
+
+	callCtx, cancel := context.WithTimeout(ctx, rt.opts.HandlerTimeout)
+	defer cancel()
+	if err := rt.pool.acquire(callCtx); err != nil {
+		rt.calls.Done()
+		return nil, rt.timeoutError(ctx, "waiting for a free Lua state")
+	}
+	// The version is read once the call has a slot: a call that waited
+	// through a reload runs on the new scripts.
+	ver := rt.cur.Load()
+	t := &task{ctx: ctx, callCtx: callCtx, ver: ver, j: j, lease: &lease{}, done: make(chan jobResult, 1)}
+	if st := rt.pool.popIdle(ver); st != nil {
+		st.jobs <- t
+	} else {
+		go rt.serveNew(t)
+	}
+
+	select {
+	case r := <-t.done:
+		return r.v, r.err
+	case <-callCtx.Done():
+	}
+	grace := time.NewTimer(rt.cancelGrace())
+	defer grace.Stop()
+	select {
+	case r := <-t.done:
+		return r.v, r.err
+	case <-grace.C:
+	}
+	if t.lease.abandon(rt.pool) {
+		rt.calls.Done()
+		rt.log.Warn("a Lua call did not stop at its deadline; its state is discarded and replaced")
+	}
+	return nil, rt.timeoutError(ctx, "the Lua call did not stop")
+}
+
+// serveNew makes a state for t (the pool had none idle), runs t on it, and
+// then serves the state's later tasks.
+func (rt *Runtime) serveNew(t *task) {
+	rt.running.Add(1)
+	st, err := rt.newState(t.callCtx, t.ver)
+	rt.running.Add(-1)
+	if err != nil {
+		if t.callCtx.Err() != nil && !errors.As(err, new(*Error)) {
+			err = rt.timeoutError(t.ctx, "making a Lua state")
+		}
+		t.done <- jobResult{err: err}
+		if t.lease.finish() {
+			rt.calls.Done() // else the caller did, when it gave up
+		}
+		rt.pool.release() // the slot the caller took for t
+		return
+	}
+	st.jobs = make(chan *task)
+	rt.runTask(st, t)
+	rt.serve(st)
+}
+
+// serve is the goroutine of a state: it runs the tasks sent to the state
+// until the state is closed. One goroutine per state keeps the Lua call off
+// the caller's goroutine without starting a goroutine per call, and keeps
+// the stack that gopher-lua's deep calls grew.
+func (rt *Runtime) serve(st *state) {
+	for t := range st.jobs {
+		rt.runTask(st, t)
+	}
+}
+
+// runTask runs one task and gives the state back (or closes it, when the
+// caller abandoned it).
+func (rt *Runtime) runTask(st *state, t *task) {
+	rt.running.Add(1)
+	defer rt.running.Add(-1)
+	if !t.lease.start() {
+		rt.pool.put(st) // the caller gave up before the state ran anything
+		return
+	}
+	v, err := st.exec(t.callCtx, t.j)
+	if err != nil {
+		clear(st.async) // a failed handler's follow-up work does not run
+		st.async = st.async[:0]
+	}
+	t.done <- jobResult{v, err}
+	rt.runAsync(t.ctx, st, t.lease)
+	if t.lease.finish() {
+		rt.pool.put(st)
+		rt.calls.Done()
+		return
+	}
+	st.close()
+	rt.log.Warn("an abandoned Lua state has returned and is closed")
+}
+
+func (rt *Runtime) timeoutError(ctx context.Context, what string) error {
+	if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%s: %w", what, ctx.Err())
+	}
+	return fmt.Errorf("%w: %s within handler_timeout (%s)", ErrTimeout, what, rt.opts.HandlerTimeout)
+}
+
+// runAsync runs the robot.async functions the last call queued, each with
+// its own HandlerTimeout, detached from the request's cancellation. A
+// watchdog abandons the state if one of them hangs where the context cannot
+// reach.
+func (rt *Runtime) runAsync(parent context.Context, st *state, l *lease) {
+	if len(st.async) == 0 {
+		return
+	}
+	base := context.WithoutCancel(parent)
+	for i := 0; i < len(st.async); i++ {
+		if l.abandoned() {
+			break
+		}
+		a := st.async[i]
+		ctx, cancel := context.WithTimeout(base, rt.opts.HandlerTimeout)
+		watchdog := time.AfterFunc(rt.opts.HandlerTimeout+rt.cancelGrace(), func() {
+			if l.abandon(rt.pool) {
+				rt.calls.Done()
+				rt.log.Warn("a robot.async function did not stop at its deadline; its state is discarded", "queued_at", a.where)
+			}
+		})
+		_, err := st.exec(ctx, func(ctx context.Context, st *state) (any, error) {
+			return st.call(ctx, a.fn)
+		})
+		watchdog.Stop()
+		cancel()
+		if err != nil {
+			rt.log.Error("robot.async function failed", "err", err, "queued_at", a.where)
+		}
+	}
+	clear(st.async)
+	st.async = st.async[:0]
+}
+
+// exec runs j with the state's context set to ctx. A Go panic in our own
+// code (outside Lua's protection) becomes an error and the state is not
+// reused.
+func (st *state) exec(ctx context.Context, j job) (v any, err error) {
+	L := st.L
+	defer func() {
+		if r := recover(); r != nil {
+			st.broken = true
+			err = fmt.Errorf("luaapi: internal error: %v", r)
+		}
+	}()
+	L.SetContext(ctx)
+	defer L.RemoveContext()
+	defer L.SetTop(0)
+	return j(ctx, st)
+}

@@ -1,0 +1,460 @@
+package luaapi
+
+import (
+	"fmt"
+	"strings"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// The sandbox: what a script can reach. gopher-lua's base library is not a
+// sandbox by itself, so a state opens only base, table, string and math,
+// then removes or replaces every function that reads files, loads code from
+// strings, reaches around metatables or writes to stdout:
+//
+//   - removed: dofile, loadfile, load, loadstring, module, collectgarbage,
+//     getfenv, setfenv (they change the environment a function shares with
+//     every later request), newproxy, _printregs, and the package library;
+//   - replaced: require (scripts/lib only, see requireModule), print (the
+//     log), getmetatable (honours __metatable, so the metatables that make
+//     tables read-only cannot be taken apart), rawset, table.insert,
+//     table.remove and table.sort (refuse read-only tables), pairs and
+//     ipairs (see through read-only proxies);
+//   - capped: string.rep; the pattern functions (find, match, gmatch,
+//     gsub) are replaced by versions that the call's deadline can stop,
+//     with a bound on their subject and on gsub's result (patterns.go);
+//   - os is a new table with time, date, clock and difftime only.
+//
+// gopher-lua never loads bytecode (it has no undump), and with load and
+// loadstring gone no source text but the scripts' own is ever compiled.
+
+// Limits that keep one script call from allocating without bound.
+const (
+	// maxRepBytes bounds the result of string.rep.
+	maxRepBytes = 1 << 20
+	// maxPatternInput bounds the subject of string.find, match, gmatch and
+	// gsub: Lua patterns backtrack, and a large subject turns a careless
+	// pattern into minutes of CPU.
+	maxPatternInput = 256 << 10
+)
+
+// removedGlobals are deleted from the base library.
+var removedGlobals = []string{
+	"dofile", "loadfile", "load", "loadstring", "module", "collectgarbage",
+	"getfenv", "setfenv", "newproxy", "_printregs",
+}
+
+// openSandbox opens the safe libraries in L and installs the replacements.
+func (st *state) openSandbox() {
+	L := st.L
+	for _, lib := range []struct {
+		name string
+		open lua.LGFunction
+	}{
+		{lua.BaseLibName, lua.OpenBase},
+		{lua.TabLibName, lua.OpenTable},
+		{lua.StringLibName, lua.OpenString},
+		{lua.MathLibName, lua.OpenMath},
+		{lua.OsLibName, lua.OpenOs},
+	} {
+		L.Push(L.NewFunction(lib.open))
+		L.Push(lua.LString(lib.name))
+		L.Call(1, 0)
+	}
+	G := L.G.Global
+	for _, name := range removedGlobals {
+		G.RawSetString(name, lua.LNil)
+	}
+
+	// os: keep the clock, drop the rest (execute, exit, getenv, remove,
+	// rename, setenv, setlocale, tmpname).
+	full := G.RawGetString("os").(*lua.LTable)
+	safeOS := L.CreateTable(0, 4)
+	for _, name := range []string{"time", "date", "clock", "difftime"} {
+		safeOS.RawSetString(name, full.RawGetString(name))
+	}
+	G.RawSetString("os", safeOS)
+	// The registry's list of loaded modules still holds the full os table;
+	// nothing in the sandbox can read the registry, but leave nothing there.
+	if loaded, ok := L.GetField(L.Get(lua.RegistryIndex), "_LOADED").(*lua.LTable); ok {
+		loaded.RawSetString("os", safeOS)
+	}
+
+	st.next = G.RawGetString("next").(*lua.LFunction)
+	st.roNewIndex = L.NewFunction(st.readOnlyNewIndex)
+	st.msgNewIndex = L.NewFunction(func(L *lua.LState) int {
+		L.RaiseError("message is read-only (cannot set %s): to remember something about this user, use session", lua.LVAsString(L.Get(2)))
+		return 0
+	})
+	st.roLen = L.NewFunction(readOnlyLen)
+	st.roPairs = L.NewFunction(st.readOnlyPairs)
+	st.roNext = L.NewFunction(readOnlyNext)
+
+	G.RawSetString("require", L.NewFunction(st.requireModule))
+	G.RawSetString("print", L.NewFunction(st.print))
+	G.RawSetString("getmetatable", L.NewFunction(getMetatable))
+	G.RawSetString("rawset", L.NewFunction(st.rawSet))
+	G.RawSetString("pairs", L.NewFunction(st.pairs))
+	G.RawSetString("ipairs", L.NewClosure(st.ipairs, L.NewFunction(ipairsIter)))
+
+	tbl := G.RawGetString("table").(*lua.LTable)
+	for _, name := range []string{"insert", "remove", "sort"} {
+		tbl.RawSetString(name, st.refuseReadOnly("table."+name, tbl.RawGetString(name).(*lua.LFunction)))
+	}
+
+	str := G.RawGetString("string").(*lua.LTable)
+	str.RawSetString("dump", lua.LNil)
+	str.RawSetString("rep", L.NewFunction(strRep))
+	// The pattern functions, stoppable and bounded (patterns.go).
+	str.RawSetString("find", L.NewFunction(st.strFind))
+	str.RawSetString("match", L.NewFunction(st.strMatch))
+	gmatch := L.NewFunction(st.strGmatch)
+	str.RawSetString("gmatch", gmatch)
+	str.RawSetString("gfind", gmatch)
+	str.RawSetString("gsub", L.NewFunction(st.strGsub))
+	// Methods on strings ("x"):upper() look in the string metatable; give
+	// strings one whose __index is the library and which cannot be changed.
+	smt := L.CreateTable(0, 2)
+	smt.RawSetString("__index", str)
+	smt.RawSetString("__metatable", lua.LFalse)
+	L.SetMetatable(lua.LString(""), smt)
+}
+
+// freezeLibraries makes the standard library tables read-only: a handler
+// that replaced string.format would change it for every later request of
+// the state.
+func (st *state) freezeLibraries() {
+	G := st.L.G.Global
+	for _, name := range []string{"string", "table", "math", "os"} {
+		if t, ok := G.RawGetString(name).(*lua.LTable); ok {
+			G.RawSetString(name, st.readOnly(t, name))
+		}
+	}
+}
+
+// freezeGlobals makes the global table read-only once the scripts have run.
+// A state serves many requests one after the other; a global written by one
+// handler would be seen by whichever request the state serves next, and not
+// by the requests of the other states — a bug that shows only under load.
+// The globals move to a backing table; the global table stays (every
+// function's environment points to it) but is emptied and given a
+// metatable that reads through to the backing table and refuses writes.
+func (st *state) freezeGlobals() {
+	L := st.L
+	G := L.G.Global
+	backing := L.CreateTable(0, 64)
+	var keys []lua.LValue
+	G.ForEach(func(k, v lua.LValue) {
+		backing.RawSet(k, v)
+		keys = append(keys, k)
+	})
+	for _, k := range keys {
+		G.RawSet(k, lua.LNil)
+	}
+	mt := L.CreateTable(0, 6)
+	mt.RawSetString("__index", backing)
+	mt.RawSetString("__newindex", L.NewFunction(assignGlobal))
+	mt.RawSetString("__metatable", lua.LFalse)
+	mt.RawSetString("__pairs", st.roPairs)
+	mt.RawSetString("__len", st.roLen)
+	mt.RawSetString("__name", lua.LString("_G"))
+	L.SetMetatable(G, mt)
+	st.globals = G
+}
+
+func assignGlobal(L *lua.LState) int {
+	name := L.Get(2)
+	L.RaiseError("cannot set global %q: globals are shared by every request this Lua state serves; "+
+		"use a local for this request, session.%v for this user, or robot.store for the whole bot",
+		lua.LVAsString(name), lua.LVAsString(name))
+	return 0
+}
+
+// readOnly returns a read-only view of t: reads go through, writes raise an
+// error naming the table. pairs, ipairs and # see t's contents.
+func (st *state) readOnly(t *lua.LTable, name string) *lua.LTable {
+	L := st.L
+	mt := L.CreateTable(0, 6)
+	mt.RawSetString("__index", t)
+	mt.RawSetString("__newindex", st.roNewIndex)
+	mt.RawSetString("__len", st.roLen)
+	mt.RawSetString("__pairs", st.roPairs)
+	mt.RawSetString("__metatable", lua.LFalse)
+	mt.RawSetString("__name", lua.LString(name))
+	proxy := L.CreateTable(0, 0)
+	proxy.Metatable = mt
+	return proxy
+}
+
+// isReadOnly reports whether t is a read-only view or the frozen globals.
+func (st *state) isReadOnly(t *lua.LTable) bool {
+	if t == st.globals {
+		return true
+	}
+	mt, ok := t.Metatable.(*lua.LTable)
+	if !ok {
+		return false
+	}
+	ni := mt.RawGetString("__newindex")
+	return ni == st.roNewIndex || ni == st.msgNewIndex
+}
+
+// readOnlyMessage is readOnly for the message of a call, with a metatable
+// of four entries: one is made per message, and every entry costs
+// allocations.
+func (st *state) readOnlyMessage(t *lua.LTable) *lua.LTable {
+	L := st.L
+	mt := L.CreateTable(0, 4)
+	mt.RawSetString("__index", t)
+	mt.RawSetString("__newindex", st.msgNewIndex)
+	mt.RawSetString("__pairs", st.roPairs)
+	mt.RawSetString("__metatable", lua.LFalse)
+	proxy := L.CreateTable(0, 0)
+	proxy.Metatable = mt
+	return proxy
+}
+
+// backingOf returns what a read-only view shows.
+func backingOf(t *lua.LTable) (*lua.LTable, bool) {
+	mt, ok := t.Metatable.(*lua.LTable)
+	if !ok {
+		return nil, false
+	}
+	b, ok := mt.RawGetString("__index").(*lua.LTable)
+	return b, ok
+}
+
+func tableName(t *lua.LTable) string {
+	if mt, ok := t.Metatable.(*lua.LTable); ok {
+		if n, ok := mt.RawGetString("__name").(lua.LString); ok {
+			return string(n)
+		}
+	}
+	return "table"
+}
+
+func (st *state) readOnlyNewIndex(L *lua.LState) int {
+	t := L.CheckTable(1)
+	name := tableName(t)
+	hint := ""
+	switch {
+	case strings.HasPrefix(name, "robot"):
+		hint = ": the robot API cannot be changed by scripts"
+	}
+	L.RaiseError("%s is read-only (cannot set %s)%s", name, lua.LVAsString(L.Get(2)), hint)
+	return 0
+}
+
+func readOnlyLen(L *lua.LState) int {
+	if b, ok := backingOf(L.CheckTable(1)); ok {
+		L.Push(lua.LNumber(b.Len()))
+		return 1
+	}
+	L.Push(lua.LNumber(0))
+	return 1
+}
+
+// readOnlyPairs is __pairs of a read-only view. It iterates with
+// readOnlyNext over the view itself: handing out the backing table as
+// pairs' state would hand out a writable table behind the view.
+func (st *state) readOnlyPairs(L *lua.LState) int {
+	L.Push(st.roNext)
+	L.Push(L.CheckTable(1))
+	L.Push(lua.LNil)
+	return 3
+}
+
+// readOnlyNext is next() over what a read-only view shows.
+func readOnlyNext(L *lua.LState) int {
+	t := L.CheckTable(1)
+	if b, ok := backingOf(t); ok {
+		t = b
+	}
+	k, v := t.Next(L.Get(2))
+	if k == lua.LNil {
+		L.Push(lua.LNil)
+		return 1
+	}
+	L.Push(k)
+	L.Push(v)
+	return 2
+}
+
+// pairs honours __pairs (as Lua 5.2 does), so that pairs(message) and
+// pairs(robot.config) list their fields.
+func (st *state) pairs(L *lua.LState) int {
+	t := L.CheckTable(1)
+	if mt, ok := t.Metatable.(*lua.LTable); ok {
+		if fn, ok := mt.RawGetString("__pairs").(*lua.LFunction); ok {
+			L.Push(fn)
+			L.Push(t)
+			L.Call(1, 3)
+			return 3
+		}
+	}
+	L.Push(st.next)
+	L.Push(t)
+	L.Push(lua.LNil)
+	return 3
+}
+
+// ipairs reads through __index (as Lua 5.3 does), so that it walks the
+// arrays of read-only views.
+func (st *state) ipairs(L *lua.LState) int {
+	t := L.CheckTable(1)
+	L.Push(L.Get(lua.UpvalueIndex(1)))
+	L.Push(t)
+	L.Push(lua.LNumber(0))
+	return 3
+}
+
+func ipairsIter(L *lua.LState) int {
+	t := L.CheckTable(1)
+	i := L.CheckInt(2) + 1
+	var v lua.LValue
+	if t.Metatable == lua.LNil {
+		v = t.RawGetInt(i)
+	} else {
+		v = L.GetTable(t, lua.LNumber(i))
+	}
+	if v == lua.LNil {
+		return 0
+	}
+	L.Push(lua.LNumber(i))
+	L.Push(v)
+	return 2
+}
+
+// getMetatable honours __metatable: the metatables of read-only tables
+// answer false instead of handing out the table that enforces them.
+func getMetatable(L *lua.LState) int {
+	mt := L.GetMetatable(L.CheckAny(1))
+	if t, ok := mt.(*lua.LTable); ok {
+		if protected := t.RawGetString("__metatable"); protected != lua.LNil {
+			L.Push(protected)
+			return 1
+		}
+	}
+	L.Push(mt)
+	return 1
+}
+
+func (st *state) rawSet(L *lua.LState) int {
+	t := L.CheckTable(1)
+	if st.isReadOnly(t) {
+		L.RaiseError("rawset: %s is read-only", tableName(t))
+	}
+	L.CheckAny(2)
+	L.CheckAny(3)
+	t.RawSet(L.Get(2), L.Get(3))
+	L.SetTop(1)
+	return 1
+}
+
+// refuseReadOnly wraps a table function that writes with raw access, which
+// would bypass a read-only view's __newindex.
+func (st *state) refuseReadOnly(name string, fn *lua.LFunction) *lua.LFunction {
+	orig := fn.GFunction
+	return st.L.NewFunction(func(L *lua.LState) int {
+		if t, ok := L.Get(1).(*lua.LTable); ok && st.isReadOnly(t) {
+			L.RaiseError("%s: %s is read-only", name, tableName(t))
+		}
+		return orig(L)
+	})
+}
+
+// strRep is string.rep with a bound on the result.
+func strRep(L *lua.LState) int {
+	s := L.CheckString(1)
+	n := L.CheckInt(2)
+	if n <= 0 || s == "" {
+		L.Push(lua.LString(""))
+		return 1
+	}
+	if n > maxRepBytes/len(s) {
+		L.RaiseError("string.rep: the result would be %d bytes; the limit is %d", int64(len(s))*int64(n), maxRepBytes)
+	}
+	L.Push(lua.LString(strings.Repeat(s, n)))
+	return 1
+}
+
+// print writes to the log at info level, tab-separated like Lua's print.
+func (st *state) print(L *lua.LState) int {
+	n := L.GetTop()
+	parts := make([]string, n)
+	for i := 1; i <= n; i++ {
+		parts[i-1] = L.ToStringMeta(L.Get(i)).String()
+	}
+	st.logAt(L, levelInfo, strings.Join(parts, "\t"), nil)
+	return 0
+}
+
+// requireModule is require: it loads scripts/lib/NAME.lua (dots in NAME are
+// folders), once per state.
+func (st *state) requireModule(L *lua.LState) int {
+	name := L.CheckString(1)
+	if !moduleNameRE.MatchString(name) {
+		L.RaiseError("require %q: a module is named after its file in %s/ (\"menu\" for %s/menu.lua, \"a.b\" for %s/a/b.lua); paths are not allowed",
+			name, libDir, libDir, libDir)
+	}
+	if v, ok := st.modules[name]; ok {
+		if v == nil {
+			L.RaiseError("require %q: the module requires itself (a require loop)", name)
+		}
+		L.Push(v)
+		return 1
+	}
+	c, ok := st.ver.libs[name]
+	if !ok {
+		L.RaiseError("require %q: there is no %s in the scripts folder", name, modulePath(name))
+	}
+	st.modules[name] = nil // loading: a loop finds nil
+	L.Push(L.NewFunctionFromProto(c.proto))
+	L.Push(lua.LString(name))
+	if err := L.PCall(1, 1, nil); err != nil {
+		delete(st.modules, name)
+		// The message already names the module's file and line.
+		if aerr, ok := err.(*lua.ApiError); ok {
+			L.Error(aerr.Object, 0)
+		}
+		L.Error(lua.LString(err.Error()), 0)
+	}
+	v := L.Get(-1)
+	L.Pop(1)
+	if v == lua.LNil {
+		v = lua.LTrue // as Lua's require does for a module that returns nothing
+	}
+	st.modules[name] = v
+	L.Push(v)
+	return 1
+}
+
+// describe names a Lua value for error messages: its type, and the value
+// itself when it is short.
+func describe(v lua.LValue) string {
+	switch v := v.(type) {
+	case lua.LString:
+		s := string(v)
+		if len(s) > 40 {
+			s = s[:40] + "..."
+		}
+		return fmt.Sprintf("a string (%q)", s)
+	case lua.LNumber:
+		return "a number (" + v.String() + ")"
+	case lua.LBool:
+		return "a boolean (" + v.String() + ")"
+	case *lua.LNilType:
+		return "nil"
+	case *lua.LTable:
+		return "a table"
+	case *lua.LFunction:
+		return "a function"
+	case *lua.LUserData:
+		if r, ok := v.Value.(interface{ Kind() string }); ok {
+			return "a " + r.Kind() + " reply"
+		}
+		return "a userdata"
+	default:
+		return "a " + v.Type().String()
+	}
+}

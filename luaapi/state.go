@@ -1,0 +1,167 @@
+package luaapi
+
+import (
+	"context"
+	"fmt"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// state is one Lua state of the pool with every script of one version
+// loaded into it. A state is used by one goroutine at a time; the pool
+// hands it out. Handlers are Lua closures of this state, so each state has
+// its own handler table.
+type state struct {
+	rt  *Runtime
+	ver *version
+	L   *lua.LState
+
+	// Registered by the scripts while they load.
+	byType    map[string][]*handler // message type → handlers, in registration order
+	all       []*handler            // robot.handler: tried after the typed ones
+	errorPage *lua.LFunction
+	onLoad    []*lua.LFunction
+	report    []registration // everything registered, for Check
+
+	modules map[string]lua.LValue // require cache; nil value while loading
+	loading string                // the script whose top level is running
+	loaded  bool                  // the scripts have run: registration is closed
+	async   []asyncJob            // robot.async work queued by the current call
+	broken  bool                  // a Go panic left it in an unknown state: never reuse
+	jobs    chan *task            // the state's goroutine takes its calls here (nil: no goroutine)
+
+	// Shared pieces of the read-only views.
+	next, roNewIndex, roLen, roPairs, roNext, msgNewIndex *lua.LFunction
+	globals                                               *lua.LTable
+
+	replyMeta *lua.LTable // metatable of robot.reply values
+	reMeta    *lua.LTable // metatable of robot.re values
+}
+
+// registration is one entry of a state's report: what was registered, and
+// by the top level of which script.
+type registration struct {
+	script string
+	HandlerInfo
+}
+
+// asyncJob is a function queued by robot.async.
+type asyncJob struct {
+	fn    *lua.LFunction
+	where string
+}
+
+// State sizes: a recursion deeper than callStackSize frames is a bug, and
+// the registry (gopher-lua's value stack) may grow to registryMaxSize slots.
+const (
+	callStackSize   = 200
+	registrySize    = 1024 * 2
+	registryMaxSize = 1024 * 256
+)
+
+// newState makes a state of ver: the sandboxed libraries, the robot table,
+// then every script's top level in file-name order, then the globals are
+// frozen. ctx bounds the top-level code (a script that loops at load time
+// is stopped). The error names the script and line that failed.
+func (rt *Runtime) newState(ctx context.Context, ver *version) (st *state, err error) {
+	L := lua.NewState(lua.Options{
+		SkipOpenLibs:     true,
+		CallStackSize:    callStackSize,
+		RegistrySize:     registrySize,
+		RegistryMaxSize:  registryMaxSize,
+		RegistryGrowStep: 256,
+	})
+	st = &state{
+		rt:      rt,
+		ver:     ver,
+		L:       L,
+		byType:  make(map[string][]*handler),
+		modules: make(map[string]lua.LValue),
+	}
+	defer func() {
+		// Our own Go code runs outside Lua's protection here; a panic in
+		// it must not take the process down with it.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("luaapi: loading the scripts: %v", r)
+		}
+		if err != nil {
+			L.Close()
+			st = nil
+		}
+	}()
+	st.openSandbox()
+	L.G.Global.RawSetString("robot", st.newRobot())
+	st.freezeLibraries()
+
+	L.SetContext(ctx)
+	defer L.RemoveContext()
+	for _, c := range ver.scripts {
+		st.loading = c.name
+		ver.loading.Store(&c.name)
+		fn := L.NewFunctionFromProto(c.proto)
+		L.Push(fn)
+		if err := L.PCall(0, 0, nil); err != nil {
+			e := callError(ctx, err, fn)
+			if e.File == "" || e.File == fn.Proto.SourceName && e.Line == 0 {
+				e.File, e.Line = c.name, 0
+			}
+			return nil, e
+		}
+	}
+	st.loading = ""
+	st.loaded = true
+	st.freezeGlobals()
+	return st, nil
+}
+
+// close releases the Lua state and ends its goroutine. It is called by the
+// state's own goroutine, or for an idle state, whose goroutine is waiting
+// for work and no longer touches it: never for a state someone else holds.
+func (st *state) close() {
+	st.L.Close()
+	if st.jobs != nil {
+		close(st.jobs)
+	}
+}
+
+// call calls fn with args in protected mode under ctx and returns its first
+// result.
+func (st *state) call(ctx context.Context, fn *lua.LFunction, args ...lua.LValue) (lua.LValue, error) {
+	L := st.L
+	L.Push(fn)
+	for _, a := range args {
+		L.Push(a)
+	}
+	if err := L.PCall(len(args), 1, nil); err != nil {
+		return lua.LNil, callError(ctx, err, fn)
+	}
+	ret := L.Get(-1)
+	L.Pop(1)
+	return ret, nil
+}
+
+// where returns "file:line" of the function defined by fn.
+func where(fn *lua.LFunction) string {
+	if fn == nil || fn.Proto == nil {
+		return "?"
+	}
+	return fmt.Sprintf("%s:%d", fn.Proto.SourceName, fn.Proto.LineDefined)
+}
+
+// callerPos returns the script file and line that called the running Go
+// function.
+func callerPos(L *lua.LState) (string, int) {
+	for level := 1; level < 8; level++ {
+		dbg, ok := L.GetStack(level)
+		if !ok {
+			break
+		}
+		if _, err := L.GetInfo("Sl", dbg, lua.LNil); err != nil {
+			break
+		}
+		if dbg.Source != "" && dbg.CurrentLine > 0 {
+			return dbg.Source, dbg.CurrentLine
+		}
+	}
+	return "", 0
+}

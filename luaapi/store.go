@@ -1,0 +1,101 @@
+package luaapi
+
+import (
+	"math"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// maxStoreKey bounds robot.store keys; keys are names, not data.
+const maxStoreKey = 256
+
+// newStoreTable builds robot.store: bot-wide values shared by every user
+// and every host process, kept in Options.Values as exact JSON (the codec
+// of sessions, so any string survives). A store failure raises an error:
+// the handler stops and the log names the line.
+//
+//	robot.store.get(key)               → value or nil
+//	robot.store.set(key, value, ttl?)  -- ttl in seconds; nil value deletes
+//	robot.store.delete(key)
+//	robot.store.incr(key, n?)          → the new integer (atomic across processes)
+func (st *state) newStoreTable() *lua.LTable {
+	L := st.L
+	t := L.CreateTable(0, 4)
+	t.RawSetString("get", L.NewFunction(func(L *lua.LState) int {
+		key := st.storeKey(L, "get")
+		data, err := st.rt.opts.Values.Get(st.ctx(), key)
+		if err != nil {
+			L.RaiseError("robot.store.get(%q): %s", key, err)
+		}
+		if data == nil {
+			L.Push(lua.LNil)
+			return 1
+		}
+		v, err := DecodeJSON(L, data, true)
+		if err != nil {
+			L.RaiseError("robot.store.get(%q): the stored value is not JSON: %s", key, err)
+		}
+		L.Push(v)
+		return 1
+	}))
+	t.RawSetString("set", L.NewFunction(func(L *lua.LState) int {
+		key := st.storeKey(L, "set")
+		v := L.Get(2)
+		ttl := time.Duration(0)
+		if L.GetTop() >= 3 && L.Get(3) != lua.LNil {
+			secs := float64(L.CheckNumber(3))
+			if secs <= 0 || math.IsNaN(secs) || secs > 100*365*24*3600 {
+				L.ArgError(3, "ttl is a number of seconds greater than 0")
+			}
+			ttl = time.Duration(secs * float64(time.Second))
+		}
+		if v == lua.LNil {
+			if err := st.rt.opts.Values.Delete(st.ctx(), key); err != nil {
+				L.RaiseError("robot.store.set(%q, nil): %s", key, err)
+			}
+			return 0
+		}
+		data, err := EncodeJSON(v, true)
+		if err != nil {
+			L.RaiseError("robot.store.set(%q): %s", key, err)
+		}
+		if err := st.rt.opts.Values.Set(st.ctx(), key, data, ttl); err != nil {
+			L.RaiseError("robot.store.set(%q): %s", key, err)
+		}
+		return 0
+	}))
+	t.RawSetString("delete", L.NewFunction(func(L *lua.LState) int {
+		key := st.storeKey(L, "delete")
+		if err := st.rt.opts.Values.Delete(st.ctx(), key); err != nil {
+			L.RaiseError("robot.store.delete(%q): %s", key, err)
+		}
+		return 0
+	}))
+	t.RawSetString("incr", L.NewFunction(func(L *lua.LState) int {
+		key := st.storeKey(L, "incr")
+		n := float64(L.OptNumber(2, 1))
+		if n != math.Trunc(n) || math.Abs(n) > maxSafeInteger {
+			L.ArgError(2, "incr adds an integer")
+		}
+		v, err := st.rt.opts.Values.Incr(st.ctx(), key, int64(n))
+		if err != nil {
+			L.RaiseError("robot.store.incr(%q): %s", key, err)
+		}
+		L.Push(lua.LNumber(v))
+		return 1
+	}))
+	return st.readOnly(t, "robot.store")
+}
+
+// storeKey checks the key argument and that a store is configured.
+func (st *state) storeKey(L *lua.LState, fn string) string {
+	key := L.CheckString(1)
+	if key == "" || len(key) > maxStoreKey {
+		L.ArgError(1, "a key is 1 to 256 bytes")
+	}
+	if st.rt.opts.Values == nil {
+		L.RaiseError("robot.store.%s: no store is configured (session_storage = \"off\"?)", fn)
+	}
+	return key
+}
