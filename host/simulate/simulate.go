@@ -168,6 +168,44 @@ func (s *Simulator) open(raw []byte, q url.Values) ([]byte, error) {
 	return plain, nil
 }
 
+// Handshake performs the URL check of WeChat's admin console: a signed GET
+// whose echostr the bot must echo back.
+func (s *Simulator) Handshake(ctx context.Context) error {
+	s.mu.Lock()
+	s.nonce++
+	nonce := strconv.FormatInt(s.nonce, 10)
+	s.mu.Unlock()
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	echostr := "echo" + nonce
+	q := url.Values{}
+	q.Set("signature", wxcrypto.Signature(s.opts.Token, ts, nonce))
+	q.Set("timestamp", ts)
+	q.Set("nonce", nonce)
+	q.Set("echostr", echostr)
+	target := s.opts.URL
+	if strings.Contains(target, "?") {
+		target += "&" + q.Encode()
+	} else {
+		target += "?" + q.Encode()
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode != http.StatusOK || string(body) != echostr {
+		return fmt.Errorf("URL check: HTTP %d %q, want 200 and the echostr %q", resp.StatusCode, body, echostr)
+	}
+	return nil
+}
+
 // Send delivers msgXML, then retries more times, each retry interval after
 // the previous one was sent, without waiting for earlier answers — as
 // WeChat resends a message whose answer is late. Deliveries come back in

@@ -1,0 +1,256 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/luarobot/luarobot/config"
+	"github.com/luarobot/luarobot/host"
+	"github.com/luarobot/luarobot/host/client"
+	"github.com/luarobot/luarobot/host/reply"
+	"github.com/luarobot/luarobot/luaapi"
+	"github.com/luarobot/luarobot/store"
+	"github.com/luarobot/luarobot/store/memory"
+	"github.com/luarobot/luarobot/store/storeopen"
+)
+
+// shutdownTimeout bounds the graceful stop: requests in flight, handlers
+// and late replies still running.
+const shutdownTimeout = 35 * time.Second
+
+// generatedTokenKey keeps the token generated for a host started without
+// one, so that it survives restarts (WeChat's console holds it).
+const generatedTokenKey = "luarobot:generated_token"
+
+// loadConfig parses the flags shared by serve and simulate: --config and a
+// --<key> per configuration key, after the command's own flags.
+func loadConfig(fs *flag.FlagSet, args []string) (config.Config, error) {
+	configFile := fs.String("config", "", "TOML configuration file (default luarobot.toml when it exists)")
+	setFlags := config.RegisterFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return config.Config{}, err
+	}
+	l := config.Loader{File: *configFile, FileExplicit: *configFile != "", Env: os.Environ(), Flags: setFlags()}
+	if l.File == "" {
+		l.File = config.DefaultFile
+	}
+	return l.Load()
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(cfg.LogLevel)) // validated by config
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func serveCommand(args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	cfg, err := loadConfig(fs, args)
+	if err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (configuration goes in --<key> flags)", fs.Arg(0))
+	}
+	log := newLogger(cfg, os.Stderr)
+	slog.SetDefault(log)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serve(ctx, cfg, log, nil)
+}
+
+// serve runs the host until ctx ends. ready, when not nil, receives the
+// listening address (tests).
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- string) (err error) {
+	st, err := storeopen.Open(store.Options{
+		Kind:       cfg.SessionStorage,
+		Path:       cfg.DB,
+		RedisURL:   cfg.RedisURL,
+		SessionTTL: cfg.SessionTTL,
+		Logger:     log,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := st.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("closing the store: %w", cerr)
+		}
+	}()
+
+	if cfg.Token == "" {
+		if cfg.Token, err = generatedToken(ctx, st); err != nil {
+			return err
+		}
+		log.Warn("no token configured; using a generated one (set token in luarobot.toml or LUAROBOT_TOKEN to choose)", "token", cfg.Token)
+	}
+
+	var api *client.Client
+	if cfg.AppID != "" && cfg.AppSecret != "" {
+		api, err = client.New(client.Options{
+			AppID:          cfg.AppID,
+			AppSecret:      cfg.AppSecret,
+			APIBase:        cfg.APIBase,
+			UseStableToken: cfg.UseStableToken,
+			Tokens:         st,
+			Timeout:        cfg.APITimeout,
+			ProxyURL:       cfg.APIProxy,
+			MediaDir:       cfg.MediaDir,
+			Logger:         log,
+		})
+		if err != nil {
+			return err
+		}
+	} else {
+		log.Info("app_id/app_secret not configured: robot.client and replies after the deadline are unavailable")
+	}
+	var send host.SendFunc
+	if api != nil {
+		send = api.SendReply
+	}
+
+	rt, err := luaapi.New(luaapi.Options{
+		Dir:            cfg.Scripts,
+		PoolSize:       cfg.PoolSize,
+		HandlerTimeout: cfg.HandlerTimeout,
+		Config:         cfg.Public(),
+		Client:         api,
+		Values:         st,
+		Send:           robotSend(send),
+		Logger:         log,
+	})
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go func() {
+		if err := rt.Watch(watchCtx); err != nil && !errors.Is(err, context.Canceled) {
+			log.Error("hot reload stopped; restart to pick up script changes", "error", err)
+		}
+	}()
+
+	// Deliveries are deduplicated through Redis when processes share one;
+	// otherwise in memory, which a single process needs no fsync for.
+	var dedup store.Dedup = memory.New(memory.Options{})
+	if cfg.SessionStorage == store.KindRedis {
+		dedup = st
+	}
+	var sessions store.Sessions = st
+	if cfg.SessionStorage == store.KindOff {
+		sessions = nil
+	}
+	h, err := host.New(host.Options{
+		Token:              cfg.Token,
+		AppID:              cfg.AppID,
+		EncodingAESKey:     cfg.EncodingAESKey,
+		Dispatcher:         rt,
+		Sessions:           sessions,
+		Dedup:              dedup,
+		Sender:             send,
+		ReplyTimeout:       cfg.ReplyTimeout,
+		HandlerTimeout:     cfg.HandlerTimeout,
+		TimestampTolerance: toleranceOption(cfg.TimestampTolerance),
+		MaxBody:            cfg.MaxBody,
+		Logger:             log,
+	})
+	if err != nil {
+		return err
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle(cfg.Path, h)
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.Addr())
+	if err != nil {
+		return fmt.Errorf("listen on %s (host, port): %w", cfg.Addr(), err)
+	}
+	mode := "plain"
+	if cfg.EncodingAESKey != "" {
+		mode = "aes"
+	}
+	log.Info("serving", "url", "http://"+ln.Addr().String()+cfg.Path, "scripts", cfg.Scripts, "store", cfg.SessionStorage, "mode", mode)
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing requests in flight")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Error("requests still in flight at shutdown", "error", err)
+	}
+	if err := h.Close(sctx); err != nil {
+		log.Error("replies still being delivered at shutdown", "error", err)
+	}
+	s := h.Stats()
+	log.Info("stopped", "deliveries", s.Deliveries, "retries", s.Retries, "late_replies", s.Late, "api_sends", s.APISends, "failures", s.Failures)
+	return nil
+}
+
+// toleranceOption maps the config's "0 disables" onto host.Options, where
+// 0 means the default.
+func toleranceOption(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
+}
+
+// robotSend is robot.send: the reply through the customer-service API,
+// long texts split as the reply engine splits them.
+func robotSend(send host.SendFunc) func(ctx context.Context, openid string, r reply.Reply) error {
+	if send == nil {
+		return nil
+	}
+	return func(ctx context.Context, openid string, r reply.Reply) error {
+		return host.SendSplit(ctx, send, openid, r)
+	}
+}
+
+// generatedToken returns the token kept in the store, making one the first
+// time.
+func generatedToken(ctx context.Context, st store.Values) (string, error) {
+	data, err := st.Get(ctx, generatedTokenKey)
+	if err != nil {
+		return "", fmt.Errorf("reading the generated token: %w", err)
+	}
+	if len(data) > 0 {
+		return string(data), nil
+	}
+	token := newToken(32)
+	if err := st.Set(ctx, generatedTokenKey, []byte(token), 0); err != nil {
+		return "", fmt.Errorf("saving the generated token: %w", err)
+	}
+	return token, nil
+}
