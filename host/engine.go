@@ -94,7 +94,7 @@ func (e *engine) answer(reqCtx context.Context, msg *message.Message) outcome {
 	e.stats.deliveries.Add(1)
 	deadline := time.Now().Add(e.opts.ReplyTimeout)
 	key := dedupKey(e.opts.AppID, msg)
-	added, current, err := e.dedup.AddDedup(reqCtx, key, record{state: statePending}.encode(), e.ttl)
+	added, current, err := e.dedup.AddDedup(reqCtx, key, pendingRecord, e.ttl)
 	if err != nil {
 		// Without the store we cannot tell a retry from a first delivery;
 		// answering twice is better than not answering.
@@ -122,10 +122,10 @@ func (e *engine) runAndWait(reqCtx context.Context, key string, msg *message.Mes
 	select {
 	case res := <-done:
 		if res.first == nil {
-			e.setFinal(key, record{state: stateSent})
+			e.setFinal(key, pendingRecord, record{state: stateSent})
 			return outcome{}
 		}
-		e.setFinal(key, record{state: statePassive, payload: res.first})
+		e.setFinal(key, pendingRecord, record{state: statePassive, payload: res.first})
 		return outcome{body: res.first, then: e.sendRestLater(msg.Source, res.parts[1:])}
 	case <-timer.C:
 	case <-reqCtx.Done():
@@ -190,7 +190,8 @@ func (e *engine) run(msg *message.Message) (res result) {
 		return result{}
 	}
 	parts := splitReply(r)
-	return result{first: reply.Render(nil, parts[0], msg.Source, msg.Target, time.Now().Unix()), parts: parts}
+	buf := make([]byte, 0, 512) // fits a typical reply: one allocation
+	return result{first: reply.Render(buf, parts[0], msg.Source, msg.Target, time.Now().Unix()), parts: parts}
 }
 
 // joinRetry answers a delivery of a message that an earlier delivery is
@@ -246,11 +247,11 @@ func (e *engine) deliverLate(key string, msg *message.Message, done <-chan resul
 		// The dispatcher should have given up at handler_timeout.
 		e.stats.failures.Add(1)
 		e.log.Error("handler still running past handler_timeout; its reply is dropped", "type", msg.Type, "user", msg.Source)
-		e.setFinal(key, record{state: stateSent})
+		e.setFinal(key, nil, record{state: stateSent})
 		return
 	}
 	if res.first == nil {
-		e.setFinal(key, record{state: stateSent})
+		e.setFinal(key, nil, record{state: stateSent})
 		return
 	}
 	ctx := context.Background()
@@ -288,12 +289,17 @@ func (e *engine) deliverLate(key string, msg *message.Message, done <-chan resul
 }
 
 // setFinal records the end state of a delivery (best effort: if it fails,
-// retries answer success when the record expires or times out).
-func (e *engine) setFinal(key string, final record) {
+// retries answer success when the record expires or times out). expected,
+// when known, is the record's likely current value: usually the pending
+// record this delivery added, which saves a read.
+func (e *engine) setFinal(key string, expected []byte, final record) {
 	if key == "" {
 		return
 	}
 	ctx := context.Background()
+	if expected != nil && e.swap(ctx, key, expected, final) {
+		return
+	}
 	for range 8 {
 		current, err := e.dedup.LoadDedup(ctx, key)
 		if err != nil {

@@ -38,6 +38,10 @@ type record struct {
 
 const recordVersion = 1
 
+// pendingRecord is what a first delivery adds: handlers running, nobody
+// waiting. Shared, never modified.
+var pendingRecord = record{state: statePending}.encode()
+
 // encode writes version, state, waiterUntil and the payload. The encoding
 // is deterministic: compare-and-swap compares these bytes.
 func (r record) encode() []byte {

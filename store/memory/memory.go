@@ -74,7 +74,7 @@ func New(opts Options) *Store {
 
 // lock takes the mutex after checking ctx, and fails once the store is
 // closed. On success the caller must unlock s.mu.
-func (s *Store) lock(ctx context.Context, op string) error {
+func (s *Store) lock(ctx context.Context, op op) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memory: %s: %w", op, err)
 	}
@@ -85,6 +85,12 @@ func (s *Store) lock(ctx context.Context, op string) error {
 	}
 	return nil
 }
+
+// op names an operation for error messages. It is formatted only when an
+// error occurs, so the hot path does not pay for fmt.
+type op struct{ verb, key string }
+
+func (o op) String() string { return fmt.Sprintf("%s %q", o.verb, o.key) }
 
 // get returns the live entry under key. The caller holds s.mu.
 func get(m map[string]entry, key string, now time.Time) (entry, bool) {
@@ -137,7 +143,7 @@ func clone(b []byte) []byte {
 	return append(make([]byte, 0, len(b)), b...)
 }
 
-func checkTTL(op string, ttl time.Duration) error {
+func checkTTL(op op, ttl time.Duration) error {
 	if ttl < 0 {
 		return fmt.Errorf("memory: %s: negative ttl %v", op, ttl)
 	}
@@ -146,7 +152,7 @@ func checkTTL(op string, ttl time.Duration) error {
 
 // LoadSession implements store.Sessions.
 func (s *Store) LoadSession(ctx context.Context, id string) ([]byte, error) {
-	if err := s.lock(ctx, fmt.Sprintf("load session %q", id)); err != nil {
+	if err := s.lock(ctx, op{"load session", id}); err != nil {
 		return nil, err
 	}
 	defer s.mu.Unlock()
@@ -160,7 +166,7 @@ func (s *Store) LoadSession(ctx context.Context, id string) ([]byte, error) {
 // SaveSession implements store.Sessions. Each save starts the session TTL
 // again, so that only idle sessions expire.
 func (s *Store) SaveSession(ctx context.Context, id string, data []byte) error {
-	if err := s.lock(ctx, fmt.Sprintf("save session %q", id)); err != nil {
+	if err := s.lock(ctx, op{"save session", id}); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
@@ -174,7 +180,7 @@ func (s *Store) SaveSession(ctx context.Context, id string, data []byte) error {
 
 // DeleteSession implements store.Sessions.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
-	if err := s.lock(ctx, fmt.Sprintf("delete session %q", id)); err != nil {
+	if err := s.lock(ctx, op{"delete session", id}); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
@@ -184,7 +190,7 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 
 // LoadToken implements store.Tokens.
 func (s *Store) LoadToken(ctx context.Context, name string) (store.Token, error) {
-	if err := s.lock(ctx, fmt.Sprintf("load token %q", name)); err != nil {
+	if err := s.lock(ctx, op{"load token", name}); err != nil {
 		return store.Token{}, err
 	}
 	defer s.mu.Unlock()
@@ -198,7 +204,7 @@ func (s *Store) LoadToken(ctx context.Context, name string) (store.Token, error)
 // SaveToken implements store.Tokens. A token whose expiry has passed is
 // not kept; a zero expiry keeps it until it is invalidated.
 func (s *Store) SaveToken(ctx context.Context, name string, t store.Token) error {
-	if err := s.lock(ctx, fmt.Sprintf("save token %q", name)); err != nil {
+	if err := s.lock(ctx, op{"save token", name}); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
@@ -216,7 +222,7 @@ func (s *Store) SaveToken(ctx context.Context, name string, t store.Token) error
 
 // InvalidateToken implements store.Tokens.
 func (s *Store) InvalidateToken(ctx context.Context, name, value string) error {
-	if err := s.lock(ctx, fmt.Sprintf("invalidate token %q", name)); err != nil {
+	if err := s.lock(ctx, op{"invalidate token", name}); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
@@ -228,7 +234,7 @@ func (s *Store) InvalidateToken(ctx context.Context, name, value string) error {
 
 // AddDedup implements store.Dedup.
 func (s *Store) AddDedup(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, []byte, error) {
-	op := fmt.Sprintf("add dedup %q", key)
+	op := op{"add dedup", key}
 	if err := checkTTL(op, ttl); err != nil {
 		return false, nil, err
 	}
@@ -246,7 +252,7 @@ func (s *Store) AddDedup(ctx context.Context, key string, value []byte, ttl time
 
 // LoadDedup implements store.Dedup.
 func (s *Store) LoadDedup(ctx context.Context, key string) ([]byte, error) {
-	if err := s.lock(ctx, fmt.Sprintf("load dedup %q", key)); err != nil {
+	if err := s.lock(ctx, op{"load dedup", key}); err != nil {
 		return nil, err
 	}
 	defer s.mu.Unlock()
@@ -259,7 +265,7 @@ func (s *Store) LoadDedup(ctx context.Context, key string) ([]byte, error) {
 
 // SwapDedup implements store.Dedup. An absent key never matches old.
 func (s *Store) SwapDedup(ctx context.Context, key string, old, new []byte, ttl time.Duration) (bool, error) {
-	op := fmt.Sprintf("swap dedup %q", key)
+	op := op{"swap dedup", key}
 	if err := checkTTL(op, ttl); err != nil {
 		return false, err
 	}
@@ -278,7 +284,7 @@ func (s *Store) SwapDedup(ctx context.Context, key string, old, new []byte, ttl 
 
 // Get implements store.Values.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
-	if err := s.lock(ctx, fmt.Sprintf("get %q", key)); err != nil {
+	if err := s.lock(ctx, op{"get", key}); err != nil {
 		return nil, err
 	}
 	defer s.mu.Unlock()
@@ -291,7 +297,7 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 
 // Set implements store.Values.
 func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	op := fmt.Sprintf("set %q", key)
+	op := op{"set", key}
 	if err := checkTTL(op, ttl); err != nil {
 		return err
 	}
@@ -308,7 +314,7 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 
 // Delete implements store.Values.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := s.lock(ctx, fmt.Sprintf("delete %q", key)); err != nil {
+	if err := s.lock(ctx, op{"delete", key}); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
@@ -319,7 +325,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // Incr implements store.Values. Like Redis's INCRBY, it keeps the key's
 // TTL.
 func (s *Store) Incr(ctx context.Context, key string, n int64) (int64, error) {
-	op := fmt.Sprintf("incr %q", key)
+	op := op{"incr", key}
 	if err := s.lock(ctx, op); err != nil {
 		return 0, err
 	}
