@@ -3,6 +3,8 @@ package host_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -11,6 +13,8 @@ import (
 	"time"
 
 	"github.com/luarobot/luarobot/host"
+	"github.com/luarobot/luarobot/host/client"
+	"github.com/luarobot/luarobot/host/client/fakewechat"
 	"github.com/luarobot/luarobot/host/message"
 	"github.com/luarobot/luarobot/host/reply"
 	"github.com/luarobot/luarobot/store/memory"
@@ -271,4 +275,65 @@ func waitFor(t testing.TB, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// TestLateReplyThroughFakeWeChat: the same as TestLateReplyGoesThroughAPI
+// with the real Client against the fake WeChat API server: the delivery is
+// answered success in time, the reply arrives once as a customer-service
+// message, and a refusal (45015, outside the 48-hour window) is logged.
+func TestLateReplyThroughFakeWeChat(t *testing.T) {
+	fake := fakewechat.New("wxlate", "secret")
+	defer fake.Close()
+	c, err := client.New(client.Options{AppID: "wxlate", AppSecret: "secret", APIBase: fake.URL, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	g := newGate("late but delivered")
+	h := newHandler(t, host.Options{Dispatcher: g, ReplyTimeout: 150 * time.Millisecond, Sender: c.SendReply,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	w := newWechat(t, false)
+	if _, body := serve(h, w.request("/", textXML("oLate", "hi", 901))); string(body) != "success" {
+		t.Fatalf("late delivery answered %q", body)
+	}
+	close(g.release)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	msgs, err := fake.WaitMessages(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 1 || msgs[0].ToUser != "oLate" || msgs[0].MsgType != "text" ||
+		fmt.Sprint(msgs[0].Body["text"]) != "map[content:late but delivered]" {
+		t.Errorf("customer-service messages: %+v", msgs)
+	}
+
+	// WeChat refuses: the log names the errcode.
+	fake.FailOnce("/cgi-bin/message/custom/send", 45015)
+	g2 := newGate("refused")
+	h2 := newHandler(t, host.Options{Dispatcher: g2, ReplyTimeout: 150 * time.Millisecond, Sender: c.SendReply,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	serve(h2, w.request("/", textXML("oLate", "hi", 902)))
+	close(g2.release)
+	waitFor(t, func() bool { return strings.Contains(logs.String(), "45015") })
+	if !strings.Contains(logs.String(), "reply not delivered through the customer-service API") {
+		t.Errorf("log does not say the late reply was refused:\n%s", logs.String())
+	}
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

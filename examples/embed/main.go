@@ -1,0 +1,71 @@
+// Command embed mounts LuaRoBot's handler inside an existing Go HTTP
+// server, next to the server's own routes: the WeChat endpoint is just an
+// http.Handler.
+//
+//	go run ./examples/embed
+//	go run . simulate --url http://127.0.0.1:8080/wechat --token embed-example-token ping
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/luarobot/luarobot/host"
+	"github.com/luarobot/luarobot/luaapi"
+	"github.com/luarobot/luarobot/store/memory"
+)
+
+// newMux builds the application: its own page at /, and the bot at
+// /wechat. It returns a function that stops the bot's background work.
+func newMux(ctx context.Context, scripts, token string) (http.Handler, func(), error) {
+	st := memory.New(memory.Options{})
+	rt, err := luaapi.New(luaapi.Options{Dir: scripts, Values: st})
+	if err != nil {
+		return nil, nil, fmt.Errorf("load the bot scripts: %w", err)
+	}
+	go rt.Watch(ctx) // hot reload, as `luarobot serve` does
+	bot, err := host.New(host.Options{Token: token, Dispatcher: rt, Sessions: st})
+	if err != nil {
+		rt.Close()
+		return nil, nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "the application's own page; the WeChat bot answers at /wechat")
+	})
+	mux.Handle("/wechat", bot)
+	stop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		bot.Close(ctx) // late replies still being delivered
+		rt.Close()
+		st.Close()
+	}
+	return mux, stop, nil
+}
+
+func main() {
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer cancel()
+	handler, stop, err := newMux(ctx, "examples/embed/scripts", "embed-example-token")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer stop()
+	srv := &http.Server{Addr: "127.0.0.1:8080", Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		srv.Shutdown(context.Background())
+	}()
+	slog.Info("serving the application on http://127.0.0.1:8080/ and the bot on /wechat")
+	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+		log.Fatal(err)
+	}
+}
