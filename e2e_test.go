@@ -213,6 +213,9 @@ func TestSessionSurvivesKill(t *testing.T) {
 	if got := sim.text("oKill", "count"); !strings.Contains(got, "count=2") {
 		t.Fatalf("second count: %s", got)
 	}
+	if got := sim.text("oKill", "stats"); !strings.Contains(got, "deliveries=3 retries=0") {
+		t.Errorf("robot.stats() in a real host: %s", got)
+	}
 	p.cmd.Process.Signal(syscall.SIGKILL)
 	<-p.done
 	p.done <- nil // for Cleanup

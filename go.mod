@@ -3,15 +3,18 @@ module github.com/luarobot/luarobot
 go 1.24.0
 
 require (
-	github.com/BurntSushi/toml v1.6.0 // indirect
+	github.com/BurntSushi/toml v1.6.0
+	github.com/fsnotify/fsnotify v1.10.1
+	github.com/redis/go-redis/v9 v9.18.0
+	github.com/yuin/gopher-lua v1.1.2
+	go.etcd.io/bbolt v1.4.3
+	golang.org/x/sync v0.18.0
+	layeh.com/gopher-luar v1.0.11
+)
+
+require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dgryski/go-rendezvous v0.0.0-20200823014737-9f7001d12a5f // indirect
-	github.com/fsnotify/fsnotify v1.10.1 // indirect
-	github.com/redis/go-redis/v9 v9.18.0 // indirect
-	github.com/yuin/gopher-lua v1.1.2 // indirect
-	go.etcd.io/bbolt v1.4.3 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
-	golang.org/x/sync v0.18.0 // indirect
 	golang.org/x/sys v0.36.0 // indirect
-	layeh.com/gopher-luar v1.0.11 // indirect
 )

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -124,6 +125,15 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 		send = api.SendReply
 	}
 
+	// robot.stats() reads the handler's counters; the handler is made
+	// after the runtime (it dispatches to it), hence the indirection.
+	var handler atomic.Pointer[host.Handler]
+	stats := func() any {
+		if h := handler.Load(); h != nil {
+			return h.Stats()
+		}
+		return host.Stats{}
+	}
 	rt, err := luaapi.New(luaapi.Options{
 		Dir:            cfg.Scripts,
 		PoolSize:       cfg.PoolSize,
@@ -132,6 +142,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 		Client:         api,
 		Values:         st,
 		Send:           robotSend(send),
+		Stats:          stats,
 		Logger:         log,
 	})
 	if err != nil {
@@ -173,6 +184,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 	if err != nil {
 		return err
 	}
+	handler.Store(h)
 
 	mux := http.NewServeMux()
 	mux.Handle(cfg.Path, h)

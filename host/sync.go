@@ -84,20 +84,21 @@ func (n *notifier) broadcast(key string) {
 }
 
 // Stats counts what the reply engine did since the Handler was made.
+// Scripts read it as robot.stats() (the luar tags name the fields there).
 type Stats struct {
 	// Deliveries is every message request WeChat made, retries included.
-	Deliveries int64
+	Deliveries int64 `luar:"deliveries"`
 	// Retries is the deliveries answered from the dedup cache (or by
 	// waiting for the first delivery's handlers) instead of running them.
-	Retries int64
+	Retries int64 `luar:"retries"`
 	// Late is the replies that missed the deadline and went out through
 	// the customer-service API.
-	Late int64
+	Late int64 `luar:"late_replies"`
 	// APISends is every customer-service message sent: late replies, the
 	// rest of long texts.
-	APISends int64
+	APISends int64 `luar:"api_sends"`
 	// Failures is handler errors and replies that could not be delivered.
-	Failures int64
+	Failures int64 `luar:"failures"`
 }
 
 type counters struct {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
+	luar "layeh.com/gopher-luar"
 )
 
 // This file is the one home of the `robot` global: every binding a script
@@ -99,8 +100,23 @@ func (st *state) newRobot() *lua.LTable {
 	fn("generate_token", generateToken)
 	r.RawSetString("store", st.newStoreTable())
 	r.RawSetString("client", st.newClient())
+	fn("stats", st.stats)
 
 	return st.readOnly(r, "robot")
+}
+
+// ---- robot.stats ----
+
+// stats is robot.stats(): the Go value Options.Stats returns, exposed
+// through gopher-luar. It is a struct value, not a pointer, so its fields
+// (named by their luar tags) read but cannot be assigned.
+func (st *state) stats(L *lua.LState) int {
+	if st.rt.opts.Stats == nil {
+		L.Push(lua.LNil)
+		return 1
+	}
+	L.Push(luar.New(L, st.rt.opts.Stats()))
+	return 1
 }
 
 // ---- robot.async, robot.send ----

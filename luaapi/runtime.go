@@ -40,6 +40,10 @@ type Options struct {
 	// Send delivers robot.send(openid, reply) through the customer-service
 	// API; nil makes robot.send raise an error.
 	Send func(ctx context.Context, openid string, r reply.Reply) error
+	// Stats backs robot.stats(): it returns a struct value whose fields
+	// (named by their luar tags) scripts read, e.g. the host's reply
+	// counters. nil makes robot.stats() return nil.
+	Stats func() any
 	// Logger receives print, robot.log and the runtime's own messages
 	// (default slog.Default()).
 	Logger *slog.Logger

@@ -16,6 +16,12 @@ robot.filter(robot.re("slow (\\w+)"), function(message, session, match)
   return "slow " .. match[1] .. " runs=" .. runs
 end)
 
+-- stats: the host's reply counters, read through robot.stats().
+robot.filter("stats", function()
+  local s = robot.stats()
+  return "deliveries=" .. s.deliveries .. " retries=" .. s.retries
+end)
+
 robot.text(function(message)
   return "echo: " .. message.content
 end)
