@@ -44,6 +44,10 @@ rps() { # port
 }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
+# Warm both servers up: the Go heap and the Lua state pool settle first.
+rps_warm() { taskset -c 1 wrk -t1 -c"$conns" -d3s -s bench/wechat.lua "http://127.0.0.1:$1/" >/dev/null; }
+rps_warm 8899; rps_warm 8898
+
 : >"$work/bare.rps"; : >"$work/luarobot.rps"
 for r in $(seq "$rounds"); do
 	b=$(rps 8899); l=$(rps 8898)
