@@ -452,18 +452,8 @@ func (d *jsonDecoder) object(depth int) (lua.LValue, error) {
 		if v != lua.LNil {
 			t.RawSetString(key, v)
 		}
-		d.skipSpace()
-		if d.pos >= len(d.data) {
-			return lua.LNil, errJSONEnd
-		}
-		switch d.data[d.pos] {
-		case ',':
-			d.pos++
-		case '}':
-			d.pos++
-			return t, nil
-		default:
-			return lua.LNil, d.errorf("expected ',' or '}' in object")
+		if end, err := d.separator('}', "object"); end || err != nil {
+			return t, err
 		}
 	}
 }
@@ -483,20 +473,28 @@ func (d *jsonDecoder) array(depth int) (lua.LValue, error) {
 			return lua.LNil, err
 		}
 		t.RawSetInt(i, v)
-		d.skipSpace()
-		if d.pos >= len(d.data) {
-			return lua.LNil, errJSONEnd
-		}
-		switch d.data[d.pos] {
-		case ',':
-			d.pos++
-		case ']':
-			d.pos++
-			return t, nil
-		default:
-			return lua.LNil, d.errorf("expected ',' or ']' in array")
+		if end, err := d.separator(']', "array"); end || err != nil {
+			return t, err
 		}
 	}
+}
+
+// separator reads what follows a member of an object or array: ',' (more
+// follow) or the closing bracket. It reports whether the container ended.
+func (d *jsonDecoder) separator(closing byte, container string) (bool, error) {
+	d.skipSpace()
+	if d.pos >= len(d.data) {
+		return false, errJSONEnd
+	}
+	switch d.data[d.pos] {
+	case ',':
+		d.pos++
+		return false, nil
+	case closing:
+		d.pos++
+		return true, nil
+	}
+	return false, d.errorf("expected ',' or '%c' in %s", closing, container)
 }
 
 func (d *jsonDecoder) number() (lua.LValue, error) {

@@ -92,15 +92,8 @@ func (s *Simulator) Deliver(ctx context.Context, msgXML []byte) Delivery {
 }
 
 func (s *Simulator) deliver(ctx context.Context, msgXML []byte) Delivery {
-	s.mu.Lock()
-	s.nonce++
-	nonce := strconv.FormatInt(s.nonce, 10)
-	s.mu.Unlock()
-	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	q := url.Values{}
-	q.Set("signature", wxcrypto.Signature(s.opts.Token, ts, nonce))
-	q.Set("timestamp", ts)
-	q.Set("nonce", nonce)
+	q := s.signedQuery()
+	ts, nonce := q.Get("timestamp"), q.Get("nonce")
 	q.Set("openid", openIDOf(msgXML))
 	body := msgXML
 	if s.cipher != nil {
@@ -112,15 +105,9 @@ func (s *Simulator) deliver(ctx context.Context, msgXML []byte) Delivery {
 		q.Set("msg_signature", wxcrypto.MsgSignature(s.opts.Token, ts, nonce, enc))
 		body = []byte("<xml><ToUserName><![CDATA[" + toUserOf(msgXML) + "]]></ToUserName><Encrypt><![CDATA[" + enc + "]]></Encrypt></xml>")
 	}
-	target := s.opts.URL
-	if strings.Contains(target, "?") {
-		target += "&" + q.Encode()
-	} else {
-		target += "?" + q.Encode()
-	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.target(q), bytes.NewReader(body))
 	if err != nil {
 		return Delivery{Err: err}
 	}
@@ -142,6 +129,28 @@ func (s *Simulator) deliver(ctx context.Context, msgXML []byte) Delivery {
 		d.Body, d.Err = s.open(raw, q)
 	}
 	return d
+}
+
+// signedQuery returns timestamp, a fresh nonce and their signature.
+func (s *Simulator) signedQuery() url.Values {
+	s.mu.Lock()
+	s.nonce++
+	nonce := strconv.FormatInt(s.nonce, 10)
+	s.mu.Unlock()
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	return url.Values{
+		"signature": {wxcrypto.Signature(s.opts.Token, ts, nonce)},
+		"timestamp": {ts},
+		"nonce":     {nonce},
+	}
+}
+
+// target is the bot's URL with q added to its query string.
+func (s *Simulator) target(q url.Values) string {
+	if strings.Contains(s.opts.URL, "?") {
+		return s.opts.URL + "&" + q.Encode()
+	}
+	return s.opts.URL + "?" + q.Encode()
 }
 
 // open checks and decrypts an encrypted answer.
@@ -171,26 +180,12 @@ func (s *Simulator) open(raw []byte, q url.Values) ([]byte, error) {
 // Handshake performs the URL check of WeChat's admin console: a signed GET
 // whose echostr the bot must echo back.
 func (s *Simulator) Handshake(ctx context.Context) error {
-	s.mu.Lock()
-	s.nonce++
-	nonce := strconv.FormatInt(s.nonce, 10)
-	s.mu.Unlock()
-	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	echostr := "echo" + nonce
-	q := url.Values{}
-	q.Set("signature", wxcrypto.Signature(s.opts.Token, ts, nonce))
-	q.Set("timestamp", ts)
-	q.Set("nonce", nonce)
+	q := s.signedQuery()
+	echostr := "echo" + q.Get("nonce")
 	q.Set("echostr", echostr)
-	target := s.opts.URL
-	if strings.Contains(target, "?") {
-		target += "&" + q.Encode()
-	} else {
-		target += "?" + q.Encode()
-	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.target(q), nil)
 	if err != nil {
 		return err
 	}
