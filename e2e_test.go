@@ -294,3 +294,46 @@ func TestTwoProcessesOneRedis(t *testing.T) {
 		}
 	}
 }
+
+// TestGeneratedTokenSurvivesRestart: a host started without a token makes
+// one, prints it, and uses the same one after a restart (WeChat's console
+// holds it).
+func TestGeneratedTokenSurvivesRestart(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "luarobot.db")
+	token := func() string {
+		port := freePort(t)
+		cmd := exec.Command(binary, "serve", "--port", strconv.Itoa(port), "--db", db, "--scripts", "testdata/e2e")
+		var logs syncBuffer
+		logs.mu, logs.buf = new(sync.Mutex), new(bytes.Buffer)
+		cmd.Stderr = logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			cmd.Process.Signal(syscall.SIGTERM)
+			cmd.Wait()
+		}()
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) {
+			logs.mu.Lock()
+			out := logs.buf.String()
+			logs.mu.Unlock()
+			if _, after, ok := strings.Cut(out, "token="); ok && strings.Contains(out, "msg=serving") {
+				tok, _, _ := strings.Cut(after, "\n")
+				// The printed token is the one the host checks.
+				sim, _ := simulate.New(simulate.Options{URL: fmt.Sprintf("http://127.0.0.1:%d/", port), Token: tok})
+				if err := sim.Handshake(context.Background()); err != nil {
+					t.Errorf("the printed token does not authenticate: %v", err)
+				}
+				return tok
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatalf("no generated token printed")
+		return ""
+	}
+	first, second := token(), token()
+	if len(first) != 32 || first != second {
+		t.Errorf("generated tokens %q then %q: want one 32-character token kept across restarts", first, second)
+	}
+}

@@ -123,7 +123,7 @@ func TestEveryFormThroughTheHost(t *testing.T) {
 		}
 		page, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != 403 || !strings.HasPrefix(string(page), "<h1>not WeChat</h1>") {
+		if resp.StatusCode != 403 || !strings.HasPrefix(string(page), "<h1>not WeChat</h1><p>"+srv.URL+"/?") {
 			t.Errorf("error page: %d %s", resp.StatusCode, page)
 		}
 		srv.Close()

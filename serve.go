@@ -29,9 +29,10 @@ import (
 // and late replies still running.
 const shutdownTimeout = 35 * time.Second
 
-// generatedTokenKey keeps the token generated for a host started without
-// one, so that it survives restarts (WeChat's console holds it).
-const generatedTokenKey = "luarobot:generated_token"
+// generatedTokenKey names, among the cached credentials, the token generated
+// for a host started without one, so that it survives restarts (WeChat's
+// console holds it).
+const generatedTokenKey = "luarobot:callback_token"
 
 // loadConfig parses the flags shared by serve and simulate: --config and a
 // --<key> per configuration key, after the command's own flags.
@@ -251,17 +252,18 @@ func robotSend(send host.SendFunc) func(ctx context.Context, openid string, r re
 }
 
 // generatedToken returns the token kept in the store, making one the first
-// time.
-func generatedToken(ctx context.Context, st store.Values) (string, error) {
-	data, err := st.Get(ctx, generatedTokenKey)
-	if err != nil {
+// time. It lives with the access tokens, where scripts cannot reach it
+// (robot.store can).
+func generatedToken(ctx context.Context, st store.Tokens) (string, error) {
+	t, err := st.LoadToken(ctx, generatedTokenKey)
+	if err == nil && t.Value != "" {
+		return t.Value, nil
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return "", fmt.Errorf("reading the generated token: %w", err)
 	}
-	if len(data) > 0 {
-		return string(data), nil
-	}
 	token := newToken(32)
-	if err := st.Set(ctx, generatedTokenKey, []byte(token), 0); err != nil {
+	if err := st.SaveToken(ctx, generatedTokenKey, store.Token{Value: token}); err != nil {
 		return "", fmt.Errorf("saving the generated token: %w", err)
 	}
 	return token, nil

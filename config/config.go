@@ -115,7 +115,7 @@ var keys = []key{
 	{"api_base", kindString, "the WeChat API root", false, func(c *Config) any { return &c.APIBase }},
 	{"use_stable_token", kindBool, "fetch access tokens from /cgi-bin/stable_token", false, func(c *Config) any { return &c.UseStableToken }},
 	{"api_timeout", kindDuration, "timeout of one WeChat API request", false, func(c *Config) any { return &c.APITimeout }},
-	{"api_proxy", kindString, "HTTP proxy for WeChat API requests (fixed egress IP)", false, func(c *Config) any { return &c.APIProxy }},
+	{"api_proxy", kindString, "HTTP proxy for WeChat API requests (fixed egress IP)", true, func(c *Config) any { return &c.APIProxy }},
 	{"reply_timeout", kindDuration, "answer success and reply through the API after this", false, func(c *Config) any { return &c.ReplyTimeout }},
 	{"handler_timeout", kindDuration, "cancel a Lua handler after this", false, func(c *Config) any { return &c.HandlerTimeout }},
 	{"timestamp_tolerance", kindDuration, "refuse requests whose timestamp is further from now (0 disables)", false, func(c *Config) any { return &c.TimestampTolerance }},

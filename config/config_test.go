@@ -142,7 +142,7 @@ func TestPublicLeavesSecretsOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub := c.Public()
-	for _, secret := range []string{"token", "app_secret", "encoding_aes_key", "redis_url"} {
+	for _, secret := range []string{"token", "app_secret", "encoding_aes_key", "redis_url", "api_proxy"} {
 		if _, ok := pub[secret]; ok {
 			t.Errorf("Public() exposes %s", secret)
 		}

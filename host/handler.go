@@ -265,18 +265,32 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, e *requestError) 
 // page, which scripts can replace (robot.error_page).
 func (h *Handler) forbidden(w http.ResponseWriter, r *http.Request, why string) {
 	h.log.Warn("request refused", "status", http.StatusForbidden, "error", why, "remote", r.RemoteAddr, "uri", r.URL.RequestURI())
+	url := requestURL(r)
 	page := ""
 	if pager, ok := h.opts.Dispatcher.(ErrorPager); ok {
-		if p, ok := pager.ErrorPage(r.URL.String()); ok {
+		if p, ok := pager.ErrorPage(url); ok {
 			page = p
 		}
 	}
 	if page == "" {
-		page = defaultErrorPage(r.URL.String())
+		page = defaultErrorPage(url)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(http.StatusForbidden)
 	io.WriteString(w, page)
+}
+
+// requestURL is the absolute URL of the request, as WeRoBot gives its error
+// page; behind a proxy, X-Forwarded-Proto tells the scheme.
+func requestURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
+		scheme = p
+	}
+	return scheme + "://" + r.Host + r.URL.RequestURI()
 }
 
 // defaultErrorPage is shown to a browser that opens the bot's URL: it is

@@ -43,7 +43,7 @@ func TestBadSignatureGetsErrorPage(t *testing.T) {
 		t.Errorf("bad signature = %d %q, want 403 and the error page", code, body)
 	}
 	code, body = serve(newHandler(t, host.Options{Dispatcher: pagerDispatcher{echo}}), httptest.NewRequest(http.MethodGet, target, nil))
-	if code != http.StatusForbidden || !strings.HasPrefix(string(body), "<p>custom /?") {
+	if code != http.StatusForbidden || !strings.HasPrefix(string(body), "<p>custom http://example.com/?") {
 		t.Errorf("custom error page = %d %q", code, body)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/luarobot/luarobot/store/memory"
 )
 
 // Report is what `luarobot check` prints: per script, what it registers.
@@ -58,14 +60,18 @@ func (r *Report) write(w io.Writer) {
 // error, if any, is an *Error: "file:line: message". The report then holds
 // nothing: no file is listed as fine when the set does not load.
 //
-// Scripts run with no Client, store or send configured; top-level code that
-// needs them fails here as it would on a host without them.
+// Scripts run with an empty in-memory robot.store (a host always has a
+// store) and no Client: robot.client and robot.send answer nil and an
+// error, as on a host without app_id and app_secret.
 func Check(dir string) (*Report, error) {
+	values := memory.New(memory.Options{})
+	defer values.Close()
 	rt := newRuntime(Options{
 		Dir:            dir,
 		PoolSize:       1,
 		HandlerTimeout: 10 * time.Second,
-		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Values:         values,
+		Logger:         slog.New(slog.DiscardHandler),
 	})
 	ver, err := loadVersion(dir)
 	if err != nil {

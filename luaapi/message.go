@@ -25,6 +25,14 @@ func (st *state) messageTable(msg *message.Message) *lua.LTable {
 	for _, f := range msg.Fields {
 		t.RawSetString(f.Name, fieldValue(L, f.Value))
 	}
+	if msg.Type == "unknown_event" {
+		// An event this host does not know yet: its name and key at least,
+		// so that scripts need not dig them out of raw.
+		t.RawSetString("event", lua.LString(msg.Event))
+		if msg.EventKey != "" {
+			t.RawSetString("key", lua.LString(msg.EventKey))
+		}
+	}
 	return st.readOnlyMessage(t)
 }
 

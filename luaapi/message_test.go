@@ -170,3 +170,14 @@ end)`}, Options{})
 		t.Errorf("no log line for a corrupt session:\n%s", logs)
 	}
 }
+
+// An event the host does not know still tells its name and key.
+func TestUnknownEventNameAndKey(t *testing.T) {
+	rt, _ := startRuntime(t, map[string]string{"t.lua": `
+		robot.unknown_event(function(m) return m.type .. " " .. m.event .. " " .. tostring(m.key) end)`}, Options{})
+	msg := &message.Message{Type: "unknown_event", Source: "u", Target: "gh", Time: 1, Event: "brand_new", EventKey: "k1", Raw: []byte("<xml/>")}
+	r, _ := dispatch(t, rt, msg, nil)
+	if got := textOf(r); got != "unknown_event brand_new k1" {
+		t.Errorf("unknown_event reads %q", got)
+	}
+}

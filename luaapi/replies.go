@@ -3,6 +3,7 @@ package luaapi
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	lua "github.com/yuin/gopher-lua"
 
@@ -20,8 +21,21 @@ import (
 // Anything else is an error that names the handler and what it returned.
 
 // toReply converts a handler's (or robot.send's) value into a reply. nil
-// and false give nil: no answer.
+// and false give nil: no answer. A reply WeChat would reject (an empty
+// media_id, too many articles) is an error here, where the script's line
+// is known, rather than a blank message on the user's phone.
 func (st *state) toReply(v lua.LValue) (reply.Reply, error) {
+	r, err := st.convertReply(v)
+	if r == nil || err != nil {
+		return r, err
+	}
+	if err := reply.Validate(r); err != nil {
+		return nil, fmt.Errorf("%s, which WeChat would refuse: %s", describe(v), strings.TrimPrefix(err.Error(), "reply: "))
+	}
+	return r, nil
+}
+
+func (st *state) convertReply(v lua.LValue) (reply.Reply, error) {
 	switch v := v.(type) {
 	case *lua.LNilType:
 		return nil, nil

@@ -147,3 +147,18 @@ robot.text(function() return m end)
 		t.Errorf("got %#v", r)
 	}
 }
+
+// TestRepliesWeChatWouldRefuse: caught in Lua, with the handler's line,
+// instead of reaching the user as nothing.
+func TestRepliesWeChatWouldRefuse(t *testing.T) {
+	for chunk, want := range map[string]string{
+		`return robot.reply.articles{{title="1"},{title="2"},{title="3"},{title="4"},{title="5"},{title="6"},{title="7"},{title="8"},{title="9"}}`: "which WeChat would refuse: articles reply: 9 articles",
+		`return {{"t","d","i","u"},{"t","d","i","u"},{"t","d","i","u"},{"t","d","i","u"},{"t","d","i","u"},{"t","d","i","u"},{"t","d","i","u"},{"t","d","i","u"},{"t","d","i","u"}}`: "which WeChat would refuse",
+	} {
+		rt, _ := startRuntime(t, map[string]string{"t.lua": "robot.text(function()\n" + chunk + "\nend)"}, Options{})
+		_, _, err := rt.Dispatch(t.Context(), textMsg("x"), nil)
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "t.lua:1") {
+			t.Errorf("%s: err = %v, want t.lua:1 and %q", chunk, err, want)
+		}
+	}
+}

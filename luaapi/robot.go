@@ -3,6 +3,7 @@ package luaapi
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"log/slog"
 	"maps"
 	"math/big"
@@ -146,27 +147,16 @@ func (st *state) send(L *lua.LState) int {
 	if r == nil {
 		L.ArgError(2, "a reply to send (a string or a robot.reply value)")
 	}
+	// Like robot.client: a failure to deliver (no Client, WeChat refusing)
+	// is a result the script can handle, nil and an error table.
 	if st.rt.opts.Send == nil {
-		L.RaiseError("robot.send: sending needs app_id and app_secret in the configuration")
+		return pushClientError(L, errors.New("robot.send: sending needs app_id and app_secret in the configuration"))
 	}
 	if err := st.rt.opts.Send(st.ctx(), openid, r); err != nil {
-		L.Push(lua.LNil)
-		L.Push(errTable(L, err))
-		return 2
+		return pushClientError(L, err)
 	}
 	L.Push(lua.LTrue)
 	return 1
-}
-
-// errTable is the {errmsg = ...} table that API calls return as their
-// second result.
-func errTable(L *lua.LState, err error) *lua.LTable {
-	t := L.CreateTable(0, 2)
-	if ce, ok := err.(interface{ ErrCode() int }); ok {
-		t.RawSetString("errcode", lua.LNumber(ce.ErrCode()))
-	}
-	t.RawSetString("errmsg", lua.LString(err.Error()))
-	return t
 }
 
 // ctx is the context of the running call; Go calls made by scripts (the
@@ -180,31 +170,10 @@ func (st *state) ctx() context.Context {
 
 // ---- robot.client ----
 
-// newClient builds robot.client: the Client's bindings, or, without a
-// Client, a table whose every function answers nil and an error saying why.
+// newClient builds robot.client: the Client's bindings; without a Client
+// every method still exists and answers nil and an error saying why.
 func (st *state) newClient() lua.LValue {
-	L := st.L
-	if st.rt.opts.Client != nil {
-		return st.readOnly(newClientTable(L, st.rt.opts.Client), "robot.client")
-	}
-	unconfigured := L.NewFunction(func(L *lua.LState) int {
-		t := L.CreateTable(0, 1)
-		t.RawSetString("errmsg", lua.LString("robot.client: app_id/app_secret not configured"))
-		L.Push(lua.LNil)
-		L.Push(t)
-		return 2
-	})
-	t := L.CreateTable(0, 0)
-	mt := L.CreateTable(0, 2)
-	mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
-		L.Push(unconfigured)
-		return 1
-	}))
-	mt.RawSetString("__newindex", st.roNewIndex)
-	mt.RawSetString("__metatable", lua.LFalse)
-	mt.RawSetString("__name", lua.LString("robot.client"))
-	t.Metatable = mt
-	return t
+	return st.readOnly(newClientTable(st.L, st.rt.opts.Client), "robot.client")
 }
 
 // ---- robot.config ----

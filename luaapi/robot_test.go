@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/luarobot/luarobot/host/client"
 	"github.com/luarobot/luarobot/host/reply"
 )
 
@@ -50,7 +52,7 @@ func TestStore(t *testing.T) {
 	}
 	// Errors: no store, bad arguments.
 	tests := map[string]string{
-		`robot.store.get("k")`:         `robot.store.get: no store is configured`,
+		`robot.store.get("k")`:         `robot.store.get: the runtime has no store`,
 		`robot.store.set("", 1)`:       `bad argument #1`,
 		`robot.store.set("k", print)`:  `robot.store.set("k"): value: a function cannot be written as JSON`,
 		`robot.store.set("k", 1, -5)`:  `ttl is a number of seconds greater than 0`,
@@ -188,8 +190,13 @@ func TestSend(t *testing.T) {
 	if got := runLua(t, Options{Send: rec.send}, `local ok, err = robot.send(msg.source, "x") return tostring(ok) .. " " .. err.errmsg`); got != "nil 45015: response out of time limit" {
 		t.Errorf("failed send: %s", got)
 	}
-	if got := runLua(t, Options{}, `robot.send(msg.source, "x")`); !strings.Contains(got, "t.lua:2: robot.send: sending needs app_id and app_secret") {
+	if got := runLua(t, Options{}, `local ok, err = robot.send(msg.source, "x") return tostring(ok) .. " " .. err.errmsg`); got != "nil robot.send: sending needs app_id and app_secret in the configuration" {
 		t.Errorf("no Send: %s", got)
+	}
+	// A WeChat refusal reaches the script with its errcode, as robot.client's do.
+	rec.err = fmt.Errorf("send: %w", &client.APIError{Code: 45015, Msg: "response out of time limit", Method: "send_text_message"})
+	if got := runLua(t, Options{Send: rec.send}, `local ok, err = robot.send(msg.source, "x") return err.errcode .. " " .. err.errmsg .. " " .. tostring(err.hint ~= nil)`); got != "45015 response out of time limit true" {
+		t.Errorf("refused send: %s", got)
 	}
 }
 
@@ -294,7 +301,7 @@ func TestClientWithoutConfig(t *testing.T) {
   assert(r == nil)
   local r2, err2 = robot.client.send_text_message(msg.source, "hi")
   return err.errmsg .. " | " .. err2.errmsg`)
-	want := "robot.client: app_id/app_secret not configured | robot.client: app_id/app_secret not configured"
+	want := "robot.client is not configured: set app_id and app_secret | robot.client is not configured: set app_id and app_secret"
 	if got != want {
 		t.Errorf("got %s", got)
 	}

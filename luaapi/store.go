@@ -95,7 +95,7 @@ func (st *state) storeKey(L *lua.LState, fn string) string {
 		L.ArgError(1, "a key is 1 to 256 bytes")
 	}
 	if st.rt.opts.Values == nil {
-		L.RaiseError("robot.store.%s: no store is configured (session_storage = \"off\"?)", fn)
+		L.RaiseError("robot.store.%s: the runtime has no store (luaapi.Options.Values)", fn)
 	}
 	return key
 }
