@@ -152,7 +152,7 @@ robot.text(function() return m end)
 // instead of reaching the user as nothing.
 func TestRepliesWeChatWouldRefuse(t *testing.T) {
 	for chunk, want := range map[string]string{
-		`return robot.reply.articles{{title="1"},{title="2"},{title="3"},{title="4"},{title="5"},{title="6"},{title="7"},{title="8"},{title="9"}}`: "which WeChat would refuse: articles reply: 9 articles",
+		`return robot.reply.articles{{title="1"},{title="2"},{title="3"},{title="4"},{title="5"},{title="6"},{title="7"},{title="8"},{title="9"}}`:                                   "which WeChat would refuse: articles reply: 9 articles",
 		`return {{"t","d","i","u"},{"t","d","i","u"},{"t","d","i","u"},{"t","d","i","u"},{"t","d","i","u"},{"t","d","i","u"},{"t","d","i","u"},{"t","d","i","u"},{"t","d","i","u"}}`: "which WeChat would refuse",
 	} {
 		rt, _ := startRuntime(t, map[string]string{"t.lua": "robot.text(function()\n" + chunk + "\nend)"}, Options{})
