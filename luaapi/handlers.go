@@ -235,6 +235,7 @@ func (st *state) dispatch(ctx context.Context, msg *message.Message, in []byte) 
 	msgV := st.messageTable(msg)
 	sess := st.decodeSession(ctx, in, msg.Source)
 	var answer reply.Reply
+	var last *handler // the last handler called, to blame for a bad session
 lists:
 	for _, list := range [2][]*handler{st.byType[msg.Type], st.all} {
 		for _, h := range list {
@@ -242,6 +243,7 @@ lists:
 			if !ok {
 				continue
 			}
+			last = h
 			ret, err := st.call(ctx, h.fn, msgV, sess, match)
 			if err != nil {
 				return nil, nil, err
@@ -260,7 +262,14 @@ lists:
 	}
 	out, err := EncodeJSON(sess, true)
 	if err != nil {
-		return nil, nil, &Error{Message: "the session cannot be saved: " + strings.Replace(err.Error(), "value", "session", 1)}
+		e := &Error{Message: "the session cannot be saved: " + strings.Replace(err.Error(), "value", "session", 1)}
+		if last != nil {
+			// Any handler that ran may have stored it; the last one is
+			// the likeliest, and its place is what the reader needs.
+			e.File, e.Line = last.fn.Proto.SourceName, last.fn.Proto.LineDefined
+			e.Message += " (a session holds strings, numbers, booleans and tables)"
+		}
+		return nil, nil, e
 	}
 	return answer, sessionChange(in, out), nil
 }

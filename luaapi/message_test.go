@@ -147,8 +147,9 @@ end)`}, Options{})
 		t.Errorf("fail: session %q err %v", sf, err)
 	}
 	// A session value JSON cannot hold is an error.
-	if _, _, err := rt.Dispatch(context.Background(), textMsg("func"), nil); err == nil || !strings.Contains(err.Error(), "the session cannot be saved: session.f: a function") {
-		t.Errorf("func: err %v", err)
+	if _, _, err := rt.Dispatch(context.Background(), textMsg("func"), nil); err == nil || !strings.Contains(err.Error(), "the session cannot be saved: session.f: a function") ||
+		!strings.Contains(err.Error(), ".lua:") {
+		t.Errorf("func: err %v, want the handler's file:line and what is wrong", err)
 	}
 	// WeRoBot's demo: the first message is echoed, later ones are not.
 	r, s6 := dispatch(t, rt, textMsg("first"), nil)

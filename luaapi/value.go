@@ -28,6 +28,16 @@ const maxSafeInteger = 1 << 53
 // bytes" round-trip; robot.json follows the JSON standard instead.
 const binaryPrefix = "\x00b64:"
 
+// In the exact codec, a table key that is not a string is written as a
+// string with one of these prefixes, so that {[1] = "a", [3] = "c"} comes
+// back with number keys rather than "1" and "3". A string key or value
+// beginning with NUL is written with binaryPrefix, so nothing a script
+// stores can be mistaken for these markers.
+const (
+	numberKeyPrefix = "\x00n:"
+	boolKeyPrefix   = "\x00bool:"
+)
+
 // ToGo converts a Lua value into plain Go values: nil, bool, string, int64
 // (integral numbers up to 2^53) or float64, []any for a table that is a
 // sequence 1..n, and map[string]any for any other table (number keys become
@@ -230,6 +240,24 @@ func EncodeJSON(v lua.LValue, exact bool) ([]byte, error) {
 type jsonEncoder struct {
 	buf   []byte
 	exact bool
+	// markedKey is set while writing a key objectKey marked as a number
+	// or boolean, which must not be taken for a binary string.
+	markedKey bool
+}
+
+// objectKey is the JSON key of a table key: tableKey's text, or in the
+// exact codec a marked string for number and boolean keys (marked true).
+func (e *jsonEncoder) objectKey(k lua.LValue, path string) (key string, marked bool, err error) {
+	if e.exact {
+		switch k := k.(type) {
+		case lua.LNumber:
+			return numberKeyPrefix + formatNumber(float64(k)), true, nil
+		case lua.LBool:
+			return boolKeyPrefix + strconv.FormatBool(bool(k)), true, nil
+		}
+	}
+	key, err = tableKey(k, path)
+	return key, false, err
 }
 
 func (e *jsonEncoder) value(v lua.LValue, depth int, path string) error {
@@ -264,8 +292,10 @@ func (e *jsonEncoder) value(v lua.LValue, depth int, path string) error {
 			return nil
 		}
 		type entry struct {
-			key string
-			val lua.LValue
+			key    string
+			marked bool // a number or boolean key, see objectKey
+			val    lua.LValue
+			path   string
 		}
 		var entries []entry
 		var err error
@@ -273,9 +303,12 @@ func (e *jsonEncoder) value(v lua.LValue, depth int, path string) error {
 			if err != nil {
 				return
 			}
-			var key string
-			key, err = tableKey(k, path)
-			entries = append(entries, entry{key, val})
+			var key, text string
+			var marked bool
+			if key, marked, err = e.objectKey(k, path); err == nil {
+				text, _ = tableKey(k, path)
+				entries = append(entries, entry{key, marked, val, path + "." + text})
+			}
 		})
 		if err != nil {
 			return err
@@ -286,11 +319,14 @@ func (e *jsonEncoder) value(v lua.LValue, depth int, path string) error {
 			if i > 0 {
 				e.buf = append(e.buf, ',')
 			}
-			if err := e.string(en.key, path); err != nil {
+			e.markedKey = en.marked
+			err := e.string(en.key, path)
+			e.markedKey = false
+			if err != nil {
 				return err
 			}
 			e.buf = append(e.buf, ':')
-			if err := e.value(en.val, depth+1, path+"."+en.key); err != nil {
+			if err := e.value(en.val, depth+1, en.path); err != nil {
 				return err
 			}
 		}
@@ -304,7 +340,7 @@ func (e *jsonEncoder) value(v lua.LValue, depth int, path string) error {
 const hexDigits = "0123456789abcdef"
 
 func (e *jsonEncoder) string(s, path string) error {
-	if !utf8.ValidString(s) || (e.exact && strings.HasPrefix(s, binaryPrefix)) {
+	if !utf8.ValidString(s) || (e.exact && strings.HasPrefix(s, "\x00") && !e.markedKey) {
 		if !e.exact {
 			return fmt.Errorf("%s: string is not valid UTF-8", path)
 		}
@@ -435,7 +471,7 @@ func (d *jsonDecoder) object(depth int) (lua.LValue, error) {
 		if d.data[d.pos] != '"' {
 			return lua.LNil, d.errorf("object key must be a string")
 		}
-		key, err := d.string()
+		key, err := d.objectKey()
 		if err != nil {
 			return lua.LNil, err
 		}
@@ -450,7 +486,11 @@ func (d *jsonDecoder) object(depth int) (lua.LValue, error) {
 			return lua.LNil, err
 		}
 		if v != lua.LNil {
-			t.RawSetString(key, v)
+			if k, ok := key.(lua.LString); ok {
+				t.RawSetString(string(k), v)
+			} else {
+				t.RawSet(key, v)
+			}
 		}
 		if end, err := d.separator('}', "object"); end || err != nil {
 			return t, err
@@ -477,6 +517,31 @@ func (d *jsonDecoder) array(depth int) (lua.LValue, error) {
 			return t, err
 		}
 	}
+}
+
+// objectKey reads an object key: a string, or in the exact codec a number
+// or boolean written by jsonEncoder.objectKey.
+func (d *jsonDecoder) objectKey() (lua.LValue, error) {
+	raw, err := d.rawString()
+	if err != nil {
+		return lua.LNil, err
+	}
+	if d.exact {
+		switch {
+		case strings.HasPrefix(raw, numberKeyPrefix):
+			f, err := strconv.ParseFloat(raw[len(numberKeyPrefix):], 64)
+			if err != nil || math.IsNaN(f) {
+				return lua.LNil, d.errorf("bad number key %q", raw[len(numberKeyPrefix):])
+			}
+			return lua.LNumber(f), nil
+		case raw == boolKeyPrefix+"true":
+			return lua.LTrue, nil
+		case raw == boolKeyPrefix+"false":
+			return lua.LFalse, nil
+		}
+	}
+	key, err := d.finishString(raw)
+	return lua.LString(key), err
 }
 
 // separator reads what follows a member of an object or array: ',' (more
@@ -528,14 +593,30 @@ func (d *jsonDecoder) number() (lua.LValue, error) {
 			return lua.LNil, d.errorf("invalid number")
 		}
 	}
-	f, err := strconv.ParseFloat(string(d.data[start:d.pos]), 64)
+	text := string(d.data[start:d.pos])
+	f, err := strconv.ParseFloat(text, 64)
 	if err != nil && !errors.Is(err, strconv.ErrRange) {
-		return lua.LNil, d.errorf("invalid number %q", d.data[start:d.pos])
+		return lua.LNil, d.errorf("invalid number %q", text)
+	}
+	if !d.exact && math.Abs(f) > maxSafeInteger && !strings.ContainsAny(text, ".eE") {
+		// A 64-bit id (an order id, a msgid): a Lua number would round
+		// it, so it stays text, as robot.client and message ids do.
+		return lua.LString(text), nil
 	}
 	return lua.LNumber(f), nil
 }
 
+// string reads a JSON string, decoding the exact codec's binary strings.
 func (d *jsonDecoder) string() (string, error) {
+	s, err := d.rawString()
+	if err != nil {
+		return "", err
+	}
+	return d.finishString(s)
+}
+
+// rawString reads a JSON string as written.
+func (d *jsonDecoder) rawString() (string, error) {
 	d.pos++ // opening quote
 	start := d.pos
 	// Fast path: no escapes.
@@ -544,7 +625,7 @@ func (d *jsonDecoder) string() (string, error) {
 		if c == '"' {
 			s := string(d.data[start:d.pos])
 			d.pos++
-			return d.finishString(s)
+			return s, nil
 		}
 		if c == '\\' || c < 0x20 {
 			break
@@ -558,7 +639,7 @@ func (d *jsonDecoder) string() (string, error) {
 		switch {
 		case c == '"':
 			d.pos++
-			return d.finishString(b.String())
+			return b.String(), nil
 		case c < 0x20:
 			return "", d.errorf("control character in string")
 		case c != '\\':

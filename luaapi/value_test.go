@@ -88,6 +88,10 @@ func TestExactRoundTrip(t *testing.T) {
 		`{s = "\0\255\254binary", prefix = "\0b64:looks like a marker", n = 42, f = 0.1, big = 2^53, neg = -7, yes = true, no = false}`,
 		`{list = {1, "two", {three = 3}}, nested = {a = {b = {c = "d"}}}, empty = {}}`,
 		`{text = "中文😀\n\t\"quoted\"", url = "https://x/?a=1&b=<2>"}`,
+		// Tables that are not sequences keep their key types.
+		`{sparse = {[1] = "a", [3] = "c"}, mixed = {1, 2, x = 3}, float = {[1.5] = "f"}, flags = {[true] = "yes", [false] = "no"}}`,
+		// Strings that look like the codec's own markers stay strings.
+		`{["\0n:3"] = "not a number key", ["\0bool:true"] = "\0n:7", s = "\0"}`,
 	}
 	for _, chunk := range chunks {
 		v := evalLua(t, L, chunk)
@@ -125,7 +129,7 @@ func TestExactRoundTrip(t *testing.T) {
 func TestDecodeJSON(t *testing.T) {
 	L := lua.NewState()
 	defer L.Close()
-	v, err := DecodeJSON(L, []byte(` {"a": [1, 2.5, "x\u00e9\ud83d\ude00", null, true], "b": {"c": null}, "e": -1e2} `), false)
+	v, err := DecodeJSON(L, []byte(` {"a": [1, 2.5, "x\u00e9\ud83d\ude00", null, true], "b": {"c": null}, "e": -1e2, "id": 6302917734529474561, "safe": 9007199254740992} `), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +137,9 @@ func TestDecodeJSON(t *testing.T) {
 	if err := L.DoString(`
 		assert(v.a[1] == 1 and v.a[2] == 2.5 and v.a[3] == "xé😀" and v.a[4] == nil and v.a[5] == true)
 		assert(type(v.b) == "table" and next(v.b) == nil)
-		assert(v.e == -100)`); err != nil {
+		assert(v.e == -100)
+		assert(v.id == "6302917734529474561", "64-bit ids stay text")
+		assert(v.safe == 2^53)`); err != nil {
 		t.Error(err)
 	}
 	for _, bad := range []string{``, `{`, `{"a"}`, `{"a":1,}`, `[1 2]`, `"\x"`, `01`, `1.`, `-`, `tru`, `{} x`, "\"a\x01\"", `{1:2}`} {
@@ -178,7 +184,7 @@ func TestToGoFromGo(t *testing.T) {
 // come from users and from the store; they must fail cleanly, never panic,
 // and agree with encoding/json on what is valid.
 func FuzzDecodeJSON(f *testing.F) {
-	for _, seed := range []string{`{"a":[1,2,{"b":null}]}`, `"\ud83d\ude00"`, `"\ud800\u0041"`, `-0.0e+1`, `[]`, `{"\u0000b64:AAE=":1}`} {
+	for _, seed := range []string{`{"\u0000n:3":"x","\u0000bool:true":1}`, `{"a":[1,2,{"b":null}]}`, `"\ud83d\ude00"`, `"\ud800\u0041"`, `-0.0e+1`, `[]`, `{"\u0000b64:AAE=":1}`} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -194,6 +200,24 @@ func FuzzDecodeJSON(f *testing.F) {
 		}
 		if _, err := EncodeJSON(v, true); err != nil && !strings.Contains(err.Error(), "cannot be written") {
 			t.Fatalf("re-encoding %q: %v", data, err)
+		}
+		// The exact codec (sessions) is stable: what it writes, it reads
+		// back to the same value, which it writes the same way.
+		ev, err := DecodeJSON(L, data, true)
+		if err != nil {
+			return
+		}
+		once, err := EncodeJSON(ev, true)
+		if err != nil {
+			return // e.g. a number key that is NaN cannot come back
+		}
+		back, err := DecodeJSON(L, once, true)
+		if err != nil {
+			t.Fatalf("exact codec cannot read what it wrote: %q -> %q: %v", data, once, err)
+		}
+		twice, err := EncodeJSON(back, true)
+		if err != nil || !bytes.Equal(once, twice) {
+			t.Fatalf("exact codec unstable: %q -> %q -> %q (%v)", data, once, twice, err)
 		}
 	})
 }
