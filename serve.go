@@ -175,6 +175,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 		Dispatcher:         rt,
 		Sessions:           sessions,
 		Dedup:              dedup,
+		SharedStore:        cfg.SessionStorage == store.KindRedis,
 		Sender:             send,
 		ReplyTimeout:       cfg.ReplyTimeout,
 		HandlerTimeout:     cfg.HandlerTimeout,

@@ -400,8 +400,8 @@ func (c *Config) Validate() error {
 	if c.Host != "" && net.ParseIP(c.Host) == nil && strings.ContainsAny(c.Host, " /:") {
 		return fmt.Errorf("host: %q is not a host name or IP address", c.Host)
 	}
-	if !strings.HasPrefix(c.Path, "/") {
-		return fmt.Errorf("path: %q must start with /", c.Path)
+	if err := checkPath(c.Path); err != nil {
+		return fmt.Errorf("path: %q %v", c.Path, err)
 	}
 	if c.Scripts == "" {
 		return errors.New("scripts: must name a folder")
@@ -454,6 +454,20 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		return fmt.Errorf("log_format: unknown value %q (want text or json)", c.LogFormat)
+	}
+	return nil
+}
+
+// checkPath accepts what http.ServeMux can mount the bot at: a plain path,
+// no wildcards, spaces or query.
+func checkPath(p string) error {
+	if !strings.HasPrefix(p, "/") {
+		return errors.New("must start with /")
+	}
+	if i := strings.IndexFunc(p, func(r rune) bool {
+		return r <= ' ' || r == 0x7f || strings.ContainsRune("{}?#%\\", r)
+	}); i >= 0 {
+		return fmt.Errorf("has %q at byte %d: use a plain URL path such as /wechat", p[i], i)
 	}
 	return nil
 }

@@ -88,6 +88,8 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"size", `max_body = "lots"`, nil, nil, `max_body: "lots" is not a size`},
 		{"bool", "", []string{"LUAROBOT_USE_STABLE_TOKEN=maybe"}, nil, `use_stable_token: "maybe" is not true or false`},
 		{"path", `path = "wechat"`, nil, nil, `path: "wechat" must start with /`},
+		{"path wildcard", `path = "/{x"`, nil, nil, `path: "/{x" has '{' at byte 1`},
+		{"path space", `path = "/a b"`, nil, nil, `path: "/a b" has ' ' at byte 2`},
 		{"api base", `api_base = "ftp://x"`, nil, nil, `api_base: "ftp://x" is not an http(s) URL`},
 		{"log level", `log_level = "loud"`, nil, nil, `log_level: unknown value "loud"`},
 		{"unknown flag", "", nil, map[string]string{"nope": "1"}, "flag --nope: unknown configuration key"},

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -24,7 +25,9 @@ import (
 //
 // Who delivers is decided through a record in the dedup store (see
 // record.go), changed only by compare-and-swap, so the same rules hold
-// across host processes that share a Redis.
+// across host processes that share a Redis. When the store fails and the
+// state of a record cannot be known, the engine prefers answering twice to
+// not answering.
 
 const (
 	// minDedupTTL is how long a delivery is remembered: WeChat's retries
@@ -36,11 +39,24 @@ const (
 	pollInterval = 50 * time.Millisecond
 	// handoverGrace is how long a finished handler whose own delivery has
 	// closed leaves a reply for a waiting retry beyond that retry's
-	// deadline before sending it through the API instead.
+	// deadline before sending it through the API instead: the retry may
+	// be in another process, polling.
 	handoverGrace = 250 * time.Millisecond
+	// storeTimeout bounds one dedup-store call made in the background,
+	// after the delivery has been answered.
+	storeTimeout = 5 * time.Second
+	// storeAttempts is how often a background store call is tried before
+	// the engine falls back to the API.
+	storeAttempts = 5
 	// sendTimeout bounds one customer-service API call.
 	sendTimeout = 30 * time.Second
+	// saveTimeout bounds a session save; it gets its own context so that
+	// a handler finishing near handler_timeout still has its session kept.
+	saveTimeout = 5 * time.Second
 )
+
+// errClosed answers deliveries that arrive after Close.
+var errClosed = errors.New("host: the handler is closed")
 
 // engine is the dedup + deadline + session part of the pipeline.
 type engine struct {
@@ -51,6 +67,9 @@ type engine struct {
 	locks  keyedMutex
 	notify notifier
 	stats  counters
+
+	mu     sync.Mutex
+	closed bool
 	// work tracks goroutines that outlive their request: handler runs
 	// past the deadline, late deliveries, the rest of long texts.
 	work sync.WaitGroup
@@ -63,6 +82,29 @@ func newEngine(opts *Options) *engine {
 	}
 	e.ttl = max(minDedupTTL, opts.HandlerTimeout+opts.ReplyTimeout+10*time.Second)
 	return e
+}
+
+// goWork runs f in the background, tracked by Close and guarded against
+// panics (a panicking Sender must not take the process down). It reports
+// false, running nothing, once the engine is closed.
+func (e *engine) goWork(what string, f func()) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return false
+	}
+	e.work.Add(1)
+	go func() {
+		defer e.work.Done()
+		defer func() {
+			if p := recover(); p != nil {
+				e.stats.failures.Add(1)
+				e.log.Error("background work panicked", "work", what, "panic", fmt.Sprint(p))
+			}
+		}()
+		f()
+	}()
+	return true
 }
 
 // outcome is the answer to one delivery: body is the reply XML (nil means
@@ -89,55 +131,66 @@ type result struct {
 	parts []reply.Reply
 }
 
-// answer handles one delivery of msg and returns the answer to write.
-func (e *engine) answer(reqCtx context.Context, msg *message.Message) outcome {
+// answer handles one delivery of msg, which arrived at start, and returns
+// the answer to write by start + reply_timeout.
+func (e *engine) answer(reqCtx context.Context, start time.Time, msg *message.Message) (outcome, error) {
+	e.mu.Lock()
+	closed := e.closed
+	e.mu.Unlock()
+	if closed {
+		// Refused before it is recorded, so that WeChat's retry can be
+		// handled by a process still running.
+		return outcome{}, errClosed
+	}
 	e.stats.deliveries.Add(1)
-	deadline := time.Now().Add(e.opts.ReplyTimeout)
+	deadline := start.Add(e.opts.ReplyTimeout)
+	// Store calls end at the deadline, but not when WeChat hangs up: a
+	// delivery dropped half-way must still leave its record, or its retry
+	// would run the handlers again.
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(reqCtx), deadline)
+	defer cancel()
 	key := dedupKey(e.opts.AppID, msg)
-	added, current, err := e.dedup.AddDedup(reqCtx, key, pendingRecord, e.ttl)
+	added, current, err := e.dedup.AddDedup(ctx, key, pendingRecord, e.ttl)
 	if err != nil {
 		// Without the store we cannot tell a retry from a first delivery;
 		// answering twice is better than not answering.
 		e.log.Error("dedup store unavailable; handling the delivery without retry protection", "key", key, "error", err)
-		return e.runAndWait(reqCtx, "", msg, deadline)
-	}
-	if !added {
+		key = ""
+	} else if !added {
 		e.stats.retries.Add(1)
-		return e.joinRetry(reqCtx, key, current, msg, deadline)
+		return e.joinRetry(ctx, key, current, deadline), nil
 	}
-	e.notify.broadcast(key)
-	return e.runAndWait(reqCtx, key, msg, deadline)
+	return e.runAndWait(reqCtx, ctx, key, msg, deadline)
 }
 
 // runAndWait starts the handlers and waits for them until the deadline.
-func (e *engine) runAndWait(reqCtx context.Context, key string, msg *message.Message, deadline time.Time) outcome {
+func (e *engine) runAndWait(reqCtx, ctx context.Context, key string, msg *message.Message, deadline time.Time) (outcome, error) {
 	done := make(chan result, 1)
-	e.work.Add(1)
-	go func() {
-		defer e.work.Done()
-		done <- e.run(msg)
-	}()
+	if !e.goWork("handler", func() { done <- e.run(msg) }) {
+		return outcome{}, errClosed
+	}
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	select {
 	case res := <-done:
 		if res.first == nil {
-			e.setFinal(key, pendingRecord, record{state: stateSent})
-			return outcome{}
+			e.setFinal(ctx, key, pendingRecord, record{state: stateSent})
+			return outcome{}, nil
 		}
-		e.setFinal(key, pendingRecord, record{state: statePassive, payload: res.first})
-		return outcome{body: res.first, then: e.sendRestLater(msg.Source, res.parts[1:])}
+		e.setFinal(ctx, key, pendingRecord, record{state: statePassive, payload: res.first})
+		return outcome{body: res.first, then: e.sendRestLater(msg.Source, res.parts[1:])}, nil
 	case <-timer.C:
 	case <-reqCtx.Done():
 	}
 	// The delivery closes now with "success"; the reply follows when the
 	// handlers finish, to a retry that is waiting or through the API.
-	e.work.Add(1)
-	go func() {
-		defer e.work.Done()
-		e.deliverLate(key, msg, done)
-	}()
-	return outcome{}
+	// (The handler goroutine above is tracked, so this cannot fail where
+	// that succeeded unless Close began in between; then the reply is
+	// dropped with the rest of the shutdown.)
+	if !e.goWork("late delivery", func() { e.deliverLate(key, msg, done) }) {
+		e.log.Error("shutting down: a late reply is dropped", "type", msg.Type, "user", msg.Source)
+	}
+	return outcome{}, nil
 }
 
 // run loads the user's session, runs the handlers, saves the session and
@@ -153,7 +206,7 @@ func (e *engine) run(msg *message.Message) (res result) {
 			res = result{}
 		}
 	}()
-	unlock, err := e.locks.lock(ctx, msg.Source)
+	unlock, err := e.lockUser(ctx, msg.Source)
 	if err != nil {
 		e.stats.failures.Add(1)
 		e.log.Error("handler not run: earlier messages of the user still running", "user", msg.Source, "error", err)
@@ -162,10 +215,12 @@ func (e *engine) run(msg *message.Message) (res result) {
 	defer unlock()
 
 	var session []byte
+	loaded := true
 	if e.opts.Sessions != nil {
 		session, err = e.opts.Sessions.LoadSession(ctx, msg.Source)
 		if err != nil {
-			e.log.Error("session not loaded; the handler runs with an empty session", "user", msg.Source, "error", err)
+			loaded = false
+			e.log.Error("session not loaded; the handler runs with an empty session, which will not be saved", "user", msg.Source, "error", err)
 			session = nil
 		}
 	}
@@ -175,10 +230,20 @@ func (e *engine) run(msg *message.Message) (res result) {
 		e.log.Error("handler failed", "type", msg.Type, "user", msg.Source, "error", err)
 		return result{}
 	}
-	if newSession != nil && e.opts.Sessions != nil {
+	switch {
+	case newSession == nil || e.opts.Sessions == nil:
+	case !loaded:
+		// Saving what the handler made of an empty session would
+		// overwrite the real one, which merely could not be read.
+		e.stats.failures.Add(1)
+		e.log.Error("session not saved: it could not be loaded, and saving would overwrite it", "user", msg.Source)
+	default:
 		// Committed before the reply leaves: a crash after the answer
 		// loses nothing the user was answered about.
-		if err := e.opts.Sessions.SaveSession(ctx, msg.Source, newSession); err != nil {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+		err := e.opts.Sessions.SaveSession(sctx, msg.Source, newSession)
+		cancel()
+		if err != nil {
 			e.stats.failures.Add(1)
 			e.log.Error("session not saved", "user", msg.Source, "error", err)
 		}
@@ -195,8 +260,8 @@ func (e *engine) run(msg *message.Message) (res result) {
 }
 
 // joinRetry answers a delivery of a message that an earlier delivery is
-// handling or has handled.
-func (e *engine) joinRetry(ctx context.Context, key string, current []byte, msg *message.Message, deadline time.Time) outcome {
+// handling or has handled. ctx ends at the delivery's deadline.
+func (e *engine) joinRetry(ctx context.Context, key string, current []byte, deadline time.Time) outcome {
 	for {
 		rec, err := decodeRecord(current)
 		if err != nil {
@@ -210,18 +275,33 @@ func (e *engine) joinRetry(ctx context.Context, key string, current []byte, msg 
 			return outcome{}
 		case stateReady:
 			// The handler finished after its own delivery closed: take
-			// the reply if the API has not.
+			// the reply if the API has not, and if there is still time
+			// to answer with it.
+			if !time.Now().Before(deadline) {
+				return outcome{}
+			}
 			taken := record{state: statePassive, payload: rec.payload}
-			if ok := e.swap(ctx, key, current, taken); ok {
+			ok, err := e.swap(ctx, key, current, taken)
+			if ok {
+				return outcome{body: rec.payload}
+			}
+			if err != nil {
+				// The swap may have happened. Answering the reply again is
+				// harmless (WeChat shows one answer per message); losing it
+				// is not, and the owner only uses the API while it can
+				// still swap ready to sent.
 				return outcome{body: rec.payload}
 			}
 		case statePending:
 			// Tell the handler's process a delivery is open until our
 			// deadline, then wait for the reply.
-			until := deadline.UnixMilli()
-			if rec.waiterUntil < until {
+			if until := deadline.UnixMilli(); rec.waiterUntil < until {
 				rec.waiterUntil = until
-				if !e.swap(ctx, key, current, rec) {
+				ok, err := e.swap(ctx, key, current, rec)
+				if err != nil {
+					return outcome{} // the store is failing: the API takes over
+				}
+				if !ok {
 					break // changed meanwhile: reread
 				}
 			}
@@ -231,7 +311,7 @@ func (e *engine) joinRetry(ctx context.Context, key string, current []byte, msg 
 		}
 		current, err = e.dedup.LoadDedup(ctx, key)
 		if err != nil || current == nil {
-			e.log.Error("dedup record lost while a retry waited; answering success", "key", key, "error", err)
+			e.log.Error("dedup record unreadable while a retry waited; answering success", "key", key, "error", err)
 			return outcome{}
 		}
 	}
@@ -247,40 +327,15 @@ func (e *engine) deliverLate(key string, msg *message.Message, done <-chan resul
 		// The dispatcher should have given up at handler_timeout.
 		e.stats.failures.Add(1)
 		e.log.Error("handler still running past handler_timeout; its reply is dropped", "type", msg.Type, "user", msg.Source)
-		e.setFinal(key, nil, record{state: stateSent})
+		e.setFinal(context.Background(), key, nil, record{state: stateSent})
 		return
 	}
 	if res.first == nil {
-		e.setFinal(key, nil, record{state: stateSent})
+		e.setFinal(context.Background(), key, nil, record{state: stateSent})
 		return
 	}
-	ctx := context.Background()
-	for key != "" {
-		current, err := e.dedup.LoadDedup(ctx, key)
-		if err != nil || current == nil {
-			break
-		}
-		rec, err := decodeRecord(current)
-		if err != nil || rec.state != statePending {
-			break
-		}
-		waiter := time.UnixMilli(rec.waiterUntil)
-		if !waiter.After(time.Now()) {
-			if e.swap(ctx, key, current, record{state: stateSent}) {
-				break
-			}
-			continue
-		}
-		ready := record{state: stateReady, waiterUntil: rec.waiterUntil, payload: res.first}
-		if !e.swap(ctx, key, current, ready) {
-			continue
-		}
-		// A retry is open: leave it the reply until its deadline.
-		e.waitChange(ctx, key, waiter.Add(handoverGrace))
-		if e.swap(ctx, key, ready.encode(), record{state: stateSent}) {
-			break // nobody took it: the API delivers
-		}
-		// A retry took it passively; the rest of a long text follows.
+	if key != "" && !e.handOver(key, res) {
+		// A retry answered with the reply; the rest of a long text follows.
 		e.sendRest(msg.Source, res.parts[1:])
 		return
 	}
@@ -288,17 +343,91 @@ func (e *engine) deliverLate(key string, msg *message.Message, done <-chan resul
 	e.sendRest(msg.Source, res.parts)
 }
 
+// handOver offers a late reply to a retry that is waiting for it, and
+// reports whether the API must deliver it: true when no retry took it,
+// and when the store cannot tell.
+func (e *engine) handOver(key string, res result) (useAPI bool) {
+	for attempt := 0; attempt < storeAttempts; attempt++ {
+		current, err := e.load(key)
+		if err != nil {
+			continue
+		}
+		if current == nil {
+			return true // expired: nobody can be waiting
+		}
+		rec, err := decodeRecord(current)
+		if err != nil {
+			e.log.Error("corrupt dedup record; the reply goes through the API", "key", key, "error", err)
+			return true
+		}
+		if rec.state != statePending {
+			// Only this process moves a record on from pending.
+			e.log.Error("dedup record in an unexpected state; the reply goes through the API", "key", key, "state", rec.state)
+			return true
+		}
+		waiter := time.UnixMilli(rec.waiterUntil)
+		if !waiter.After(time.Now()) {
+			// Nobody waits: the API delivers, once this is recorded
+			// (or the record can no longer be read).
+			ok, err := e.swapBackground(key, current, record{state: stateSent})
+			if ok || err != nil {
+				return true
+			}
+			continue // a retry registered meanwhile
+		}
+		ready := record{state: stateReady, waiterUntil: rec.waiterUntil, payload: res.first}
+		if ok, err := e.swapBackground(key, current, ready); !ok || err != nil {
+			continue
+		}
+		return e.reclaim(key, ready.encode(), waiter.Add(handoverGrace))
+	}
+	e.log.Error("dedup store failing; the late reply goes through the API", "key", key)
+	return true
+}
+
+// reclaim waits until until for a retry to take the ready record, then
+// takes it back for the API; it reports whether the API must deliver.
+func (e *engine) reclaim(key string, ready []byte, until time.Time) bool {
+	ctx := context.Background()
+	for e.waitChange(ctx, key, until) {
+		if current, err := e.load(key); err == nil && !bytes.Equal(current, ready) {
+			break // taken (or expired)
+		}
+	}
+	for attempt := 0; attempt < storeAttempts; attempt++ {
+		ok, err := e.swapBackground(key, ready, record{state: stateSent})
+		if ok {
+			return true
+		}
+		if err == nil {
+			return false // a retry took it
+		}
+		// Unknown: if it is no longer ready, a retry took it.
+		if current, err := e.load(key); err == nil && !bytes.Equal(current, ready) {
+			return current == nil
+		}
+	}
+	e.log.Error("dedup store failing during a hand-over; the late reply goes through the API and may reach the user twice", "key", key)
+	return true
+}
+
 // setFinal records the end state of a delivery (best effort: if it fails,
-// retries answer success when the record expires or times out). expected,
+// retries wait and answer success until the record expires). expected,
 // when known, is the record's likely current value: usually the pending
 // record this delivery added, which saves a read.
-func (e *engine) setFinal(key string, expected []byte, final record) {
+func (e *engine) setFinal(ctx context.Context, key string, expected []byte, final record) {
 	if key == "" {
 		return
 	}
-	ctx := context.Background()
-	if expected != nil && e.swap(ctx, key, expected, final) {
-		return
+	if ctx.Err() != nil {
+		ctx = context.Background() // the delivery is answered; finish the bookkeeping
+	}
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	if expected != nil {
+		if ok, _ := e.swap(ctx, key, expected, final); ok {
+			return
+		}
 	}
 	for range 8 {
 		current, err := e.dedup.LoadDedup(ctx, key)
@@ -309,7 +438,7 @@ func (e *engine) setFinal(key string, expected []byte, final record) {
 		if current == nil {
 			return
 		}
-		if e.swap(ctx, key, current, final) {
+		if ok, err := e.swap(ctx, key, current, final); ok || err != nil {
 			return
 		}
 	}
@@ -317,16 +446,34 @@ func (e *engine) setFinal(key string, expected []byte, final record) {
 }
 
 // swap is SwapDedup that logs failures and wakes local waiters.
-func (e *engine) swap(ctx context.Context, key string, old []byte, rec record) bool {
+func (e *engine) swap(ctx context.Context, key string, old []byte, rec record) (bool, error) {
 	ok, err := e.dedup.SwapDedup(ctx, key, old, rec.encode(), e.ttl)
 	if err != nil {
 		e.log.Error("dedup store", "key", key, "error", err)
-		return false
+		return false, err
 	}
 	if ok {
 		e.notify.broadcast(key)
 	}
-	return ok
+	return ok, nil
+}
+
+// swapBackground and load are the store calls of background work, each
+// with its own timeout.
+func (e *engine) swapBackground(key string, old []byte, rec record) (bool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	return e.swap(ctx, key, old, rec)
+}
+
+func (e *engine) load(key string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	b, err := e.dedup.LoadDedup(ctx, key)
+	if err != nil {
+		e.log.Error("dedup store", "key", key, "error", err)
+	}
+	return b, err
 }
 
 // waitChange blocks until this process changes key, a poll interval passes
@@ -338,8 +485,10 @@ func (e *engine) waitChange(ctx context.Context, key string, until time.Time) bo
 	}
 	t := time.NewTimer(min(left, pollInterval))
 	defer t.Stop()
+	changed, release := e.notify.wait(key)
+	defer release()
 	select {
-	case <-e.notify.wait(key):
+	case <-changed:
 	case <-t.C:
 	case <-ctx.Done():
 		return false
@@ -354,11 +503,9 @@ func (e *engine) sendRestLater(openid string, parts []reply.Reply) func() {
 		return nil
 	}
 	return func() {
-		e.work.Add(1)
-		go func() {
-			defer e.work.Done()
-			e.sendRest(openid, parts)
-		}()
+		if !e.goWork("rest of a long text", func() { e.sendRest(openid, parts) }) {
+			e.log.Error("shutting down: the rest of a long text is dropped", "user", openid, "parts", len(parts))
+		}
 	}
 }
 
@@ -390,7 +537,12 @@ func (e *engine) send(openid string, r reply.Reply) error {
 	return nil
 }
 
+// close refuses new deliveries and waits, until ctx ends, for the work
+// still running.
 func (e *engine) close(ctx context.Context) error {
+	e.mu.Lock()
+	e.closed = true
+	e.mu.Unlock()
 	finished := make(chan struct{})
 	go func() {
 		e.work.Wait()

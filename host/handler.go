@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/luarobot/luarobot/host/message"
-	"github.com/luarobot/luarobot/host/reply"
 	"github.com/luarobot/luarobot/host/wxcrypto"
 	"github.com/luarobot/luarobot/store"
 )
@@ -34,10 +33,14 @@ type Options struct {
 	// Dedup remembers deliveries so that WeChat's retries are answered
 	// once; nil keeps them in memory (fine for a single process).
 	Dedup store.Dedup
+	// SharedStore says that Sessions and Dedup are shared by several host
+	// processes (Redis): the handlers of one user are then serialised
+	// across processes too, through a lease in Dedup.
+	SharedStore bool
 	// Sender delivers a reply through the customer-service API when the
 	// handlers miss the reply deadline, and the rest of a long text. Nil
 	// means late replies are logged and dropped.
-	Sender func(ctx context.Context, openid string, r reply.Reply) error
+	Sender SendFunc
 
 	// ReplyTimeout is how long WeChat's request waits for the handlers
 	// before it is answered "success" (default 4s).
@@ -134,6 +137,9 @@ func refuse(status int, msg string, err error) *requestError {
 // ServeHTTP runs the pipeline: verify → read → decrypt → parse → answer
 // (dedup, dispatch, deadline) → render → encrypt.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// The reply deadline counts from here: reading and decrypting the body
+	// spend WeChat's time too.
+	start := time.Now()
 	q, err := wxcrypto.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		h.fail(w, r, refuse(http.StatusBadRequest, "bad query string", err))
@@ -153,7 +159,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, q.Echostr)
 	case http.MethodPost:
-		if err := h.serveMessage(w, r, q); err != nil {
+		if err := h.serveMessage(w, r, q, start); err != nil {
 			h.fail(w, r, err)
 		}
 	default:
@@ -162,7 +168,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (h *Handler) serveMessage(w http.ResponseWriter, r *http.Request, q wxcrypto.Query) *requestError {
+func (h *Handler) serveMessage(w http.ResponseWriter, r *http.Request, q wxcrypto.Query, start time.Time) *requestError {
 	// A fresh buffer per request: the parsed message keeps pointing into
 	// it (Raw), after the answer too when the handlers run late.
 	body, rerr := h.readBody(r)
@@ -183,8 +189,16 @@ func (h *Handler) serveMessage(w http.ResponseWriter, r *http.Request, q wxcrypt
 		return refuse(http.StatusBadRequest, "malformed message", err)
 	}
 
-	out := h.engine.answer(r.Context(), msg)
+	out, err := h.engine.answer(r.Context(), start, msg)
+	if err != nil {
+		return refuse(http.StatusServiceUnavailable, "shutting down", err)
+	}
+	// Whatever follows (the rest of a long text) goes after the answer
+	// has left.
 	defer out.done()
+	if f, ok := w.(http.Flusher); ok {
+		defer f.Flush()
+	}
 	if out.body == nil {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "success")
@@ -231,7 +245,7 @@ func (h *Handler) decrypt(body []byte, q wxcrypto.Query) ([]byte, *requestError)
 		return nil, refuse(http.StatusBadRequest, "malformed encrypted envelope", err)
 	}
 	if !wxcrypto.VerifyMsgSignature(h.opts.Token, q.Timestamp, q.Nonce, env.Encrypt, q.MsgSignature) {
-		return nil, refuse(http.StatusForbidden, "msg_signature does not match", nil)
+		return nil, refuse(http.StatusForbidden, "msg_signature does not match the token", errBadSignature)
 	}
 	plain, err := h.cipher.Decrypt(env.Encrypt)
 	if err != nil {
@@ -253,7 +267,15 @@ func (h *Handler) encrypt(plain []byte) []byte {
 	return wxcrypto.AppendEnvelope(nil, enc, sig, ts, nonce)
 }
 
+// errBadSignature marks a refusal that gets the error page, as a bad
+// signature on the query does.
+var errBadSignature = errors.New("bad signature")
+
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, e *requestError) {
+	if errors.Is(e.err, errBadSignature) {
+		h.forbidden(w, r, e.msg)
+		return
+	}
 	h.log.Warn("request refused", "status", e.status, "error", e.Error(), "remote", r.RemoteAddr, "uri", r.URL.RequestURI())
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")

@@ -71,8 +71,10 @@ func decodeRecord(b []byte) (record, error) {
 
 // dedupKey names one message across its deliveries: AppID + FromUserName
 // + MsgId for messages, and AppID + FromUserName + CreateTime + Event +
-// EventKey for events (which carry no MsgId). Without an AppID the
-// account's original ID (ToUserName) stands in.
+// EventKey for events, which mostly carry no MsgId; the few that do
+// (TEMPLATESENDJOBFINISH, MASSSENDJOBFINISH) get it appended, so that two
+// of them in one second stay apart. Without an AppID the account's
+// original ID (ToUserName) stands in.
 func dedupKey(appID string, m *message.Message) string {
 	if appID == "" {
 		appID = m.Target
@@ -92,5 +94,9 @@ func dedupKey(appID string, m *message.Message) string {
 	b.WriteString(m.Event)
 	b.WriteByte('|')
 	b.WriteString(m.EventKey)
+	if m.MessageID != "" {
+		b.WriteByte('|')
+		b.WriteString(m.MessageID)
+	}
 	return b.String()
 }

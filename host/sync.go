@@ -53,34 +53,57 @@ func (k *keyedMutex) lock(ctx context.Context, key string) (func(), error) {
 }
 
 // notifier wakes goroutines waiting for a key to change in this process.
+// Entries are counted so that keys changed only by other processes (which
+// never broadcast here) do not stay in the map.
 type notifier struct {
 	mu      sync.Mutex
-	waiters map[string]chan struct{}
+	waiters map[string]*waitEntry
 }
 
-// wait returns a channel closed at the next broadcast of key.
-func (n *notifier) wait(key string) <-chan struct{} {
+type waitEntry struct {
+	ch chan struct{}
+	n  int // goroutines between wait and release
+}
+
+// wait returns a channel closed at the next broadcast of key, and a
+// release the caller must call when it stops waiting.
+func (n *notifier) wait(key string) (<-chan struct{}, func()) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.waiters == nil {
-		n.waiters = make(map[string]chan struct{})
+		n.waiters = make(map[string]*waitEntry)
 	}
-	ch := n.waiters[key]
-	if ch == nil {
-		ch = make(chan struct{})
-		n.waiters[key] = ch
+	w := n.waiters[key]
+	if w == nil {
+		w = &waitEntry{ch: make(chan struct{})}
+		n.waiters[key] = w
 	}
-	return ch
+	w.n++
+	return w.ch, func() {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		w.n--
+		if w.n == 0 && n.waiters[key] == w {
+			delete(n.waiters, key)
+		}
+	}
 }
 
 func (n *notifier) broadcast(key string) {
 	n.mu.Lock()
-	ch := n.waiters[key]
+	w := n.waiters[key]
 	delete(n.waiters, key)
 	n.mu.Unlock()
-	if ch != nil {
-		close(ch)
+	if w != nil {
+		close(w.ch)
 	}
+}
+
+// pending reports how many keys have waiters (tests).
+func (n *notifier) pending() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.waiters)
 }
 
 // Stats counts what the reply engine did since the Handler was made.

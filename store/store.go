@@ -21,6 +21,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 )
 
@@ -92,6 +93,18 @@ type Values interface {
 	// atomically, and returns the new value. A value that is not a decimal
 	// integer is an error.
 	Incr(ctx context.Context, key string, n int64) (int64, error)
+}
+
+// Op names a store operation in error messages: "save session \"o123\"".
+// The implementations pass it by value and format it only when they return
+// an error, so the hot path does not pay for fmt.
+type Op struct{ Verb, Key string }
+
+func (o Op) String() string {
+	if o.Key == "" {
+		return o.Verb // an operation on the whole store: "close", "sweep"
+	}
+	return o.Verb + " " + strconv.Quote(o.Key)
 }
 
 // Store is everything the host persists.

@@ -133,16 +133,14 @@ func TestRemovalMakesNoMarkup(t *testing.T) {
 }
 
 // TestManyIllegalCharacters: cleaning stays linear however many
-// characters go.
+// characters go. (No wall-clock assertion: on a loaded machine it would
+// flake, and a quadratic cleaner would not finish 2 MiB within the test
+// run's timeout anyway; BenchmarkParse* track the speed.)
 func TestManyIllegalCharacters(t *testing.T) {
 	in := header + "<MsgType>text</MsgType><Content><![CDATA[]]" + strings.Repeat("\x01\xff", 1<<20) + ">]]></Content></xml>"
-	start := time.Now()
 	m, err := message.Parse([]byte(in))
 	if err != nil {
 		t.Fatal(err)
-	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("took %v", d)
 	}
 	if got := m.String("content"); got != "]]\uFFFD>" {
 		t.Errorf("content = %q", got)

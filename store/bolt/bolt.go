@@ -285,7 +285,7 @@ func clone(b []byte) []byte {
 
 // check fails fast for a canceled context or a closed store: bbolt cannot
 // cancel a transaction, so this is the last point where ctx counts.
-func (s *Store) check(ctx context.Context, op string) error {
+func (s *Store) check(ctx context.Context, op store.Op) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("bolt: %s: %w", op, err)
 	}
@@ -295,14 +295,14 @@ func (s *Store) check(ctx context.Context, op string) error {
 	return nil
 }
 
-func (s *Store) wrap(op string, err error) error {
+func (s *Store) wrap(op store.Op, err error) error {
 	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		return fmt.Errorf("bolt: %s: %w", op, store.ErrClosed)
 	}
 	return fmt.Errorf("bolt: %s: %w", op, err)
 }
 
-func (s *Store) view(ctx context.Context, op string, fn func(*bbolt.Tx) error) error {
+func (s *Store) view(ctx context.Context, op store.Op, fn func(*bbolt.Tx) error) error {
 	if err := s.check(ctx, op); err != nil {
 		return err
 	}
@@ -321,7 +321,7 @@ func (s *Store) view(ctx context.Context, op string, fn func(*bbolt.Tx) error) e
 // only has bad news and wrote nothing (a corrupt record, a value that is
 // not an integer) reports it through a variable and returns nil, so that it
 // does not make the whole batch roll back and run again.
-func (s *Store) update(ctx context.Context, op string, fn func(*bbolt.Tx) error) error {
+func (s *Store) update(ctx context.Context, op store.Op, fn func(*bbolt.Tx) error) error {
 	if err := s.check(ctx, op); err != nil {
 		return err
 	}
@@ -346,10 +346,10 @@ func (s *Store) update(ctx context.Context, op string, fn func(*bbolt.Tx) error)
 
 // LoadSession implements store.Sessions.
 func (s *Store) LoadSession(ctx context.Context, id string) ([]byte, error) {
-	return s.load(ctx, fmt.Sprintf("load session %q", id), bucketSessions, id)
+	return s.load(ctx, store.Op{Verb: "load session", Key: id}, bucketSessions, id)
 }
 
-func (s *Store) load(ctx context.Context, op string, bucket []byte, key string) ([]byte, error) {
+func (s *Store) load(ctx context.Context, op store.Op, bucket []byte, key string) ([]byte, error) {
 	var out []byte
 	err := s.view(ctx, op, func(tx *bbolt.Tx) error {
 		_, data, ok, err := lookup(tx, bucket, []byte(key), time.Now().UnixNano())
@@ -365,7 +365,7 @@ func (s *Store) load(ctx context.Context, op string, bucket []byte, key string) 
 // on disk. Each save starts the session TTL again, so only idle sessions
 // expire.
 func (s *Store) SaveSession(ctx context.Context, id string, data []byte) error {
-	op := fmt.Sprintf("save session %q", id)
+	op := store.Op{Verb: "save session", Key: id}
 	if len(data) == 0 {
 		return s.update(ctx, op, func(tx *bbolt.Tx) error {
 			return tx.Bucket(bucketSessions).Delete([]byte(id))
@@ -381,7 +381,7 @@ func (s *Store) SaveSession(ctx context.Context, id string, data []byte) error {
 
 // DeleteSession implements store.Sessions.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
-	return s.update(ctx, fmt.Sprintf("delete session %q", id), func(tx *bbolt.Tx) error {
+	return s.update(ctx, store.Op{Verb: "delete session", Key: id}, func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketSessions).Delete([]byte(id))
 	})
 }
@@ -390,7 +390,7 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 
 // LoadToken implements store.Tokens. The record's expiry is the token's.
 func (s *Store) LoadToken(ctx context.Context, name string) (store.Token, error) {
-	op := fmt.Sprintf("load token %q", name)
+	op := store.Op{Verb: "load token", Key: name}
 	var (
 		tok   store.Token
 		found bool
@@ -423,14 +423,14 @@ func (s *Store) SaveToken(ctx context.Context, name string, t store.Token) error
 	var exp uint64
 	if !t.Expires.IsZero() {
 		if !t.Expires.After(time.Now()) {
-			return s.update(ctx, fmt.Sprintf("save token %q", name), func(tx *bbolt.Tx) error {
+			return s.update(ctx, store.Op{Verb: "save token", Key: name}, func(tx *bbolt.Tx) error {
 				return tx.Bucket(bucketTokens).Delete(key)
 			})
 		}
 		exp = uint64(t.Expires.UnixNano())
 	}
 	rec := encode(exp, []byte(t.Value))
-	return s.update(ctx, fmt.Sprintf("save token %q", name), func(tx *bbolt.Tx) error {
+	return s.update(ctx, store.Op{Verb: "save token", Key: name}, func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketTokens).Put(key, rec)
 	})
 }
@@ -440,7 +440,7 @@ func (s *Store) SaveToken(ctx context.Context, name string, t store.Token) error
 func (s *Store) InvalidateToken(ctx context.Context, name, value string) error {
 	key := []byte(name)
 	var soft error
-	err := s.update(ctx, fmt.Sprintf("invalidate token %q", name), func(tx *bbolt.Tx) error {
+	err := s.update(ctx, store.Op{Verb: "invalidate token", Key: name}, func(tx *bbolt.Tx) error {
 		soft = nil
 		b := tx.Bucket(bucketTokens)
 		_, data, ok, err := lookup(tx, bucketTokens, key, time.Now().UnixNano())
@@ -461,7 +461,7 @@ func (s *Store) InvalidateToken(ctx context.Context, name, value string) error {
 
 // --- store.Dedup -----------------------------------------------------
 
-func checkTTL(op string, ttl time.Duration) error {
+func checkTTL(op store.Op, ttl time.Duration) error {
 	if ttl < 0 {
 		return fmt.Errorf("bolt: %s: negative ttl %v", op, ttl)
 	}
@@ -470,7 +470,7 @@ func checkTTL(op string, ttl time.Duration) error {
 
 // AddDedup implements store.Dedup.
 func (s *Store) AddDedup(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, []byte, error) {
-	op := fmt.Sprintf("add dedup %q", key)
+	op := store.Op{Verb: "add dedup", Key: key}
 	if err := checkTTL(op, ttl); err != nil {
 		return false, nil, err
 	}
@@ -506,12 +506,12 @@ func (s *Store) AddDedup(ctx context.Context, key string, value []byte, ttl time
 
 // LoadDedup implements store.Dedup.
 func (s *Store) LoadDedup(ctx context.Context, key string) ([]byte, error) {
-	return s.load(ctx, fmt.Sprintf("load dedup %q", key), bucketDedup, key)
+	return s.load(ctx, store.Op{Verb: "load dedup", Key: key}, bucketDedup, key)
 }
 
 // SwapDedup implements store.Dedup. An absent key never matches old.
 func (s *Store) SwapDedup(ctx context.Context, key string, old, new []byte, ttl time.Duration) (bool, error) {
-	op := fmt.Sprintf("swap dedup %q", key)
+	op := store.Op{Verb: "swap dedup", Key: key}
 	if err := checkTTL(op, ttl); err != nil {
 		return false, err
 	}
@@ -547,12 +547,12 @@ func (s *Store) SwapDedup(ctx context.Context, key string, old, new []byte, ttl 
 
 // Get implements store.Values.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
-	return s.load(ctx, fmt.Sprintf("get %q", key), bucketValues, key)
+	return s.load(ctx, store.Op{Verb: "get", Key: key}, bucketValues, key)
 }
 
 // Set implements store.Values.
 func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	op := fmt.Sprintf("set %q", key)
+	op := store.Op{Verb: "set", Key: key}
 	if err := checkTTL(op, ttl); err != nil {
 		return err
 	}
@@ -565,7 +565,7 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 
 // Delete implements store.Values.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	return s.update(ctx, fmt.Sprintf("delete %q", key), func(tx *bbolt.Tx) error {
+	return s.update(ctx, store.Op{Verb: "delete", Key: key}, func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketValues).Delete([]byte(key))
 	})
 }
@@ -573,7 +573,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // Incr implements store.Values. Like Redis's INCRBY it keeps the key's
 // expiry.
 func (s *Store) Incr(ctx context.Context, key string, n int64) (int64, error) {
-	op := fmt.Sprintf("incr %q", key)
+	op := store.Op{Verb: "incr", Key: key}
 	k := []byte(key)
 	var (
 		result int64
@@ -645,13 +645,13 @@ func (s *Store) Sweep() (int, error) {
 			}
 			expired, next, err := s.scanExpired(bucket, after)
 			if err != nil {
-				return total, s.wrap("sweep", err)
+				return total, s.wrap(store.Op{Verb: "sweep"}, err)
 			}
 			if len(expired) > 0 {
 				n, err := s.deleteExpired(bucket, expired)
 				total += n
 				if err != nil {
-					return total, s.wrap("sweep", err)
+					return total, s.wrap(store.Op{Verb: "sweep"}, err)
 				}
 			}
 			if next == nil {

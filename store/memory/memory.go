@@ -86,11 +86,8 @@ func (s *Store) lock(ctx context.Context, op op) error {
 	return nil
 }
 
-// op names an operation for error messages. It is formatted only when an
-// error occurs, so the hot path does not pay for fmt.
-type op struct{ verb, key string }
-
-func (o op) String() string { return fmt.Sprintf("%s %q", o.verb, o.key) }
+// op names an operation for error messages (see store.Op).
+type op = store.Op
 
 // get returns the live entry under key. The caller holds s.mu.
 func get(m map[string]entry, key string, now time.Time) (entry, bool) {
@@ -125,7 +122,13 @@ func (s *Store) maybeSweep(now time.Time) {
 		return
 	}
 	s.lastSweep = now
-	for _, m := range []map[string]entry{s.sessions, s.tokens, s.dedup, s.values} {
+	maps := []map[string]entry{s.tokens, s.dedup, s.values}
+	if s.sessionTTL > 0 {
+		// Without a TTL no session expires: walking them all under the
+		// lock would stall every write for nothing.
+		maps = append(maps, s.sessions)
+	}
+	for _, m := range maps {
 		for k, e := range m {
 			if !e.live(now) {
 				delete(m, k)
@@ -152,7 +155,7 @@ func checkTTL(op op, ttl time.Duration) error {
 
 // LoadSession implements store.Sessions.
 func (s *Store) LoadSession(ctx context.Context, id string) ([]byte, error) {
-	if err := s.lock(ctx, op{"load session", id}); err != nil {
+	if err := s.lock(ctx, op{Verb: "load session", Key: id}); err != nil {
 		return nil, err
 	}
 	defer s.mu.Unlock()
@@ -166,7 +169,7 @@ func (s *Store) LoadSession(ctx context.Context, id string) ([]byte, error) {
 // SaveSession implements store.Sessions. Each save starts the session TTL
 // again, so that only idle sessions expire.
 func (s *Store) SaveSession(ctx context.Context, id string, data []byte) error {
-	if err := s.lock(ctx, op{"save session", id}); err != nil {
+	if err := s.lock(ctx, op{Verb: "save session", Key: id}); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
@@ -180,7 +183,7 @@ func (s *Store) SaveSession(ctx context.Context, id string, data []byte) error {
 
 // DeleteSession implements store.Sessions.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
-	if err := s.lock(ctx, op{"delete session", id}); err != nil {
+	if err := s.lock(ctx, op{Verb: "delete session", Key: id}); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
@@ -190,7 +193,7 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 
 // LoadToken implements store.Tokens.
 func (s *Store) LoadToken(ctx context.Context, name string) (store.Token, error) {
-	if err := s.lock(ctx, op{"load token", name}); err != nil {
+	if err := s.lock(ctx, op{Verb: "load token", Key: name}); err != nil {
 		return store.Token{}, err
 	}
 	defer s.mu.Unlock()
@@ -204,7 +207,7 @@ func (s *Store) LoadToken(ctx context.Context, name string) (store.Token, error)
 // SaveToken implements store.Tokens. A token whose expiry has passed is
 // not kept; a zero expiry keeps it until it is invalidated.
 func (s *Store) SaveToken(ctx context.Context, name string, t store.Token) error {
-	if err := s.lock(ctx, op{"save token", name}); err != nil {
+	if err := s.lock(ctx, op{Verb: "save token", Key: name}); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
@@ -222,7 +225,7 @@ func (s *Store) SaveToken(ctx context.Context, name string, t store.Token) error
 
 // InvalidateToken implements store.Tokens.
 func (s *Store) InvalidateToken(ctx context.Context, name, value string) error {
-	if err := s.lock(ctx, op{"invalidate token", name}); err != nil {
+	if err := s.lock(ctx, op{Verb: "invalidate token", Key: name}); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
@@ -234,7 +237,7 @@ func (s *Store) InvalidateToken(ctx context.Context, name, value string) error {
 
 // AddDedup implements store.Dedup.
 func (s *Store) AddDedup(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, []byte, error) {
-	op := op{"add dedup", key}
+	op := op{Verb: "add dedup", Key: key}
 	if err := checkTTL(op, ttl); err != nil {
 		return false, nil, err
 	}
@@ -252,7 +255,7 @@ func (s *Store) AddDedup(ctx context.Context, key string, value []byte, ttl time
 
 // LoadDedup implements store.Dedup.
 func (s *Store) LoadDedup(ctx context.Context, key string) ([]byte, error) {
-	if err := s.lock(ctx, op{"load dedup", key}); err != nil {
+	if err := s.lock(ctx, op{Verb: "load dedup", Key: key}); err != nil {
 		return nil, err
 	}
 	defer s.mu.Unlock()
@@ -265,7 +268,7 @@ func (s *Store) LoadDedup(ctx context.Context, key string) ([]byte, error) {
 
 // SwapDedup implements store.Dedup. An absent key never matches old.
 func (s *Store) SwapDedup(ctx context.Context, key string, old, new []byte, ttl time.Duration) (bool, error) {
-	op := op{"swap dedup", key}
+	op := op{Verb: "swap dedup", Key: key}
 	if err := checkTTL(op, ttl); err != nil {
 		return false, err
 	}
@@ -284,7 +287,7 @@ func (s *Store) SwapDedup(ctx context.Context, key string, old, new []byte, ttl 
 
 // Get implements store.Values.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
-	if err := s.lock(ctx, op{"get", key}); err != nil {
+	if err := s.lock(ctx, op{Verb: "get", Key: key}); err != nil {
 		return nil, err
 	}
 	defer s.mu.Unlock()
@@ -297,7 +300,7 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 
 // Set implements store.Values.
 func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	op := op{"set", key}
+	op := op{Verb: "set", Key: key}
 	if err := checkTTL(op, ttl); err != nil {
 		return err
 	}
@@ -314,7 +317,7 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 
 // Delete implements store.Values.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := s.lock(ctx, op{"delete", key}); err != nil {
+	if err := s.lock(ctx, op{Verb: "delete", Key: key}); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
@@ -325,7 +328,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // Incr implements store.Values. Like Redis's INCRBY, it keeps the key's
 // TTL.
 func (s *Store) Incr(ctx context.Context, key string, n int64) (int64, error) {
-	op := op{"incr", key}
+	op := op{Verb: "incr", Key: key}
 	if err := s.lock(ctx, op); err != nil {
 		return 0, err
 	}

@@ -137,7 +137,7 @@ func Open(opts Options) (*Store, error) {
 	defer cancel()
 	if err := s.client.Ping(ctx).Err(); err != nil {
 		s.client.Close()
-		return nil, s.fail("ping", err)
+		return nil, s.fail(store.Op{Verb: "ping"}, err)
 	}
 	return s, nil
 }
@@ -191,7 +191,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
 		if err := s.client.Close(); err != nil {
-			s.closeErr = s.fail("close", err)
+			s.closeErr = s.fail(store.Op{Verb: "close"}, err)
 		}
 	})
 	return s.closeErr
@@ -255,15 +255,15 @@ func short(err error) string {
 	return err.Error()
 }
 
-func (s *Store) fail(op string, err error) error {
+func (s *Store) fail(op store.Op, err error) error {
 	if errors.Is(err, goredis.ErrClosed) && !errors.Is(err, store.ErrClosed) {
 		err = fmt.Errorf("%w (%w)", store.ErrClosed, err)
 	}
-	return &Error{Addr: s.addr, Op: op, Err: err}
+	return &Error{Addr: s.addr, Op: op.String(), Err: err}
 }
 
 // check fails fast for a canceled context or a closed store.
-func (s *Store) check(ctx context.Context, op string) error {
+func (s *Store) check(ctx context.Context, op store.Op) error {
 	if err := ctx.Err(); err != nil {
 		return s.fail(op, err)
 	}
@@ -279,7 +279,7 @@ func ms(ttl time.Duration) int64 {
 	return int64((ttl + time.Millisecond - 1) / time.Millisecond)
 }
 
-func checkTTL(op string, ttl time.Duration) error {
+func checkTTL(op store.Op, ttl time.Duration) error {
 	if ttl < 0 {
 		return fmt.Errorf("redis: %s: negative ttl %v", op, ttl)
 	}
@@ -287,7 +287,7 @@ func checkTTL(op string, ttl time.Duration) error {
 }
 
 // get is GET with an absent key as nil.
-func (s *Store) get(ctx context.Context, op, key string) ([]byte, error) {
+func (s *Store) get(ctx context.Context, op store.Op, key string) ([]byte, error) {
 	if err := s.check(ctx, op); err != nil {
 		return nil, err
 	}
@@ -302,7 +302,7 @@ func (s *Store) get(ctx context.Context, op, key string) ([]byte, error) {
 }
 
 // set is SET, with PX when ttl > 0. A plain SET also drops an old TTL.
-func (s *Store) set(ctx context.Context, op, key string, value []byte, ttl time.Duration) error {
+func (s *Store) set(ctx context.Context, op store.Op, key string, value []byte, ttl time.Duration) error {
 	if err := s.check(ctx, op); err != nil {
 		return err
 	}
@@ -319,7 +319,7 @@ func (s *Store) set(ctx context.Context, op, key string, value []byte, ttl time.
 	return nil
 }
 
-func (s *Store) del(ctx context.Context, op, key string) error {
+func (s *Store) del(ctx context.Context, op store.Op, key string) error {
 	if err := s.check(ctx, op); err != nil {
 		return err
 	}
@@ -333,13 +333,13 @@ func (s *Store) del(ctx context.Context, op, key string) error {
 
 // LoadSession implements store.Sessions.
 func (s *Store) LoadSession(ctx context.Context, id string) ([]byte, error) {
-	return s.get(ctx, fmt.Sprintf("load session %q", id), s.p.Session+id)
+	return s.get(ctx, store.Op{Verb: "load session", Key: id}, s.p.Session+id)
 }
 
 // SaveSession implements store.Sessions. Each save starts the session TTL
 // again (SET PX), so only idle sessions expire.
 func (s *Store) SaveSession(ctx context.Context, id string, data []byte) error {
-	op := fmt.Sprintf("save session %q", id)
+	op := store.Op{Verb: "save session", Key: id}
 	if len(data) == 0 {
 		return s.del(ctx, op, s.p.Session+id)
 	}
@@ -348,7 +348,7 @@ func (s *Store) SaveSession(ctx context.Context, id string, data []byte) error {
 
 // DeleteSession implements store.Sessions.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
-	return s.del(ctx, fmt.Sprintf("delete session %q", id), s.p.Session+id)
+	return s.del(ctx, store.Op{Verb: "delete session", Key: id}, s.p.Session+id)
 }
 
 // --- store.Tokens ----------------------------------------------------
@@ -361,7 +361,7 @@ const (
 
 // LoadToken implements store.Tokens.
 func (s *Store) LoadToken(ctx context.Context, name string) (store.Token, error) {
-	op := fmt.Sprintf("load token %q", name)
+	op := store.Op{Verb: "load token", Key: name}
 	if err := s.check(ctx, op); err != nil {
 		return store.Token{}, err
 	}
@@ -396,7 +396,7 @@ func (s *Store) LoadToken(ctx context.Context, name string) (store.Token, error)
 // SaveToken implements store.Tokens: the hash is replaced in one MULTI, and
 // Redis expires it with the token. A token already expired is not kept.
 func (s *Store) SaveToken(ctx context.Context, name string, t store.Token) error {
-	op := fmt.Sprintf("save token %q", name)
+	op := store.Op{Verb: "save token", Key: name}
 	key := s.p.Token + name
 	var ttl time.Duration
 	if !t.Expires.IsZero() {
@@ -437,7 +437,7 @@ return 0
 
 // InvalidateToken implements store.Tokens.
 func (s *Store) InvalidateToken(ctx context.Context, name, value string) error {
-	op := fmt.Sprintf("invalidate token %q", name)
+	op := store.Op{Verb: "invalidate token", Key: name}
 	if err := s.check(ctx, op); err != nil {
 		return err
 	}
@@ -481,7 +481,7 @@ return 1
 
 // AddDedup implements store.Dedup.
 func (s *Store) AddDedup(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, []byte, error) {
-	op := fmt.Sprintf("add dedup %q", key)
+	op := store.Op{Verb: "add dedup", Key: key}
 	if err := checkTTL(op, ttl); err != nil {
 		return false, nil, err
 	}
@@ -508,12 +508,12 @@ func (s *Store) AddDedup(ctx context.Context, key string, value []byte, ttl time
 
 // LoadDedup implements store.Dedup.
 func (s *Store) LoadDedup(ctx context.Context, key string) ([]byte, error) {
-	return s.get(ctx, fmt.Sprintf("load dedup %q", key), s.p.Dedup+key)
+	return s.get(ctx, store.Op{Verb: "load dedup", Key: key}, s.p.Dedup+key)
 }
 
 // SwapDedup implements store.Dedup.
 func (s *Store) SwapDedup(ctx context.Context, key string, old, new []byte, ttl time.Duration) (bool, error) {
-	op := fmt.Sprintf("swap dedup %q", key)
+	op := store.Op{Verb: "swap dedup", Key: key}
 	if err := checkTTL(op, ttl); err != nil {
 		return false, err
 	}
@@ -537,12 +537,12 @@ func (s *Store) SwapDedup(ctx context.Context, key string, old, new []byte, ttl 
 
 // Get implements store.Values.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
-	return s.get(ctx, fmt.Sprintf("get %q", key), s.p.Value+key)
+	return s.get(ctx, store.Op{Verb: "get", Key: key}, s.p.Value+key)
 }
 
 // Set implements store.Values.
 func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	op := fmt.Sprintf("set %q", key)
+	op := store.Op{Verb: "set", Key: key}
 	if err := checkTTL(op, ttl); err != nil {
 		return err
 	}
@@ -551,12 +551,12 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 
 // Delete implements store.Values.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	return s.del(ctx, fmt.Sprintf("delete %q", key), s.p.Value+key)
+	return s.del(ctx, store.Op{Verb: "delete", Key: key}, s.p.Value+key)
 }
 
 // Incr implements store.Values with INCRBY, which keeps the key's TTL.
 func (s *Store) Incr(ctx context.Context, key string, n int64) (int64, error) {
-	op := fmt.Sprintf("incr %q", key)
+	op := store.Op{Verb: "incr", Key: key}
 	if err := s.check(ctx, op); err != nil {
 		return 0, err
 	}
