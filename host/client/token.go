@@ -58,8 +58,14 @@ type credential struct {
 // get returns a usable value: the cached one, else the stored one, else a
 // new one. However many callers find none, one of them fetches.
 func (cr *credential) get(ctx context.Context) (string, error) {
-	if v, ok := cr.fromCache(); ok {
-		return v, nil
+	t, err := cr.current(ctx)
+	return t.Value, err
+}
+
+// current is get with the time the value stops being used.
+func (cr *credential) current(ctx context.Context) (store.Token, error) {
+	if t, ok := cr.fromCache(); ok {
+		return t, nil
 	}
 	ch := cr.group.DoChan("get", func() (any, error) {
 		// The fetch serves every waiter, so it must not die with the
@@ -71,21 +77,21 @@ func (cr *credential) get(ctx context.Context) (string, error) {
 	select {
 	case res := <-ch:
 		if res.Err != nil {
-			return "", res.Err
+			return store.Token{}, res.Err
 		}
-		return res.Val.(string), nil
+		return res.Val.(store.Token), nil
 	case <-ctx.Done():
-		return "", fmt.Errorf("waiting for the %s: %w", cr.name, ctx.Err())
+		return store.Token{}, fmt.Errorf("waiting for the %s: %w", cr.name, ctx.Err())
 	}
 }
 
-func (cr *credential) fromCache() (string, bool) {
+func (cr *credential) fromCache() (store.Token, bool) {
 	cr.mu.Lock()
 	defer cr.mu.Unlock()
 	if cr.cached.Value != "" && time.Now().Before(cr.cached.Expires) {
-		return cr.cached.Value, true
+		return cr.cached, true
 	}
-	return "", false
+	return store.Token{}, false
 }
 
 func (cr *credential) remember(t store.Token) {
@@ -107,16 +113,16 @@ func (cr *credential) adopt(t store.Token) bool {
 	return true
 }
 
-func (cr *credential) loadOrFetch(ctx context.Context) (string, error) {
+func (cr *credential) loadOrFetch(ctx context.Context) (store.Token, error) {
 	// Another caller of this process may have finished a fetch just before
 	// this flight began, or another process refreshed the store.
-	if v, ok := cr.fromCache(); ok {
-		return v, nil
+	if t, ok := cr.fromCache(); ok {
+		return t, nil
 	}
 	t, err := cr.c.tokens.LoadToken(ctx, cr.key)
 	switch {
 	case err == nil && t.Value != "" && time.Now().Before(t.Expires) && cr.adopt(t):
-		return t.Value, nil
+		return t, nil
 	case err != nil && !errors.Is(err, store.ErrNotFound):
 		// A broken store must not stop the bot from talking to WeChat.
 		cr.c.log.Warn("loading the cached credential failed; fetching a new one", "credential", cr.name, "err", err)
@@ -125,7 +131,7 @@ func (cr *credential) loadOrFetch(ctx context.Context) (string, error) {
 	failed := cr.failed
 	if failed != nil && time.Since(cr.failedAt) < failureBackoff {
 		cr.mu.Unlock()
-		return "", failed
+		return store.Token{}, failed
 	}
 	cr.mu.Unlock()
 	t, _, err = cr.refresh(ctx, true)
@@ -136,9 +142,9 @@ func (cr *credential) loadOrFetch(ctx context.Context) (string, error) {
 			cr.failed, cr.failedAt = err, time.Now()
 			cr.mu.Unlock()
 		}
-		return "", err
+		return store.Token{}, err
 	}
-	return t.Value, nil
+	return t, nil
 }
 
 // refresh fetches a new value from WeChat and, when save is set, caches it

@@ -469,3 +469,64 @@ func TestRejectedTokenNotReadoptedFromStore(t *testing.T) {
 		t.Fatalf("the rejected caller's retry failed: %v", err)
 	}
 }
+
+// grant_token(false) must not fetch a token: a new one from /cgi-bin/token
+// invalidates the one this process (and every other on the store) is
+// using. It returns the cached token in the shape of WeChat's answer,
+// fetching (and caching) one only when there is none.
+func TestGrantTokenWithoutOverrideKeepsCachedToken(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	res, err := e.c.Invoke(ctx, "grant_token", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := res.(map[string]any)
+	token := e.wx.AccessToken()
+	if m["access_token"] != token || e.wx.TokenFetches() != 1 {
+		t.Fatalf("grant_token(false) with none cached = %v after %d fetches, want %q after 1", m, e.wx.TokenFetches(), token)
+	}
+	if in, _ := m["expires_in"].(int64); in < 7200-6*60 || in > 7200-5*60 {
+		t.Errorf("expires_in = %v, want the seconds the token is still used (about 6900)", m["expires_in"])
+	}
+	if stored, _ := e.tokens.get(testAppID + ":access_token"); stored.Value != token {
+		t.Errorf("the token was not cached: store has %q", stored.Value)
+	}
+	res, err = e.c.Invoke(ctx, "grant_token", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.(map[string]any)["access_token"] != token || e.wx.TokenFetches() != 1 {
+		t.Fatalf("grant_token(false) = %v after %d fetches, want the cached %q and no fetch", res, e.wx.TokenFetches(), token)
+	}
+	if _, err := e.c.Invoke(ctx, "get_menu"); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(e.log.String(), "rejected the access token") {
+		t.Error("the cached token was invalidated: the next call was rejected")
+	}
+}
+
+func TestGrantJSAPITicketWithoutOverrideKeepsCachedTicket(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	res, err := e.c.Invoke(ctx, "grant_jsapi_ticket", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ticket, err := e.c.JSAPITicket(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.(map[string]any)["ticket"] != ticket || e.wx.TicketFetches() != 1 {
+		t.Fatalf("grant_jsapi_ticket(false) = %v after %d fetches, want the ticket it cached (%q)", res, e.wx.TicketFetches(), ticket)
+	}
+	res, err = e.c.Invoke(ctx, "grant_jsapi_ticket", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := res.(map[string]any)
+	if m["ticket"] != ticket || m["errcode"] != int64(0) || e.wx.TicketFetches() != 1 {
+		t.Fatalf("grant_jsapi_ticket(false) = %v after %d fetches, want the cached %q and no fetch", m, e.wx.TicketFetches(), ticket)
+	}
+}
