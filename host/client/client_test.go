@@ -534,3 +534,42 @@ func TestErrorsNeverQuoteCredentials(t *testing.T) {
 		t.Errorf("err = %v, want a deadline error", err)
 	}
 }
+
+// strconv.ParseInt takes "+5" and "007", which are not JSON numbers: an
+// integer argument is sent as the number's canonical digits, and any other
+// text is an argument error before anything is sent.
+func TestIntArgumentsAreSentAsCanonicalNumbers(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		arg  any
+		want string
+	}{
+		{"+5", "5"},
+		{"007", "7"},
+		{"-0", "0"},
+		{"-12", "-12"},
+		{json.Number("+5"), "5"},
+		{"1000000001234567890", "1000000001234567890"},
+	} {
+		if _, err := e.c.Invoke(ctx, "delete_mass_msg", tc.arg); err != nil {
+			t.Errorf("delete_mass_msg(%#v): %v", tc.arg, err)
+			continue
+		}
+		call, _ := e.wx.LastCall("/cgi-bin/message/mass/delete")
+		if want := `{"article_idx":0,"msg_id":` + tc.want + `}`; string(call.RawBody) != want {
+			t.Errorf("delete_mass_msg(%#v): body = %s, want %s", tc.arg, call.RawBody, want)
+		}
+	}
+	e.wx.Reset()
+	for _, arg := range []any{"5.0", " 5", "", "0x10", "1e3", "5_000", "99999999999999999999", json.Number("1.5")} {
+		_, err := e.c.Invoke(ctx, "delete_mass_msg", arg)
+		var argErr *client.ArgError
+		if !errors.As(err, &argErr) || !strings.Contains(err.Error(), "argument #1 (msg_id) must be an integer") {
+			t.Errorf("delete_mass_msg(%#v): err = %v, want an ArgError", arg, err)
+		}
+	}
+	if n := len(e.wx.CallsTo("/cgi-bin/message/mass/delete")); n != 0 {
+		t.Errorf("invalid integers reached WeChat: %d calls", n)
+	}
+}
