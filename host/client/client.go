@@ -64,6 +64,11 @@ type Options struct {
 	// MediaDir is the only folder uploads read from and downloads write to
 	// (DefaultMediaDir when empty).
 	MediaDir string
+	// ForbiddenDirs are folders that a download must never be saved into
+	// or under, even when MediaDir overlaps them: the scripts folder above
+	// all, where a saved .lua file would be code that hot reload runs.
+	// Relative paths are taken from the working directory, as MediaDir is.
+	ForbiddenDirs []string
 	// HTTPClient replaces the client built from ProxyURL. The Client uses
 	// a copy whose CheckRedirect refuses every redirect: WeChat's API does
 	// not redirect, and following one would carry the credentials along.
@@ -84,6 +89,7 @@ type Client struct {
 	tokens        store.Tokens
 	timeout       time.Duration
 	mediaDir      string
+	forbiddenDirs []string
 	http          *http.Client
 	log           *slog.Logger
 
@@ -127,6 +133,11 @@ func New(opts Options) (*Client, error) {
 	}
 	if c.mediaDir == "" {
 		c.mediaDir = DefaultMediaDir
+	}
+	for _, d := range opts.ForbiddenDirs {
+		if d != "" {
+			c.forbiddenDirs = append(c.forbiddenDirs, d)
+		}
 	}
 	if c.log == nil {
 		c.log = slog.Default()

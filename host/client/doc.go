@@ -38,5 +38,7 @@
 //
 // Uploads read only from Options.MediaDir (through os.Root, so neither ".."
 // nor a symbolic link escapes it). Downloads return the bytes and their
-// content type as a *Media, or save them into MediaDir.
+// content type as a *Media, or save them into MediaDir, never into or under
+// one of Options.ForbiddenDirs (the scripts folder) however MediaDir
+// overlaps it.
 package client
