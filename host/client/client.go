@@ -64,7 +64,14 @@ type Options struct {
 	// MediaDir is the only folder uploads read from and downloads write to
 	// (DefaultMediaDir when empty).
 	MediaDir string
-	// HTTPClient replaces the client built from ProxyURL.
+	// ForbiddenDirs are folders that a download must never be saved into
+	// or under, even when MediaDir overlaps them: the scripts folder above
+	// all, where a saved .lua file would be code that hot reload runs.
+	// Relative paths are taken from the working directory, as MediaDir is.
+	ForbiddenDirs []string
+	// HTTPClient replaces the client built from ProxyURL. The Client uses
+	// a copy whose CheckRedirect refuses every redirect: WeChat's API does
+	// not redirect, and following one would carry the credentials along.
 	HTTPClient *http.Client
 	// Logger receives one line per failed call and per token fetch
 	// (slog.Default() when nil).
@@ -82,6 +89,7 @@ type Client struct {
 	tokens        store.Tokens
 	timeout       time.Duration
 	mediaDir      string
+	forbiddenDirs []string
 	http          *http.Client
 	log           *slog.Logger
 
@@ -105,7 +113,6 @@ func New(opts Options) (*Client, error) {
 		tokens:   opts.Tokens,
 		timeout:  opts.Timeout,
 		mediaDir: opts.MediaDir,
-		http:     opts.HTTPClient,
 		log:      opts.Logger,
 	}
 	if opts.APIBase != "" {
@@ -127,25 +134,35 @@ func New(opts Options) (*Client, error) {
 	if c.mediaDir == "" {
 		c.mediaDir = DefaultMediaDir
 	}
+	for _, d := range opts.ForbiddenDirs {
+		if d != "" {
+			c.forbiddenDirs = append(c.forbiddenDirs, d)
+		}
+	}
 	if c.log == nil {
 		c.log = slog.Default()
 	}
-	if c.http == nil {
+	if opts.HTTPClient != nil {
+		hc := *opts.HTTPClient
+		c.http = &hc
+	} else {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		if opts.ProxyURL != "" {
+			// The proxy URL may hold a password: errors show it without.
 			u, err := url.Parse(opts.ProxyURL)
 			if err != nil || u.Host == "" {
-				return nil, fmt.Errorf("client: proxy URL %q is not a URL such as http://10.0.0.1:3128", opts.ProxyURL)
+				return nil, fmt.Errorf("client: proxy URL %q is not a URL such as http://10.0.0.1:3128", redactURL(opts.ProxyURL))
 			}
 			switch u.Scheme {
 			case "http", "https", "socks5", "socks5h":
 			default:
-				return nil, fmt.Errorf("client: proxy URL %q: scheme must be http, https or socks5", opts.ProxyURL)
+				return nil, fmt.Errorf("client: proxy URL %q: scheme must be http, https or socks5", redactURL(opts.ProxyURL))
 			}
 			tr.Proxy = http.ProxyURL(u)
 		}
 		c.http = &http.Client{Transport: tr}
 	}
+	c.http.CheckRedirect = refuseRedirect
 	c.access = &credential{c: c, name: "access token", key: c.appID + ":access_token", fetch: c.fetchAccessToken}
 	c.ticket = &credential{c: c, name: "jsapi ticket", key: c.appID + ":jsapi_ticket", fetch: c.fetchJSAPITicket}
 	return c, nil
@@ -162,8 +179,8 @@ func (c *Client) AppID() string { return c.appID }
 // the decoded JSON object; integers that a float64 cannot hold exactly come
 // back as strings.
 func (c *Client) Call(ctx context.Context, httpMethod, path string, query url.Values, body any) (map[string]any, error) {
-	if !strings.HasPrefix(path, "/") {
-		return nil, fmt.Errorf("wechat call: path %q must start with / (it is relative to api_base)", path)
+	if err := checkCallPath(path); err != nil {
+		return nil, err
 	}
 	httpMethod = strings.ToUpper(httpMethod)
 	if httpMethod == "" {
@@ -179,6 +196,23 @@ func (c *Client) Call(ctx context.Context, httpMethod, path string, query url.Va
 	r := &request{name: "call " + path, method: httpMethod, path: path, query: q, body: body, auth: authApp}
 	res, _, err := c.do(ctx, r)
 	return res, err
+}
+
+// checkCallPath refuses a Call path that is not a plain path under
+// api_base: the URL is built by appending the query, so a '?' or '#' in the
+// path would mix the caller's text with the access token, and a control
+// character makes net/http fail with the whole URL in its error.
+func checkCallPath(path string) error {
+	if !strings.HasPrefix(path, "/") {
+		return fmt.Errorf("wechat call: path %q must start with / (it is relative to api_base)", path)
+	}
+	if i := strings.IndexFunc(path, func(r rune) bool { return r < 0x20 || r == 0x7f }); i >= 0 {
+		return fmt.Errorf("wechat call: path %q contains a control character at byte %d", path, i)
+	}
+	if strings.ContainsAny(path, "?#") {
+		return fmt.Errorf("wechat call: path %q must not contain ? or #: pass query parameters in the query argument", path)
+	}
+	return nil
 }
 
 // authMode says which credential a request carries.
@@ -255,8 +289,30 @@ func tokenRejected(code int) bool {
 	return code == 40001 || code == 40014 || code == 42001
 }
 
-// roundTrip sends the request once and decodes the answer.
+// roundTrip sends the request once and decodes the answer. Its errors go
+// through redact, the last line of defence for the credentials the request
+// carries: whatever error text net/http or a misbehaving server produced,
+// it reaches neither the log nor Lua with them.
 func (c *Client) roundTrip(ctx context.Context, r *request, token string) (map[string]any, *Media, error) {
+	res, media, err := c.send(ctx, r, token)
+	if err != nil {
+		err = redact(err, c.credentialsOf(r, token))
+	}
+	return res, media, err
+}
+
+// credentialsOf lists the secrets a request carries: the account's access
+// token and AppSecret, and a user's OAuth tokens in the query.
+func (c *Client) credentialsOf(r *request, token string) []string {
+	out := []string{token, c.secret}
+	for _, k := range []string{"access_token", "secret", "refresh_token"} {
+		out = append(out, r.query[k]...)
+	}
+	return out
+}
+
+// send does the work of roundTrip.
+func (c *Client) send(ctx context.Context, r *request, token string) (map[string]any, *Media, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 
@@ -294,7 +350,8 @@ func (c *Client) roundTrip(ctx context.Context, r *request, token string) (map[s
 	}
 	req, err := http.NewRequestWithContext(ctx, r.method, u, body)
 	if err != nil {
-		return nil, nil, wrapMethod(r.name, err)
+		// A *url.Error with the whole URL, access_token included.
+		return nil, nil, wrapMethod(r.name, transportError(err))
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
@@ -356,13 +413,77 @@ func transportError(err error) error {
 	return err
 }
 
-// redactURL keeps the host and path of a request URL, not its query.
+// redactURL keeps the scheme, host and path of a URL: not its query or
+// fragment (where tokens travel), nor a user:password.
 func redactURL(raw string) string {
-	if i := strings.IndexByte(raw, '?'); i >= 0 {
-		return raw[:i]
+	if i := strings.IndexAny(raw, "?#"); i >= 0 {
+		raw = raw[:i]
+	}
+	if u, err := url.Parse(raw); err == nil && u.User != nil {
+		u.User = nil
+		return u.String()
+	}
+	if i := strings.LastIndexByte(raw, '@'); i >= 0 {
+		// Not parseable, so not rebuilt: cut anything that may be a
+		// user:password, keeping the scheme.
+		scheme := ""
+		if j := strings.Index(raw, "://"); j >= 0 && j < i {
+			scheme = raw[:j+3]
+		}
+		return scheme + "[redacted]@" + raw[i+1:]
 	}
 	return raw
 }
+
+// refuseRedirect is the http.Client's CheckRedirect: WeChat's API answers
+// in place, and following a redirect would send the access token (in the
+// query) or the AppSecret (a stable_token body is sent again on 307 and
+// 308) to wherever it points.
+func refuseRedirect(req *http.Request, _ []*http.Request) error {
+	return fmt.Errorf("refusing to follow a redirect to %s: the WeChat API does not redirect, "+
+		"and following it would hand the credentials to that server (check api_base and the proxy)", req.URL.Host)
+}
+
+// redact returns err with every occurrence of the secrets (raw or
+// URL-escaped) replaced, or err itself when its text holds none. An
+// *APIError stays one, with its errmsg (the server's text) cleaned.
+func redact(err error, secrets []string) error {
+	if apiErr, ok := err.(*APIError); ok {
+		if msg := scrub(apiErr.Msg, secrets); msg != apiErr.Msg {
+			return &APIError{Code: apiErr.Code, Msg: msg, Method: apiErr.Method}
+		}
+		return err
+	}
+	if msg := scrub(err.Error(), secrets); msg != err.Error() {
+		return &redactedError{msg: msg, err: err}
+	}
+	return err
+}
+
+// scrub replaces every occurrence of the secrets in s, raw or URL-escaped.
+func scrub(s string, secrets []string) string {
+	for _, secret := range secrets {
+		if secret == "" {
+			continue
+		}
+		s = strings.ReplaceAll(s, secret, "[redacted]")
+		if e := url.QueryEscape(secret); e != secret {
+			s = strings.ReplaceAll(s, e, "[redacted]")
+		}
+	}
+	return s
+}
+
+// redactedError is an error whose text had to be cleaned. It answers
+// errors.Is like the original (a deadline stays a deadline) but does not
+// unwrap to it, so the original text cannot be reached.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string        { return e.msg }
+func (e *redactedError) Is(target error) bool { return errors.Is(e.err, target) }
 
 func wrapMethod(method string, err error) error {
 	var apiErr *APIError

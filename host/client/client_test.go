@@ -361,3 +361,215 @@ func TestOAuthAuthorizeURL(t *testing.T) {
 		t.Errorf("url = %s\nwant  %s", got, want)
 	}
 }
+
+// An invalid percent escape passes Call's path check but makes net/http
+// fail to build the request, with a *url.Error that quotes the whole URL,
+// access_token included.
+func TestRequestBuildErrorHidesToken(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	token, err := e.c.AccessToken(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.c.Call(ctx, "GET", "/cgi-bin/menu/get%zz", nil, nil)
+	if err == nil {
+		t.Fatal("no error for an invalid URL escape")
+	}
+	if strings.Contains(err.Error(), token) || strings.Contains(e.log.String(), token) {
+		t.Errorf("the access token leaked:\nerr: %v\nlog: %s", err, e.log.String())
+	}
+	if !strings.Contains(err.Error(), "call /cgi-bin/menu/get%zz") || !strings.Contains(err.Error(), "escape") {
+		t.Errorf("unclear error: %v", err)
+	}
+}
+
+// Call appends the query (and the token) to the path: a path with its own
+// query or fragment, or with a control character, is refused before any
+// request is made.
+func TestCallRefusesPathsWithQueryFragmentOrControlCharacters(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	for _, tc := range []struct{ path, msg string }{
+		{"/cgi-bin/menu/get\x7f", "control character"},
+		{"/cgi-bin/menu/get\n", "control character"},
+		{"/cgi-bin/menu/get\x00x", "control character"},
+		{"/cgi-bin/user/info?openid=o1", "query argument"},
+		{"/cgi-bin/menu/get#x", "must not contain ? or #"},
+	} {
+		_, err := e.c.Call(ctx, "GET", tc.path, nil, nil)
+		if err == nil || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("Call(%q): err = %v, want one with %q", tc.path, err, tc.msg)
+		}
+	}
+	if calls := e.wx.Calls(); len(calls) != 0 {
+		t.Errorf("refused paths reached WeChat: %d calls", len(calls))
+	}
+}
+
+// A server that answers with a redirect gets no second request: following
+// it would hand the access token (query), or the AppSecret (query of
+// /cgi-bin/token, body of /cgi-bin/stable_token re-sent on 307), to the
+// host it names. WeChat's API never redirects.
+func TestRedirectsAreNotFollowed(t *testing.T) {
+	const token = "TOKEN_redirect_test"
+	var reached atomic.Int32
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"access_token":"STOLEN","expires_in":7200,"menu":{}}`))
+	}))
+	defer elsewhere.Close()
+
+	for _, tc := range []struct {
+		name, redirect   string
+		stable, sameHost bool
+		httpClient       bool
+	}{
+		{name: "api call to another host", redirect: "/cgi-bin/menu/get"},
+		{name: "api call on the same host", redirect: "/cgi-bin/menu/get", sameHost: true},
+		{name: "token fetch", redirect: "/cgi-bin/token"},
+		{name: "stable token fetch", redirect: "/cgi-bin/stable_token", stable: true},
+		{name: "caller's http.Client", redirect: "/cgi-bin/menu/get", httpClient: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reached.Store(0)
+			var api *httptest.Server
+			api = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				switch {
+				case r.URL.Path == tc.redirect:
+					target := elsewhere.URL
+					if tc.sameHost {
+						target = api.URL + "/moved"
+					}
+					http.Redirect(w, r, target+r.URL.Path+"?"+r.URL.RawQuery, http.StatusTemporaryRedirect)
+				case r.URL.Path == "/cgi-bin/token" || r.URL.Path == "/cgi-bin/stable_token":
+					w.Write([]byte(`{"access_token":"` + token + `","expires_in":7200}`))
+				default:
+					reached.Add(1) // the same-host redirect target
+					w.Write([]byte(`{"menu":{}}`))
+				}
+			}))
+			defer api.Close()
+			e := newEnv(t, func(o *client.Options) {
+				o.APIBase = api.URL
+				o.UseStableToken = tc.stable
+			})
+			c := e.c
+			var hc *http.Client
+			if tc.httpClient {
+				hc = &http.Client{}
+				e.opts.HTTPClient = hc
+				c = e.restart(t)
+			}
+			_, err := c.Invoke(context.Background(), "get_menu")
+			if err == nil {
+				t.Fatal("no error: the redirect was followed")
+			}
+			if n := reached.Load(); n != 0 {
+				t.Errorf("the redirect target got %d requests", n)
+			}
+			if !strings.Contains(err.Error(), "redirect") {
+				t.Errorf("the error does not say what happened: %v", err)
+			}
+			for _, secret := range []string{token, testSecret} {
+				if strings.Contains(err.Error(), secret) || strings.Contains(e.log.String(), secret) {
+					t.Errorf("%q leaked:\nerr: %v\nlog: %s", secret, err, e.log.String())
+				}
+			}
+			if hc != nil && hc.CheckRedirect != nil {
+				t.Error("New changed the caller's http.Client")
+			}
+		})
+	}
+}
+
+// Whatever text net/http builds from a server's answer, the credentials
+// are cut out of it: here a Location header that cannot be parsed and
+// repeats the query, which net/http quotes in its error.
+func TestErrorsNeverQuoteCredentials(t *testing.T) {
+	const token = "TOKEN_reflected"
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/cgi-bin/token" {
+			w.Write([]byte(`{"access_token":"` + token + `","expires_in":7200}`))
+			return
+		}
+		w.Header().Set("Location", "%zz?"+r.URL.RawQuery)
+		w.WriteHeader(http.StatusFound)
+	}))
+	defer api.Close()
+	e := newEnv(t, func(o *client.Options) { o.APIBase = api.URL })
+	_, err := e.c.Invoke(context.Background(), "get_menu")
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if strings.Contains(err.Error(), token) || strings.Contains(e.log.String(), token) {
+		t.Errorf("the access token leaked:\nerr: %v\nlog: %s", err, e.log.String())
+	}
+	if !strings.Contains(err.Error(), "wechat get_menu") || !strings.Contains(err.Error(), "Location") {
+		t.Errorf("the cleaned error lost its meaning: %v", err)
+	}
+	// A server that repeats the token in its errmsg: still an APIError.
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/cgi-bin/token" {
+			w.Write([]byte(`{"access_token":"` + token + `","expires_in":7200}`))
+			return
+		}
+		w.Write([]byte(`{"errcode":48001,"errmsg":"api unauthorized for ` + r.URL.Query().Get("access_token") + `"}`))
+	}))
+	defer echo.Close()
+	e3 := newEnv(t, func(o *client.Options) { o.APIBase = echo.URL })
+	_, err = e3.c.Invoke(context.Background(), "get_menu")
+	var apiErr *client.APIError
+	if !errors.As(err, &apiErr) || apiErr.Code != 48001 {
+		t.Errorf("err = %v, want errcode 48001", err)
+	}
+	if strings.Contains(err.Error(), token) || strings.Contains(e3.log.String(), token) {
+		t.Errorf("the access token leaked through errmsg:\nerr: %v\nlog: %s", err, e3.log.String())
+	}
+	// A deadline stays recognisable after the cleaning.
+	e2 := newEnv(t, func(o *client.Options) { o.Timeout = 50 * time.Millisecond })
+	e2.wx.Delay("/cgi-bin/token", time.Second)
+	if _, err := e2.c.Invoke(context.Background(), "get_menu"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err = %v, want a deadline error", err)
+	}
+}
+
+// strconv.ParseInt takes "+5" and "007", which are not JSON numbers: an
+// integer argument is sent as the number's canonical digits, and any other
+// text is an argument error before anything is sent.
+func TestIntArgumentsAreSentAsCanonicalNumbers(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		arg  any
+		want string
+	}{
+		{"+5", "5"},
+		{"007", "7"},
+		{"-0", "0"},
+		{"-12", "-12"},
+		{json.Number("+5"), "5"},
+		{"1000000001234567890", "1000000001234567890"},
+	} {
+		if _, err := e.c.Invoke(ctx, "delete_mass_msg", tc.arg); err != nil {
+			t.Errorf("delete_mass_msg(%#v): %v", tc.arg, err)
+			continue
+		}
+		call, _ := e.wx.LastCall("/cgi-bin/message/mass/delete")
+		if want := `{"article_idx":0,"msg_id":` + tc.want + `}`; string(call.RawBody) != want {
+			t.Errorf("delete_mass_msg(%#v): body = %s, want %s", tc.arg, call.RawBody, want)
+		}
+	}
+	e.wx.Reset()
+	for _, arg := range []any{"5.0", " 5", "", "0x10", "1e3", "5_000", "99999999999999999999", json.Number("1.5")} {
+		_, err := e.c.Invoke(ctx, "delete_mass_msg", arg)
+		var argErr *client.ArgError
+		if !errors.As(err, &argErr) || !strings.Contains(err.Error(), "argument #1 (msg_id) must be an integer") {
+			t.Errorf("delete_mass_msg(%#v): err = %v, want an ArgError", arg, err)
+		}
+	}
+	if n := len(e.wx.CallsTo("/cgi-bin/message/mass/delete")); n != 0 {
+		t.Errorf("invalid integers reached WeChat: %d calls", n)
+	}
+}

@@ -19,9 +19,11 @@
 //
 // A WeChat answer with a non-zero errcode is an *APIError (use errors.As);
 // its text names the method, the errcode and a hint for the common ones.
-// Transport errors are wrapped with the method name and never contain the
-// request URL, which would leak the access token or the AppSecret. Invalid
-// arguments are an *ArgError.
+// Transport errors are wrapped with the method name. No error or log line
+// contains the access token or the AppSecret: request URLs are cut to their
+// path and any other error text is cleaned of them. No redirect is followed
+// (WeChat's API does not redirect; a redirect would carry the credentials
+// to another server). Invalid arguments are an *ArgError.
 //
 // # Tokens
 //
@@ -36,5 +38,7 @@
 //
 // Uploads read only from Options.MediaDir (through os.Root, so neither ".."
 // nor a symbolic link escapes it). Downloads return the bytes and their
-// content type as a *Media, or save them into MediaDir.
+// content type as a *Media, or save them into MediaDir, never into or under
+// one of Options.ForbiddenDirs (the scripts folder) however MediaDir
+// overlaps it.
 package client

@@ -64,3 +64,7 @@ func (e *ArgError) Error() string { return e.Method + ": " + e.Msg }
 // ErrMediaPath is wrapped by the error for an upload or download path that
 // is not inside the media folder.
 var ErrMediaPath = errors.New("path is outside media_dir")
+
+// ErrForbiddenDir is wrapped by the error for a download that would be
+// saved into, or under, one of Options.ForbiddenDirs (the scripts folder).
+var ErrForbiddenDir = errors.New("downloads may not be saved into this folder")

@@ -355,15 +355,11 @@ func convert(t argType, v any) (any, bool) {
 				return int64(v), true
 			}
 		case json.Number:
-			if _, err := strconv.ParseInt(string(v), 10, 64); err == nil {
-				return v, true
-			}
+			return canonicalInt(string(v))
 		case string:
 			// A 64-bit id from Lua arrives as a string (a Lua number would
 			// round it): send its digits as a JSON number.
-			if _, err := strconv.ParseInt(v, 10, 64); err == nil {
-				return json.Number(v), true
-			}
+			return canonicalInt(v)
 		}
 	case tTable:
 		if m, ok := v.(map[string]any); ok {
@@ -391,6 +387,17 @@ func convert(t argType, v any) (any, bool) {
 		return v, true
 	}
 	return nil, false
+}
+
+// canonicalInt turns the text of a 64-bit integer into a JSON number.
+// strconv.ParseInt also takes "+5" and "007", which are not JSON: the
+// number is written again from its value instead of passed through.
+func canonicalInt(s string) (any, bool) {
+	i, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return nil, false
+	}
+	return json.Number(strconv.FormatInt(i, 10)), true
 }
 
 func describe(v any) string {

@@ -83,6 +83,10 @@ func (c *Client) saveMedia(method, rel string, data []byte) error {
 	if err != nil {
 		return err
 	}
+	// Before anything is created: not even an empty folder lands there.
+	if err := c.checkForbidden(method, rel, p); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(c.mediaDir, 0o755); err != nil {
 		return fmt.Errorf("wechat %s: media_dir: %w", method, err)
 	}
@@ -114,6 +118,92 @@ func (c *Client) saveMedia(method, rel string, data []byte) error {
 		return c.mediaError(method, rel, err)
 	}
 	return nil
+}
+
+// checkForbidden refuses to save the download rel (p once checked) when
+// it would land in or under one of Options.ForbiddenDirs. os.Root keeps a
+// download inside media_dir, but media_dir may overlap the scripts folder
+// (media_dir = ".", or a symbolic link inside media_dir that points there),
+// and a .lua file saved there is code that hot reload runs. Both sides are
+// compared with their symbolic links resolved as far as they exist, and
+// the folders that exist also by identity (os.SameFile), which holds on
+// case-insensitive file systems.
+func (c *Client) checkForbidden(method, rel, p string) error {
+	if len(c.forbiddenDirs) == 0 {
+		return nil
+	}
+	target, err := resolvePath(filepath.Join(c.mediaDir, p))
+	if err != nil {
+		return fmt.Errorf("wechat %s: %q: %w", method, rel, err)
+	}
+	for _, d := range c.forbiddenDirs {
+		dir, err := resolvePath(d)
+		if err != nil {
+			return fmt.Errorf("wechat %s: %q: checking against %q: %w", method, rel, d, err)
+		}
+		if inside(target, dir) {
+			return fmt.Errorf("wechat %s: %q is inside %q: %w (media_dir %q overlaps it, and a file saved there could be loaded as code)",
+				method, rel, d, ErrForbiddenDir, c.mediaDir)
+		}
+	}
+	return nil
+}
+
+// inside reports whether target is dir or lies under it: by name, or, for
+// the folders of target that exist, by identity with dir.
+func inside(target, dir string) bool {
+	if r, err := filepath.Rel(dir, target); err == nil && (r == "." || filepath.IsLocal(r)) {
+		return true
+	}
+	dirInfo, err := os.Stat(dir)
+	if err != nil {
+		return false
+	}
+	for a := target; ; a = filepath.Dir(a) {
+		if fi, err := os.Stat(a); err == nil && os.SameFile(fi, dirInfo) {
+			return true
+		}
+		if filepath.Dir(a) == a {
+			return false
+		}
+	}
+}
+
+// resolvePath makes p absolute with its symbolic links resolved as far as
+// the path exists; the part that does not exist yet is kept as it is. A
+// symbolic link that points to nothing yet is followed too: saving through
+// it would create what it points to.
+func resolvePath(p string) (string, error) {
+	cur, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	rest := ""
+	for hops := 0; ; {
+		if r, err := filepath.EvalSymlinks(cur); err == nil {
+			return filepath.Join(r, rest), nil
+		}
+		if fi, err := os.Lstat(cur); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			if hops++; hops > 40 {
+				return "", fmt.Errorf("%s: too many levels of symbolic links", p)
+			}
+			link, err := os.Readlink(cur)
+			if err != nil {
+				return "", err
+			}
+			if !filepath.IsAbs(link) {
+				link = filepath.Join(filepath.Dir(cur), link)
+			}
+			cur = filepath.Clean(link)
+			continue
+		}
+		parent := filepath.Dir(cur)
+		if parent == cur {
+			return filepath.Join(cur, rest), nil
+		}
+		rest = filepath.Join(filepath.Base(cur), rest)
+		cur = parent
+	}
 }
 
 // multipartForm is an upload: files and plain fields.

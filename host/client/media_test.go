@@ -208,3 +208,74 @@ func TestShowQRCodeUsesNoToken(t *testing.T) {
 		t.Error("show_qrcode fetched an access token")
 	}
 }
+
+// A download must never land in a folder of Options.ForbiddenDirs (the
+// scripts folder, where a saved .lua file is code that hot reload runs),
+// however media_dir overlaps it: media_dir above it, a symbolic link inside
+// media_dir, media_dir inside it. Nothing is written or created there.
+func TestDownloadRefusesForbiddenDirs(t *testing.T) {
+	root := t.TempDir()
+	scripts := filepath.Join(root, "scripts")
+	writeMedia(t, scripts, "lib/util.lua", []byte("return {}"))
+	e := newEnv(t, func(o *client.Options) {
+		o.MediaDir = root
+		o.ForbiddenDirs = []string{scripts}
+	})
+	ctx := context.Background()
+	payload := []byte("os.exit(1)")
+	e.wx.AnswerMedia("/cgi-bin/media/get", "application/octet-stream", payload)
+
+	refused := []string{"scripts/lib/x.lua", "scripts/x.lua", "scripts/new/x.lua", "scripts", "./scripts/lib/util.lua", "scripts/lib/../y.lua"}
+	if runtime.GOOS != "windows" {
+		if err := os.Symlink(scripts, filepath.Join(root, "link")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(filepath.Join(scripts, "dangling.lua"), filepath.Join(root, "dangling.lua")); err != nil {
+			t.Fatal(err)
+		}
+		refused = append(refused, "link/lib/x.lua", "dangling.lua")
+	}
+	for _, p := range refused {
+		_, err := e.c.Invoke(ctx, "download_media", "MID", p)
+		if !errors.Is(err, client.ErrForbiddenDir) {
+			t.Errorf("save %q: err = %v, want ErrForbiddenDir", p, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), "download_media") || !strings.Contains(err.Error(), scripts) {
+			t.Errorf("save %q: unclear error %q", p, err)
+		}
+	}
+	for _, p := range []string{"lib/x.lua", "x.lua", "new", "lib/util.lua", "dangling.lua", "y.lua"} {
+		if p == "lib/util.lua" {
+			if got, _ := os.ReadFile(filepath.Join(scripts, p)); !bytes.Equal(got, []byte("return {}")) {
+				t.Errorf("scripts/%s was overwritten: %q", p, got)
+			}
+			continue
+		}
+		if _, err := os.Lstat(filepath.Join(scripts, p)); err == nil {
+			t.Errorf("scripts/%s was created", p)
+		}
+	}
+
+	// Next to the forbidden folder, saving works.
+	for _, p := range []string{"scripts2/x.lua", "in/voice.amr"} {
+		if _, err := e.c.Invoke(ctx, "download_media", "MID", p); err != nil {
+			t.Errorf("save %q: %v", p, err)
+		}
+	}
+
+	// media_dir inside the forbidden folder: nothing can be saved.
+	e.opts.MediaDir = filepath.Join(scripts, "media")
+	if _, err := e.restart(t).Invoke(ctx, "download_media", "MID", "a.jpg"); !errors.Is(err, client.ErrForbiddenDir) {
+		t.Errorf("media_dir inside scripts: err = %v, want ErrForbiddenDir", err)
+	}
+
+	// Relative folders, as in a config with media_dir = "." and scripts =
+	// "scripts", are taken from the working directory.
+	t.Chdir(root)
+	e.opts.MediaDir = "."
+	e.opts.ForbiddenDirs = []string{"scripts"}
+	if _, err := e.restart(t).Invoke(ctx, "download_media", "MID", "scripts/z.lua"); !errors.Is(err, client.ErrForbiddenDir) {
+		t.Errorf("relative folders: err = %v, want ErrForbiddenDir", err)
+	}
+}

@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
+
+	"github.com/luarobot/luarobot/store"
 )
 
 // Where each method comes from (testdata/methods.txt has the exact list per
@@ -47,7 +50,7 @@ var methods = []Method{
 	// Access token and server IPs.
 	{Name: "grant_token", Source: srcWeRoBot, Result: ResultJSON, HTTPMethod: get, Path: "/cgi-bin/token",
 		Params: []Param{local("override", tBool).def(true)},
-		Note:   "fetches a new token now and caches it (override=false: only returns it); /cgi-bin/stable_token with use_stable_token",
+		Note:   "fetches a new token now and caches it; override=false fetches none and returns the cached one as {access_token=, expires_in=}; /cgi-bin/stable_token with use_stable_token",
 		local:  grantToken},
 	{Name: "get_access_token", Source: srcWeRoBot, Result: ResultString, Path: "/cgi-bin/token",
 		Note:  "the cached token, fetched when needed",
@@ -265,11 +268,8 @@ var methods = []Method{
 	// JS-SDK.
 	{Name: "grant_jsapi_ticket", Source: srcPySDK, HTTPMethod: get, Path: "/cgi-bin/ticket/getticket",
 		Params: []Param{local("override", tBool).def(true)},
-		Note:   "fetches a new ticket now and caches it (override=false: only returns it)",
-		local: func(ctx context.Context, c *Client, a *args) (any, error) {
-			_, raw, err := c.ticket.refresh(ctx, a.val("override") == true)
-			return raw, err
-		}},
+		Note:   "fetches a new ticket now and caches it; override=false fetches none and returns the cached one as {ticket=, expires_in=}",
+		local:  grantJSAPITicket},
 	{Name: "get_jsapi_ticket", Source: srcPySDK, Result: ResultString, Path: "/cgi-bin/ticket/getticket",
 		Note:  "the cached ticket, fetched when needed",
 		local: current("get_jsapi_ticket", func(c *Client) *credential { return c.ticket })},
@@ -335,9 +335,46 @@ func current(method string, which func(*Client) *credential) func(context.Contex
 	}
 }
 
+// grantToken answers grant_token(override). wechat-python-sdk fetches a
+// token either way and override only says whether to keep it; but a new
+// token from /cgi-bin/token invalidates the cached one that every process
+// of this account is using, so a fetch that is not kept would only break
+// them. override=false therefore fetches nothing: it returns the cached
+// token (fetched and cached if there is none) in the shape of WeChat's
+// answer, expires_in being the seconds it is still used for.
 func grantToken(ctx context.Context, c *Client, a *args) (any, error) {
-	_, raw, err := c.access.refresh(ctx, a.val("override") == true)
+	if a.val("override") != true {
+		t, err := c.access.current(ctx)
+		if err != nil {
+			return nil, wrapMethod("grant_token", err)
+		}
+		return map[string]any{"access_token": t.Value, "expires_in": secondsLeft(t)}, nil
+	}
+	_, raw, err := c.access.refresh(ctx, true)
 	return raw, err
+}
+
+// grantJSAPITicket answers grant_jsapi_ticket(override) as grantToken does.
+func grantJSAPITicket(ctx context.Context, c *Client, a *args) (any, error) {
+	if a.val("override") != true {
+		t, err := c.ticket.current(ctx)
+		if err != nil {
+			return nil, wrapMethod("grant_jsapi_ticket", err)
+		}
+		return map[string]any{"errcode": int64(0), "errmsg": "ok", "ticket": t.Value, "expires_in": secondsLeft(t)}, nil
+	}
+	_, raw, err := c.ticket.refresh(ctx, true)
+	return raw, err
+}
+
+// secondsLeft is how long a cached credential is still used, in whole
+// seconds (as WeChat's expires_in).
+func secondsLeft(t store.Token) int64 {
+	s := int64(time.Until(t.Expires) / time.Second)
+	if s < 0 {
+		return 0
+	}
+	return s
 }
 
 // JSAPISignature signs a page URL for the JS-SDK (wx.config): the sha1 hex

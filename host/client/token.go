@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -54,18 +53,19 @@ type credential struct {
 	rejected string // the last value WeChat rejected: never adopted again from the store
 	failed   error  // the last refused fetch, answered until failedAt+failureBackoff
 	failedAt time.Time
-
-	// force asks the next fetch to bypass stable_token's reuse: set when
-	// WeChat rejected the token, which stable_token would otherwise hand
-	// out again.
-	force atomic.Bool
 }
 
 // get returns a usable value: the cached one, else the stored one, else a
 // new one. However many callers find none, one of them fetches.
 func (cr *credential) get(ctx context.Context) (string, error) {
-	if v, ok := cr.fromCache(); ok {
-		return v, nil
+	t, err := cr.current(ctx)
+	return t.Value, err
+}
+
+// current is get with the time the value stops being used.
+func (cr *credential) current(ctx context.Context) (store.Token, error) {
+	if t, ok := cr.fromCache(); ok {
+		return t, nil
 	}
 	ch := cr.group.DoChan("get", func() (any, error) {
 		// The fetch serves every waiter, so it must not die with the
@@ -77,21 +77,21 @@ func (cr *credential) get(ctx context.Context) (string, error) {
 	select {
 	case res := <-ch:
 		if res.Err != nil {
-			return "", res.Err
+			return store.Token{}, res.Err
 		}
-		return res.Val.(string), nil
+		return res.Val.(store.Token), nil
 	case <-ctx.Done():
-		return "", fmt.Errorf("waiting for the %s: %w", cr.name, ctx.Err())
+		return store.Token{}, fmt.Errorf("waiting for the %s: %w", cr.name, ctx.Err())
 	}
 }
 
-func (cr *credential) fromCache() (string, bool) {
+func (cr *credential) fromCache() (store.Token, bool) {
 	cr.mu.Lock()
 	defer cr.mu.Unlock()
 	if cr.cached.Value != "" && time.Now().Before(cr.cached.Expires) {
-		return cr.cached.Value, true
+		return cr.cached, true
 	}
-	return "", false
+	return store.Token{}, false
 }
 
 func (cr *credential) remember(t store.Token) {
@@ -113,17 +113,16 @@ func (cr *credential) adopt(t store.Token) bool {
 	return true
 }
 
-func (cr *credential) loadOrFetch(ctx context.Context) (string, error) {
+func (cr *credential) loadOrFetch(ctx context.Context) (store.Token, error) {
 	// Another caller of this process may have finished a fetch just before
 	// this flight began, or another process refreshed the store.
-	if v, ok := cr.fromCache(); ok {
-		return v, nil
+	if t, ok := cr.fromCache(); ok {
+		return t, nil
 	}
 	t, err := cr.c.tokens.LoadToken(ctx, cr.key)
 	switch {
 	case err == nil && t.Value != "" && time.Now().Before(t.Expires) && cr.adopt(t):
-		cr.force.Store(false)
-		return t.Value, nil
+		return t, nil
 	case err != nil && !errors.Is(err, store.ErrNotFound):
 		// A broken store must not stop the bot from talking to WeChat.
 		cr.c.log.Warn("loading the cached credential failed; fetching a new one", "credential", cr.name, "err", err)
@@ -132,7 +131,7 @@ func (cr *credential) loadOrFetch(ctx context.Context) (string, error) {
 	failed := cr.failed
 	if failed != nil && time.Since(cr.failedAt) < failureBackoff {
 		cr.mu.Unlock()
-		return "", failed
+		return store.Token{}, failed
 	}
 	cr.mu.Unlock()
 	t, _, err = cr.refresh(ctx, true)
@@ -143,15 +142,26 @@ func (cr *credential) loadOrFetch(ctx context.Context) (string, error) {
 			cr.failed, cr.failedAt = err, time.Now()
 			cr.mu.Unlock()
 		}
-		return "", err
+		return store.Token{}, err
 	}
-	return t.Value, nil
+	return t, nil
 }
 
 // refresh fetches a new value from WeChat and, when save is set, caches it
 // in memory and in the store.
+//
+// With use_stable_token a fetch never forces at first. A rejection is often
+// another deployment's forced refresh, which already killed the old token:
+// a plain fetch then returns the new one, which works. Forcing instead would
+// kill that deployment's token in turn, and the two would force each other
+// for ever (WeChat allows 20 forced refreshes a day). Only when WeChat hands
+// back the very token it just rejected is a forced refresh the way out.
 func (cr *credential) refresh(ctx context.Context, save bool) (store.Token, map[string]any, error) {
-	t, raw, err := cr.fetch(ctx, cr.force.Swap(false))
+	t, raw, err := cr.fetch(ctx, false)
+	if err == nil && cr.wasRejected(t.Value) {
+		cr.c.log.Info("wechat issued the credential it had just rejected; forcing a new one", "credential", cr.name)
+		t, raw, err = cr.fetch(ctx, true)
+	}
 	if err != nil {
 		return store.Token{}, nil, err
 	}
@@ -169,6 +179,13 @@ func (cr *credential) refresh(ctx context.Context, save bool) (store.Token, map[
 	return t, raw, nil
 }
 
+// wasRejected reports whether WeChat rejected value since it was issued.
+func (cr *credential) wasRejected(value string) bool {
+	cr.mu.Lock()
+	defer cr.mu.Unlock()
+	return cr.rejected != "" && value == cr.rejected
+}
+
 // invalidate forgets value after WeChat rejected it, but only if it is
 // still the current one: callers that failed with the same old value while
 // another caller already replaced it must not throw the new one away.
@@ -177,7 +194,6 @@ func (cr *credential) invalidate(ctx context.Context, value string) {
 	if cr.cached.Value == value {
 		cr.cached = store.Token{}
 		cr.rejected = value
-		cr.force.Store(true)
 	}
 	cr.mu.Unlock()
 	if err := cr.c.tokens.InvalidateToken(context.WithoutCancel(ctx), cr.key, value); err != nil {
@@ -197,8 +213,8 @@ func useUntil(now time.Time, expiresIn int64) time.Time {
 }
 
 // fetchAccessToken asks WeChat for an access token: /cgi-bin/token, or
-// /cgi-bin/stable_token with use_stable_token (force after a rejection, as
-// stable_token otherwise returns the same token again).
+// /cgi-bin/stable_token with use_stable_token (force_refresh=force; see
+// refresh for when it is set).
 func (c *Client) fetchAccessToken(ctx context.Context, force bool) (store.Token, map[string]any, error) {
 	r := &request{name: "grant_token", auth: authNone}
 	if c.stable {

@@ -2,6 +2,8 @@ package client_test
 
 import (
 	"context"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -254,15 +256,25 @@ func TestStableToken(t *testing.T) {
 	if !equalJSON(calls[0].Body, want) || calls[0].Method != "POST" {
 		t.Fatalf("stable_token %s body = %v, want %v", calls[0].Method, calls[0].Body, want)
 	}
-	// A rejected stable token must be force-refreshed: force_refresh=false
-	// would return the same token again.
+	// After a rejection the Client asks without force_refresh first (the
+	// rejection may come from another deployment's forced refresh, and the
+	// answer is then the new token). Here WeChat hands back the token it
+	// just rejected, so the Client forces, once.
+	rejected := e.wx.AccessToken()
 	e.wx.FailOnce("/cgi-bin/menu/get", 40001)
 	if _, err := e.c.Invoke(ctx, "get_menu"); err != nil {
 		t.Fatal(err)
 	}
 	calls = e.wx.CallsTo("/cgi-bin/stable_token")
-	if len(calls) != 2 || calls[1].Body["force_refresh"] != true {
-		t.Fatalf("after 40001: stable_token calls %d, last body %v; want a force_refresh", len(calls), calls[len(calls)-1].Body)
+	if len(calls) != 3 || calls[1].Body["force_refresh"] != false || calls[2].Body["force_refresh"] != true {
+		var forces []any
+		for _, c := range calls {
+			forces = append(forces, c.Body["force_refresh"])
+		}
+		t.Fatalf("after 40001: force_refresh of the stable_token calls = %v, want [false false true]", forces)
+	}
+	if last, _ := e.wx.LastCall("/cgi-bin/menu/get"); last.AccessToken == rejected {
+		t.Fatal("the retry used the rejected token")
 	}
 	// A restart with stable tokens reuses the stored one too.
 	before := e.wx.TokenFetches()
@@ -271,6 +283,76 @@ func TestStableToken(t *testing.T) {
 	}
 	if e.wx.TokenFetches() != before {
 		t.Fatal("restart fetched a new stable token")
+	}
+}
+
+// Two deployments of one account, each with its own store: the case
+// stable_token exists for. A forced refresh kills the other deployment's
+// token at once, so forcing on every rejection makes them force each other
+// for ever, and WeChat allows 20 forced refreshes a day. One hiccup must
+// cost at most one forced refresh.
+func TestStableTokenDeploymentsDoNotForceEachOther(t *testing.T) {
+	a := newEnv(t, func(o *client.Options) { o.UseStableToken = true })
+	optsB := a.opts
+	optsB.Tokens = newMemTokens()
+	b, err := client.New(optsB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	deployments := []*client.Client{a.c, b}
+	for _, c := range deployments {
+		if _, err := c.Invoke(ctx, "get_menu"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.wx.FailOnce("/cgi-bin/menu/get", 40001) // one hiccup for A
+	for i := 0; i < 10; i++ {
+		for _, c := range deployments {
+			if _, err := c.Invoke(ctx, "get_menu"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	forced := 0
+	for _, c := range a.wx.CallsTo("/cgi-bin/stable_token") {
+		if c.Body["force_refresh"] == true {
+			forced++
+		}
+	}
+	if forced > 1 {
+		t.Errorf("one rejection led to %d forced refreshes: the deployments keep invalidating each other", forced)
+	}
+	if n := a.wx.TokenFetches(); n > 5 {
+		t.Errorf("%d token fetches for one rejection", n)
+	}
+}
+
+// A deployment whose token another deployment killed with a forced
+// refresh needs no force itself: the plain fetch returns the new token.
+func TestStableTokenRejectionAfterOtherForcedRefresh(t *testing.T) {
+	e := newEnv(t, func(o *client.Options) { o.UseStableToken = true })
+	ctx := context.Background()
+	if _, err := e.c.Invoke(ctx, "get_menu"); err != nil {
+		t.Fatal(err)
+	}
+	old := e.wx.AccessToken()
+	body := `{"grant_type":"client_credential","appid":"` + testAppID + `","secret":"` + testSecret + `","force_refresh":true}`
+	resp, err := http.Post(e.wx.URL+"/cgi-bin/stable_token", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if e.wx.AccessToken() == old {
+		t.Fatal("the other deployment's forced refresh did not replace the token")
+	}
+	e.wx.Reset()
+	if _, err := e.c.Invoke(ctx, "get_menu"); err != nil {
+		t.Fatal(err)
+	}
+	calls := e.wx.CallsTo("/cgi-bin/stable_token")
+	if len(calls) != 1 || calls[0].Body["force_refresh"] != false {
+		t.Errorf("after the other deployment's refresh: %d stable_token calls, first %v; want one without force_refresh", len(calls), calls)
 	}
 }
 
@@ -385,5 +467,66 @@ func TestRejectedTokenNotReadoptedFromStore(t *testing.T) {
 	}
 	if err := <-rejected; err != nil {
 		t.Fatalf("the rejected caller's retry failed: %v", err)
+	}
+}
+
+// grant_token(false) must not fetch a token: a new one from /cgi-bin/token
+// invalidates the one this process (and every other on the store) is
+// using. It returns the cached token in the shape of WeChat's answer,
+// fetching (and caching) one only when there is none.
+func TestGrantTokenWithoutOverrideKeepsCachedToken(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	res, err := e.c.Invoke(ctx, "grant_token", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := res.(map[string]any)
+	token := e.wx.AccessToken()
+	if m["access_token"] != token || e.wx.TokenFetches() != 1 {
+		t.Fatalf("grant_token(false) with none cached = %v after %d fetches, want %q after 1", m, e.wx.TokenFetches(), token)
+	}
+	if in, _ := m["expires_in"].(int64); in < 7200-6*60 || in > 7200-5*60 {
+		t.Errorf("expires_in = %v, want the seconds the token is still used (about 6900)", m["expires_in"])
+	}
+	if stored, _ := e.tokens.get(testAppID + ":access_token"); stored.Value != token {
+		t.Errorf("the token was not cached: store has %q", stored.Value)
+	}
+	res, err = e.c.Invoke(ctx, "grant_token", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.(map[string]any)["access_token"] != token || e.wx.TokenFetches() != 1 {
+		t.Fatalf("grant_token(false) = %v after %d fetches, want the cached %q and no fetch", res, e.wx.TokenFetches(), token)
+	}
+	if _, err := e.c.Invoke(ctx, "get_menu"); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(e.log.String(), "rejected the access token") {
+		t.Error("the cached token was invalidated: the next call was rejected")
+	}
+}
+
+func TestGrantJSAPITicketWithoutOverrideKeepsCachedTicket(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	res, err := e.c.Invoke(ctx, "grant_jsapi_ticket", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ticket, err := e.c.JSAPITicket(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.(map[string]any)["ticket"] != ticket || e.wx.TicketFetches() != 1 {
+		t.Fatalf("grant_jsapi_ticket(false) = %v after %d fetches, want the ticket it cached (%q)", res, e.wx.TicketFetches(), ticket)
+	}
+	res, err = e.c.Invoke(ctx, "grant_jsapi_ticket", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := res.(map[string]any)
+	if m["ticket"] != ticket || m["errcode"] != int64(0) || e.wx.TicketFetches() != 1 {
+		t.Fatalf("grant_jsapi_ticket(false) = %v after %d fetches, want the cached %q and no fetch", m, e.wx.TicketFetches(), ticket)
 	}
 }
