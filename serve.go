@@ -113,7 +113,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 			Timeout:        cfg.APITimeout,
 			ProxyURL:       cfg.APIProxy,
 			MediaDir:       cfg.MediaDir,
-			Logger:         log,
+			// A download must never become a script that hot reload runs.
+			ForbiddenDirs: []string{cfg.Scripts},
+			Logger:        log,
 		})
 		if err != nil {
 			return err
