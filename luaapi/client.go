@@ -101,6 +101,7 @@ func clientCall(c *client.Client) func(*lua.LState, int) int {
 		if q, ok := L.Get(first + 2).(*lua.LTable); ok {
 			query = url.Values{}
 			var qerr error
+			count := 0 // values and lists so far, for maxQueryValues
 			q.ForEach(func(k, v lua.LValue) {
 				if qerr != nil {
 					return
@@ -110,7 +111,7 @@ func clientCall(c *client.Client) func(*lua.LState, int) int {
 					qerr = fmt.Errorf("query keys must be strings, got %s", k.Type())
 					return
 				}
-				vals, err := clientQueryValues(v)
+				vals, err := clientQueryValues(v, 0, &count)
 				if err != nil {
 					qerr = fmt.Errorf("query.%s: %v", string(key), err)
 					return
@@ -149,9 +150,22 @@ func clientCall(c *client.Client) func(*lua.LState, int) int {
 	}
 }
 
+// Bounds of robot.client.call's query: a list of values may hold lists
+// (they are flattened), but a table that contains itself must be an
+// error, not a recursion that overflows the Go stack and kills the
+// process; and a URL does not carry millions of parameters.
+const (
+	maxQueryDepth  = 16
+	maxQueryValues = 1024 // values and lists, all levels together
+)
+
 // clientQueryValues turns a query table value into its strings: a string, a
-// number, a boolean, or a list of those for a repeated parameter.
-func clientQueryValues(v lua.LValue) ([]string, error) {
+// number, a boolean, or a list of those for a repeated parameter. depth is
+// the nesting of v; *count the values and lists of the whole query so far.
+func clientQueryValues(v lua.LValue, depth int, count *int) ([]string, error) {
+	if *count++; *count > maxQueryValues {
+		return nil, fmt.Errorf("more than %d values", maxQueryValues)
+	}
 	switch v := v.(type) {
 	case lua.LString:
 		return []string{string(v)}, nil
@@ -160,15 +174,18 @@ func clientQueryValues(v lua.LValue) ([]string, error) {
 	case lua.LBool:
 		return []string{v.String()}, nil
 	case *lua.LTable:
-		var out []string
-		var err error
-		for i := 1; i <= v.Len() && err == nil; i++ {
-			var vs []string
-			if vs, err = clientQueryValues(v.RawGetInt(i)); err == nil {
-				out = append(out, vs...)
-			}
+		if depth >= maxQueryDepth {
+			return nil, fmt.Errorf("lists nested deeper than %d (does the table contain itself?)", maxQueryDepth)
 		}
-		return out, err
+		var out []string
+		for i := 1; i <= v.Len(); i++ {
+			vs, err := clientQueryValues(v.RawGetInt(i), depth+1, count)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, vs...)
+		}
+		return out, nil
 	}
 	return nil, fmt.Errorf("a %s cannot be a query value", v.Type())
 }
