@@ -1,12 +1,28 @@
 package luaapi
 
 import (
+	"context"
 	"os"
 	"os/exec"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"testing"
+
+	lua "github.com/yuin/gopher-lua"
 )
+
+// allocated returns how many bytes f allocated. The tests of this file run
+// one Lua call at a time, so the count is that call's, give or take a few
+// MiB of the runtime's own.
+func allocated(f func()) uint64 {
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
 
 // A table that contains itself, given where Go walks a list (filter rules,
 // robot.client.call query values), is a Lua error that says so; so is a
@@ -58,5 +74,160 @@ robot.text(function(msg) return errs[msg.content] end)
 		if got := answer(t, rt, name); !strings.Contains(got, want) {
 			t.Errorf("%s: %q, want it to contain %q", name, got, want)
 		}
+	}
+}
+
+// string.format has Lua 5.1's bounds (two digits of width and precision)
+// and a bound on its result, checked before it formats anything; what
+// scripts use it for works as before.
+func TestStringFormatLimits(t *testing.T) {
+	rt, _ := startRuntime(t, map[string]string{"f.lua": `
+local big = string.rep("x", 1048576)
+local tries = {
+  width     = function() return string.format("%999999d", 1) end,
+  three     = function() return string.format("%100d", 1) end,
+  prec      = function() return string.format("%.100f", 1) end,
+  flags     = function() return string.format("%------5d", 1) end,
+  star      = function() return string.format("%*d", 5, 1) end,
+  index     = function() return string.format("%[1]d", 1) end,
+  many      = function() return #string.format(string.rep("%99d", 200000)) end,
+  strings   = function() local t = {} for i = 1, 17 do t[i] = big end return #string.format(string.rep("%s", 17), unpack(t)) end,
+  hex       = function() local t = {} for i = 1, 5 do t[i] = big end return #string.format(string.rep("%q", 5), unpack(t)) end,
+  ok        = function()
+    return table.concat({string.format("%03d|%-4s|%5.2f|%x|%q|%s|%s|%99d", 7, "ab", 3.14159, 255, 'a"b', nil, true, 1):sub(1, 40),
+      tostring(string.format("%s", {}):find("^table: ") ~= nil), string.format("%d%%", 50), #string.format("%99.99f", 1e308)}, ";")
+  end,
+}
+robot.text(function(msg) return tostring(tries[msg.content]()) end)
+`}, Options{})
+	if got, want := answer(t, rt, "ok"), `007|ab  | 3.14|ff|"a\"b"|nil|true|      ;true;50%;409`; got != want {
+		t.Errorf("ok:\n got %q\nwant %q", got, want)
+	}
+	for in, want := range map[string]string{
+		"width":   `f.lua:4: string.format: invalid format "%999999d" (width or precision too long: at most 99)`,
+		"three":   `f.lua:5: string.format: invalid format "%100d" (width or precision too long`,
+		"prec":    `f.lua:6: string.format: invalid format "%.100f" (width or precision too long`,
+		"flags":   `f.lua:7: string.format: invalid format "%------5d" (repeated flags)`,
+		"star":    `f.lua:8: string.format: invalid format "%*" (Lua formats have no '*' or '[n]')`,
+		"index":   `f.lua:9: string.format: invalid format "%[" (Lua formats have no '*' or '[n]')`,
+		"many":    `f.lua:10: string.format: the result would be over`,
+		"strings": `f.lua:11: string.format: the result would be over`,
+		"hex":     `f.lua:12: string.format: the result would be over`,
+	} {
+		if got := answer(t, rt, in); !strings.HasPrefix(got, "error: "+want) {
+			t.Errorf("%s:\n got %s\nwant error: %s", in, got, want)
+		}
+	}
+}
+
+// table.concat refuses a result over 16 MiB before it builds it, and keeps
+// gopher-lua's rules for its arguments.
+func TestTableConcatLimit(t *testing.T) {
+	rt, _ := startRuntime(t, map[string]string{"c.lua": `
+local big = string.rep("x", 1048576)
+local tries = {
+  big = function() local t = {} for i = 1, 17 do t[i] = big end return #table.concat(t) end,
+  sep = function() local t = {} for i = 1, 100 do t[i] = "" end return #table.concat(t, big) end,
+  bad = function() return table.concat({1, {}, 3}) end,
+  ok  = function()
+    local list = {"a", 2, 3.5, "d"}
+    return table.concat({table.concat(list), table.concat(list, ","), table.concat(list, ",", 2), table.concat(list, ",", 2, 3),
+      table.concat(list, ",", 3, 10), table.concat(list, ",", 5), table.concat({}, ","), table.concat(list, ",", 3, 2)}, "|")
+  end,
+}
+robot.text(function(msg) return tostring(tries[msg.content]()) end)
+`}, Options{})
+	if got, want := answer(t, rt, "ok"), "a23.5d|a,2,3.5,d|2,3.5,d|2,3.5|3.5,d|||"; got != want {
+		t.Errorf("ok: %q, want %q", got, want)
+	}
+	for in, want := range map[string]string{
+		"big": "c.lua:4: table.concat: the result would be over 16777216 bytes",
+		"sep": "c.lua:5: table.concat: the result would be over 16777216 bytes",
+		"bad": "c.lua:6: invalid value (table) at index 2 in table for concat",
+	} {
+		if got := answer(t, rt, in); !strings.HasPrefix(got, "error: "+want) {
+			t.Errorf("%s:\n got %s\nwant error: %s", in, got, want)
+		}
+	}
+}
+
+// gsub checks the size of its result as it expands a replacement, not
+// after: a template of "%0" repeated 5000 times on a 100 KB match is 500
+// MB for one match.
+func TestGsubReplacementBoundedWhileExpanding(t *testing.T) {
+	rt, _ := startRuntime(t, map[string]string{"g.lua": `
+robot.text(function()
+  return (string.gsub(string.rep("x", 100000), ".+", string.rep("%0", 5000)))
+end)`}, Options{})
+	var got string
+	n := allocated(func() { got = answer(t, rt, "x") })
+	if !strings.HasPrefix(got, "error: g.lua:3: string.gsub: the result would exceed 16777216 bytes") {
+		t.Errorf("got %.200s", got)
+	}
+	if n > 256<<20 {
+		t.Errorf("the call allocated %d MiB before it failed", n>>20)
+	}
+}
+
+// An integer key far beyond a table's array costs no more than any other
+// key (gopher-lua's default MaxArrayIndex put t[20240101] in a 320 MB
+// array, in one instruction), and long lists keep working.
+func TestSparseIntegerKeysAreCheap(t *testing.T) {
+	if lua.MaxArrayIndex != maxArrayIndex {
+		t.Fatalf("lua.MaxArrayIndex = %d, want %d", lua.MaxArrayIndex, maxArrayIndex)
+	}
+	rt, _ := startRuntime(t, map[string]string{"k.lua": `
+robot.text(function(msg, session)
+  if msg.content == "plain" then
+    local t = {}
+    t[20240101] = 1
+    t[67108863] = true
+    local n = 0
+    for k in pairs(t) do n = n + 1 end
+    return #t .. " " .. n .. " " .. t[20240101]
+  end
+  if msg.content == "session" then
+    session.daily = {}
+    session.daily[20240101] = 5
+    return "ok"
+  end
+  if msg.content == "read" then
+    return tostring(session.daily[20240101])
+  end
+end)`}, Options{})
+	var got string
+	if n := allocated(func() { got = answer(t, rt, "plain") }); got != "0 2 1" || n > 64<<20 {
+		t.Errorf("plain: %q, allocated %d MiB", got, n>>20)
+	}
+	var s []byte
+	n := allocated(func() {
+		var err error
+		_, s, err = rt.Dispatch(context.Background(), textMsg("session"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+	if n > 64<<20 {
+		t.Errorf("session: allocated %d MiB", n>>20)
+	}
+	if r, _ := dispatch(t, rt, textMsg("read"), s); textOf(r) != "5" {
+		t.Errorf("session after a round trip: %q", textOf(r))
+	}
+}
+
+// A JSON array longer than gopher-lua's lists can be (see maxArrayIndex)
+// is an error, not a list cut short; one of the longest length is fine.
+func TestDecodeJSONLongArray(t *testing.T) {
+	L := lua.NewState()
+	defer L.Close()
+	array := func(n int) []byte {
+		return []byte("[" + strings.Repeat("0,", n-1) + "null]")
+	}
+	v, err := DecodeJSON(L, array(maxArrayIndex-1), true)
+	if tb, ok := v.(*lua.LTable); !ok || err != nil || tb.Len() != maxArrayIndex-2 || tb.RawGet(lua.LNumber(maxArrayIndex-2)) != lua.LNumber(0) {
+		t.Errorf("the longest list: %v", err)
+	}
+	if _, err := DecodeJSON(L, array(maxArrayIndex), true); err == nil || !strings.Contains(err.Error(), "an array of more than 1048575 elements") {
+		t.Errorf("a longer one: %v", err)
 	}
 }

@@ -507,6 +507,11 @@ func (d *jsonDecoder) array(depth int) (lua.LValue, error) {
 		return t, nil
 	}
 	for i := 1; ; i++ {
+		if i >= lua.MaxArrayIndex {
+			// gopher-lua keeps such elements apart from the others, where
+			// # and ipairs do not see them: the list would be cut short.
+			return lua.LNil, d.errorf("an array of more than %d elements", lua.MaxArrayIndex-1)
+		}
 		d.skipSpace()
 		v, err := d.value(depth + 1)
 		if err != nil {
