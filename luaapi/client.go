@@ -61,8 +61,9 @@ func clientMethod(c *client.Client, name string) func(*lua.LState, int) int {
 		}
 		top := L.GetTop()
 		argv := make([]any, 0, top)
+		w := goWalk{ctx: clientContext(L)} // one bound for all the arguments
 		for i := first; i <= top; i++ {
-			v, err := ToGo(L.Get(i))
+			v, err := w.value(L.Get(i), 0)
 			if err != nil {
 				L.ArgError(i, err.Error())
 			}
@@ -130,7 +131,7 @@ func clientCall(c *client.Client) func(*lua.LState, int) int {
 		case lua.LString:
 			body = json.RawMessage(b)
 		case *lua.LTable:
-			data, err := EncodeJSON(b, false)
+			data, err := encodeJSON(clientContext(L), b, false)
 			if err != nil {
 				L.ArgError(first+3, err.Error())
 			}

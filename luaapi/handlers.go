@@ -288,7 +288,14 @@ lists:
 			break lists
 		}
 	}
-	out, err := EncodeJSON(sess, true)
+	out, err := encodeJSON(ctx, sess, true)
+	if err != nil && ctx.Err() != nil {
+		e := stopped(ctx, "while writing the session")
+		if last != nil {
+			e.File, e.Line = last.fn.Proto.SourceName, last.fn.Proto.LineDefined
+		}
+		return nil, nil, e
+	}
 	if err != nil {
 		e := &Error{Message: "the session cannot be saved: " + strings.Replace(err.Error(), "value", "session", 1)}
 		if last != nil {

@@ -2,14 +2,18 @@ package luaapi
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"runtime"
 	"runtime/debug"
 	"strings"
 	"testing"
+	"time"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/luarobot/luarobot/host/client"
 )
 
 // allocated returns how many bytes f allocated. The tests of this file run
@@ -229,5 +233,94 @@ func TestDecodeJSONLongArray(t *testing.T) {
 	}
 	if _, err := DecodeJSON(L, array(maxArrayIndex), true); err == nil || !strings.Contains(err.Error(), "an array of more than 1048575 elements") {
 		t.Errorf("a longer one: %v", err)
+	}
+}
+
+// One table used many times ({t, t} nested 24 levels is 2^24 tables to
+// write out) stays within maxDepth, so the depth bound does not stop it:
+// the size bounds do, with an error, fast, wherever Go walks a Lua value.
+func TestSharedSubtablesAreBounded(t *testing.T) {
+	values := newMemValues()
+	// Arguments are converted before any request: the server is never reached.
+	cl, err := client.New(client.Options{AppID: "wx1", AppSecret: "s", APIBase: "http://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, logs := startRuntime(t, map[string]string{"dag.lua": `
+local function dag() local t = {} for i = 1, 24 do t = {t, t} end return t end
+robot.text(function(msg, session)
+  local c = msg.content
+  if c == "json" then return robot.json.encode(dag()) end
+  if c == "session" then session.x = dag() return "saved" end
+  if c == "store" then robot.store.set("k", dag()) return "stored" end
+  if c == "client" then return select(2, robot.client.create_menu(dag())) end
+  if c == "log" then robot.log.info("dag", {x = dag(), s = string.rep("y", 100000)}) return "logged" end
+  if c == "error" then error(dag()) end
+  if c == "decode" then local s = string.rep("0,", 500000) return select(2, robot.json.decode("[" .. s .. s .. s .. s .. s .. "0]")) end
+end)`}, Options{Values: values, Client: cl, HandlerTimeout: 20 * time.Second})
+	for in, want := range map[string]string{
+		"json":    "error: dag.lua:5: robot.json.encode: value: the JSON text would be over 4194304 bytes",
+		"session": "error: dag.lua:3: the session cannot be saved: session: the JSON text would be over 4194304 bytes",
+		"store":   `error: dag.lua:7: robot.store.set("k"): value: the JSON text would be over 4194304 bytes`,
+		"client":  "value: more than 65536 values (does it hold a table many times?)",
+		"log":     "logged",
+		"error":   "error: dag.lua:3: error [[[[[[",
+		"decode":  "json: the text is 5000003 bytes; the limit is 4194304",
+	} {
+		start := time.Now()
+		got := answer(t, rt, in)
+		if !strings.Contains(got, want) {
+			t.Errorf("%s:\n got %.300s\nwant %s", in, got, want)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("%s took %s", in, d)
+		}
+		if in == "error" && (len(got) > 5000 || !strings.HasSuffix(got, "... (called from dag.lua:10)")) {
+			t.Errorf("error: the message is %d bytes and ends %q", len(got), got[max(0, len(got)-40):])
+		}
+	}
+	l := logs.String()
+	if !strings.Contains(l, `msg=dag script=dag.lua:9 s="yyyy`) || !strings.Contains(l, `x="table: 0x`) {
+		t.Errorf("the log line of a huge attribute: %.500s", l[strings.Index(l, "msg=dag"):])
+	}
+}
+
+// A long walk over a Lua value stops when the call's context ends, with
+// the context's error (which reads as the timeout).
+func TestEncodeJSONStopsWithTheContext(t *testing.T) {
+	L := lua.NewState()
+	defer L.Close()
+	v := evalLua(t, L, `(function() local t = {} for i = 1, 24 do t = {t, t} end return t end)()`)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := encodeJSON(ctx, v, false); !errors.Is(err, context.Canceled) {
+		t.Errorf("encodeJSON: %v", err)
+	}
+	w := goWalk{ctx: ctx}
+	if _, err := w.value(v, 0); !errors.Is(err, context.Canceled) {
+		t.Errorf("goWalk: %v", err)
+	}
+}
+
+// A log call copies at most 64 KiB of message, and at most 64 attributes.
+func TestLogLinesAreBounded(t *testing.T) {
+	rt, logs := startRuntime(t, map[string]string{"log.lua": `
+robot.text(function()
+  local s = string.rep("z", 1048576)
+  print(s, s, s)
+  local attrs = {}
+  for i = 1, 1000 do attrs["k" .. i] = i end
+  robot.log.info("many", attrs)
+  return "ok"
+end)`}, Options{})
+	if got := answer(t, rt, "x"); got != "ok" {
+		t.Fatal(got)
+	}
+	l := logs.String()
+	if !strings.Contains(l, `zzz... (3145730 bytes in all)" script=log.lua:4`) || len(l) > 200<<10 {
+		t.Errorf("the print line is not cut (%d bytes of log)", len(l))
+	}
+	if !strings.Contains(l, `attributes_dropped="more than 64"`) || strings.Count(l, "=") > 200 {
+		t.Errorf("the attributes are not bounded:\n%.2000s", l[strings.Index(l, "msg=many"):])
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"math/big"
@@ -270,7 +271,47 @@ func (st *state) logArgs(L *lua.LState, level logLevel) {
 	for i := 1; i <= n; i++ {
 		parts[i-1] = L.ToStringMeta(L.Get(i)).String()
 	}
-	st.logAt(L, level, strings.Join(parts, " "), attrs)
+	st.logAt(L, level, joinLog(parts, " "), attrs)
+}
+
+// Bounds of one log line: a script logs what it likes, but one call must
+// not copy megabytes into the log (print(s, s, s, ...) of a large string).
+const (
+	maxLogText  = 64 << 10 // the message, and the strings of the attributes
+	maxLogAttrs = 64
+)
+
+// joinLog joins the parts of a log message, cut at maxLogText.
+func joinLog(parts []string, sep string) string {
+	n := 0
+	for _, p := range parts {
+		n += len(p) + len(sep)
+	}
+	if n <= maxLogText+len(sep) {
+		return strings.Join(parts, sep)
+	}
+	var b strings.Builder
+	b.Grow(maxLogText + 32)
+	for i, p := range parts {
+		if i > 0 {
+			b.WriteString(sep)
+		}
+		if b.Len()+len(p) > maxLogText {
+			b.WriteString(p[:max(maxLogText-b.Len(), 0)])
+			break
+		}
+		b.WriteString(p)
+	}
+	fmt.Fprintf(&b, "... (%d bytes in all)", n-len(sep))
+	return b.String()
+}
+
+// cutLog cuts a string logged as an attribute or key at maxLogText.
+func cutLog(s string) string {
+	if len(s) <= maxLogText {
+		return s
+	}
+	return s[:maxLogText] + fmt.Sprintf("... (%d bytes in all)", len(s))
 }
 
 func (st *state) logAt(L *lua.LState, level logLevel, msg string, attrs *lua.LTable) {
@@ -285,18 +326,25 @@ func (st *state) logAt(L *lua.LState, level logLevel, msg string, attrs *lua.LTa
 	if attrs != nil {
 		var keys []string
 		vals := map[string]any{}
-		attrs.ForEach(func(k, v lua.LValue) {
+		// One bound for all the attributes, the size of a message.
+		w := goWalk{ctx: ctx, maxBytes: maxLogText}
+		k, v := attrs.Next(lua.LNil)
+		for ; k != lua.LNil && len(keys) < maxLogAttrs; k, v = attrs.Next(k) {
 			key := lua.LVAsString(k)
 			if key == "" {
 				key = k.String()
 			}
-			g, err := ToGo(v)
+			key = cutLog(key)
+			g, err := w.value(v, 0)
 			if err != nil {
-				g = v.String()
+				g = cutLog(v.String())
 			}
 			keys = append(keys, key)
 			vals[key] = g
-		})
+		}
+		if k != lua.LNil {
+			args = append(args, slog.String("attributes_dropped", fmt.Sprintf("more than %d", maxLogAttrs)))
+		}
 		sort.Strings(keys)
 		for _, k := range keys {
 			args = append(args, slog.Any(k, vals[k]))
@@ -322,7 +370,7 @@ func (st *state) newJSONTable() *lua.LTable {
 	t := L.CreateTable(0, 2)
 	// encode raises on a value JSON cannot hold: that is a bug in the script.
 	t.RawSetString("encode", L.NewFunction(func(L *lua.LState) int {
-		b, err := EncodeJSON(L.CheckAny(1), false)
+		b, err := encodeJSON(st.ctx(), L.CheckAny(1), false)
 		if err != nil {
 			L.RaiseError("robot.json.encode: %s", err)
 		}
@@ -331,7 +379,13 @@ func (st *state) newJSONTable() *lua.LTable {
 	}))
 	// decode answers nil and the error: the input comes from outside.
 	t.RawSetString("decode", L.NewFunction(func(L *lua.LState) int {
-		v, err := DecodeJSON(L, []byte(L.CheckString(1)), false)
+		text := L.CheckString(1)
+		if len(text) > maxJSONBytes {
+			L.Push(lua.LNil)
+			L.Push(lua.LString(fmt.Sprintf("json: the text is %d bytes; the limit is %d", len(text), maxJSONBytes)))
+			return 2
+		}
+		v, err := DecodeJSON(L, []byte(text), false)
 		if err != nil {
 			L.Push(lua.LNil)
 			L.Push(lua.LString(err.Error()))

@@ -605,7 +605,7 @@ func (st *state) print(L *lua.LState) int {
 	for i := 1; i <= n; i++ {
 		parts[i-1] = L.ToStringMeta(L.Get(i)).String()
 	}
-	st.logAt(L, levelInfo, strings.Join(parts, "\t"), nil)
+	st.logAt(L, levelInfo, joinLog(parts, "\t"), nil)
 	return 0
 }
 

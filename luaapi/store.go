@@ -56,7 +56,7 @@ func (st *state) newStoreTable() *lua.LTable {
 			}
 			return 0
 		}
-		data, err := EncodeJSON(v, true)
+		data, err := encodeJSON(st.ctx(), v, true)
 		if err != nil {
 			L.RaiseError("robot.store.set(%q): %s", key, err)
 		}
