@@ -27,13 +27,16 @@ const errNoClient = "robot.client is not configured: set app_id and app_secret"
 // transport errors). Wrong arguments raise a Lua error, as they are script
 // bugs. Downloads return two values: the bytes (or the save_as path) and
 // the content type.
-func newClientTable(L *lua.LState, c *client.Client) *lua.LTable {
+//
+// track, if not nil, is called as each function starts (see
+// state.goCall); the function it returns, as it ends.
+func newClientTable(L *lua.LState, c *client.Client, track func(L *lua.LState, name string) (done func())) *lua.LTable {
 	methods := client.Methods()
 	t := L.CreateTable(0, len(methods)+1)
 	for _, m := range methods {
-		t.RawSetString(m.Name, clientFunction(L, m.Name, clientMethod(c, m.Name)))
+		t.RawSetString(m.Name, clientFunction(L, m.Name, clientMethod(c, m.Name), track))
 	}
-	t.RawSetString("call", clientFunction(L, "call", clientCall(c)))
+	t.RawSetString("call", clientFunction(L, "call", clientCall(c), track))
 	return t
 }
 
@@ -41,12 +44,15 @@ func newClientTable(L *lua.LState, c *client.Client) *lua.LTable {
 // first. It skips the table itself when the function was called with colon
 // syntax (robot.client:get_menu()), which WeRoBot users used to Python
 // methods tend to write.
-func clientFunction(L *lua.LState, name string, f func(L *lua.LState, first int) int) *lua.LFunction {
+func clientFunction(L *lua.LState, name string, f func(L *lua.LState, first int) int, track func(*lua.LState, string) func()) *lua.LFunction {
 	var fn *lua.LFunction
 	fn = L.NewFunction(func(L *lua.LState) int {
 		first := 1
 		if self, ok := L.Get(1).(*lua.LTable); ok && L.GetField(self, name) == fn {
 			first = 2
+		}
+		if track != nil {
+			defer track(L, "robot.client."+name)()
 		}
 		return f(L, first)
 	})

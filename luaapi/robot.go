@@ -153,7 +153,10 @@ func (st *state) send(L *lua.LState) int {
 	if st.rt.opts.Send == nil {
 		return pushClientError(L, errors.New("robot.send: sending needs app_id and app_secret in the configuration"))
 	}
-	if err := st.rt.opts.Send(st.ctx(), openid, r); err != nil {
+	done := st.goCall(L, "robot.send")
+	err = st.rt.opts.Send(st.ctx(), openid, r)
+	done()
+	if err != nil {
 		return pushClientError(L, err)
 	}
 	L.Push(lua.LTrue)
@@ -174,7 +177,7 @@ func (st *state) ctx() context.Context {
 // newClient builds robot.client: the Client's bindings; without a Client
 // every method still exists and answers nil and an error saying why.
 func (st *state) newClient() lua.LValue {
-	return st.readOnly(newClientTable(st.L, st.rt.opts.Client), "robot.client")
+	return st.readOnly(newClientTable(st.L, st.rt.opts.Client, st.goCall), "robot.client")
 }
 
 // ---- robot.config ----
