@@ -247,7 +247,7 @@ func (h *handler) matches(L *lua.LState, msg *message.Message) (bool, lua.LValue
 			}
 			continue
 		}
-		if m := matchTable(L, r.re, r.re.anchored, content); m != lua.LNil {
+		if m := matchTable(L, r.re, content, true); m != lua.LNil {
 			return true, m
 		}
 	}

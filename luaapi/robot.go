@@ -183,8 +183,9 @@ func (st *state) newClient() lua.LValue {
 // ---- robot.config ----
 
 // secretKeys never reach robot.config, should the caller forget to remove
-// them: a script that logs its configuration must not log these.
-var secretKeys = []string{"token", "app_secret", "encoding_aes_key", "redis_url"}
+// them: a script that logs its configuration must not log these (a proxy
+// URL, api_proxy, may hold a password).
+var secretKeys = []string{"token", "app_secret", "encoding_aes_key", "redis_url", "api_proxy"}
 
 // configTable is robot.config: Options.Config as nested read-only tables.
 func (st *state) configTable() lua.LValue {
@@ -433,19 +434,24 @@ func randomToken(n int) string {
 
 // regex is a compiled robot.re pattern.
 type regex struct {
-	src      string
-	re       *regexp.Regexp // as written: search
-	anchored *regexp.Regexp // anchored at the start: Python's re.match
+	src string
+	re  *regexp.Regexp
 }
 
+// compileRegex is robot.re(pattern). The pattern is compiled once, as
+// written; matching at the start (re:match, filter rules) uses the same
+// regexp, not one built by wrapping the text in \A(?:...): a pattern's
+// text cannot safely be spliced into another (an unterminated \Q quotes
+// the closing parenthesis, and the wrapped pattern fails to compile,
+// or means something else).
 func (st *state) compileRegex(L *lua.LState) int {
 	src := L.CheckString(1)
 	re, err := regexp.Compile(src)
 	if err != nil {
-		L.RaiseError("robot.re: %s", err)
+		L.RaiseError("robot.re: %s", err) // err quotes the pattern
 	}
 	ud := L.NewUserData()
-	ud.Value = &regex{src: src, re: re, anchored: regexp.MustCompile(`\A(?:` + src + `)`)}
+	ud.Value = &regex{src: src, re: re}
 	ud.Metatable = st.reMeta
 	L.Push(ud)
 	return 1
@@ -460,12 +466,12 @@ func (st *state) newRegexMeta() *lua.LTable {
 	methods := L.CreateTable(0, 2)
 	methods.RawSetString("match", L.NewFunction(func(L *lua.LState) int {
 		rx := checkRegex(L, 1)
-		L.Push(matchTable(L, rx, rx.anchored, L.CheckString(2)))
+		L.Push(matchTable(L, rx, L.CheckString(2), true))
 		return 1
 	}))
 	methods.RawSetString("search", L.NewFunction(func(L *lua.LState) int {
 		rx := checkRegex(L, 1)
-		L.Push(matchTable(L, rx, rx.re, L.CheckString(2)))
+		L.Push(matchTable(L, rx, L.CheckString(2), false))
 		return 1
 	}))
 	mt := L.CreateTable(0, 4)
@@ -488,10 +494,15 @@ func checkRegex(L *lua.LState, n int) *regex {
 	return nil
 }
 
-// matchTable runs re on s and returns the match table, or nil.
-func matchTable(L *lua.LState, rx *regex, re *regexp.Regexp, s string) lua.LValue {
-	m := re.FindStringSubmatchIndex(s)
-	if m == nil {
+// matchTable runs rx on s and returns the match table, or nil. With
+// atStart, only a match that begins at the start of s counts (Python's
+// re.match): the leftmost match begins there whenever one can, and it is
+// then the very match the pattern anchored with \A would give, since Go's
+// regexps prefer among the matches at one position as a backtracking
+// engine would.
+func matchTable(L *lua.LState, rx *regex, s string, atStart bool) lua.LValue {
+	m := rx.re.FindStringSubmatchIndex(s)
+	if m == nil || (atStart && m[0] != 0) {
 		return lua.LNil
 	}
 	t := L.CreateTable(len(m)/2, 1)
