@@ -27,13 +27,16 @@ const errNoClient = "robot.client is not configured: set app_id and app_secret"
 // transport errors). Wrong arguments raise a Lua error, as they are script
 // bugs. Downloads return two values: the bytes (or the save_as path) and
 // the content type.
-func newClientTable(L *lua.LState, c *client.Client) *lua.LTable {
+//
+// track, if not nil, is called as each function starts (see
+// state.goCall); the function it returns, as it ends.
+func newClientTable(L *lua.LState, c *client.Client, track func(L *lua.LState, name string) (done func())) *lua.LTable {
 	methods := client.Methods()
 	t := L.CreateTable(0, len(methods)+1)
 	for _, m := range methods {
-		t.RawSetString(m.Name, clientFunction(L, m.Name, clientMethod(c, m.Name)))
+		t.RawSetString(m.Name, clientFunction(L, m.Name, clientMethod(c, m.Name), track))
 	}
-	t.RawSetString("call", clientFunction(L, "call", clientCall(c)))
+	t.RawSetString("call", clientFunction(L, "call", clientCall(c), track))
 	return t
 }
 
@@ -41,12 +44,15 @@ func newClientTable(L *lua.LState, c *client.Client) *lua.LTable {
 // first. It skips the table itself when the function was called with colon
 // syntax (robot.client:get_menu()), which WeRoBot users used to Python
 // methods tend to write.
-func clientFunction(L *lua.LState, name string, f func(L *lua.LState, first int) int) *lua.LFunction {
+func clientFunction(L *lua.LState, name string, f func(L *lua.LState, first int) int, track func(*lua.LState, string) func()) *lua.LFunction {
 	var fn *lua.LFunction
 	fn = L.NewFunction(func(L *lua.LState) int {
 		first := 1
 		if self, ok := L.Get(1).(*lua.LTable); ok && L.GetField(self, name) == fn {
 			first = 2
+		}
+		if track != nil {
+			defer track(L, "robot.client."+name)()
 		}
 		return f(L, first)
 	})
@@ -61,8 +67,9 @@ func clientMethod(c *client.Client, name string) func(*lua.LState, int) int {
 		}
 		top := L.GetTop()
 		argv := make([]any, 0, top)
+		w := goWalk{ctx: clientContext(L)} // one bound for all the arguments
 		for i := first; i <= top; i++ {
-			v, err := ToGo(L.Get(i))
+			v, err := w.value(L.Get(i), 0)
 			if err != nil {
 				L.ArgError(i, err.Error())
 			}
@@ -101,6 +108,7 @@ func clientCall(c *client.Client) func(*lua.LState, int) int {
 		if q, ok := L.Get(first + 2).(*lua.LTable); ok {
 			query = url.Values{}
 			var qerr error
+			count := 0 // values and lists so far, for maxQueryValues
 			q.ForEach(func(k, v lua.LValue) {
 				if qerr != nil {
 					return
@@ -110,7 +118,7 @@ func clientCall(c *client.Client) func(*lua.LState, int) int {
 					qerr = fmt.Errorf("query keys must be strings, got %s", k.Type())
 					return
 				}
-				vals, err := clientQueryValues(v)
+				vals, err := clientQueryValues(v, 0, &count)
 				if err != nil {
 					qerr = fmt.Errorf("query.%s: %v", string(key), err)
 					return
@@ -129,7 +137,7 @@ func clientCall(c *client.Client) func(*lua.LState, int) int {
 		case lua.LString:
 			body = json.RawMessage(b)
 		case *lua.LTable:
-			data, err := EncodeJSON(b, false)
+			data, err := encodeJSON(clientContext(L), b, false)
 			if err != nil {
 				L.ArgError(first+3, err.Error())
 			}
@@ -149,9 +157,22 @@ func clientCall(c *client.Client) func(*lua.LState, int) int {
 	}
 }
 
+// Bounds of robot.client.call's query: a list of values may hold lists
+// (they are flattened), but a table that contains itself must be an
+// error, not a recursion that overflows the Go stack and kills the
+// process; and a URL does not carry millions of parameters.
+const (
+	maxQueryDepth  = 16
+	maxQueryValues = 1024 // values and lists, all levels together
+)
+
 // clientQueryValues turns a query table value into its strings: a string, a
-// number, a boolean, or a list of those for a repeated parameter.
-func clientQueryValues(v lua.LValue) ([]string, error) {
+// number, a boolean, or a list of those for a repeated parameter. depth is
+// the nesting of v; *count the values and lists of the whole query so far.
+func clientQueryValues(v lua.LValue, depth int, count *int) ([]string, error) {
+	if *count++; *count > maxQueryValues {
+		return nil, fmt.Errorf("more than %d values", maxQueryValues)
+	}
 	switch v := v.(type) {
 	case lua.LString:
 		return []string{string(v)}, nil
@@ -160,15 +181,18 @@ func clientQueryValues(v lua.LValue) ([]string, error) {
 	case lua.LBool:
 		return []string{v.String()}, nil
 	case *lua.LTable:
-		var out []string
-		var err error
-		for i := 1; i <= v.Len() && err == nil; i++ {
-			var vs []string
-			if vs, err = clientQueryValues(v.RawGetInt(i)); err == nil {
-				out = append(out, vs...)
-			}
+		if depth >= maxQueryDepth {
+			return nil, fmt.Errorf("lists nested deeper than %d (does the table contain itself?)", maxQueryDepth)
 		}
-		return out, err
+		var out []string
+		for i := 1; i <= v.Len(); i++ {
+			vs, err := clientQueryValues(v.RawGetInt(i), depth+1, count)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, vs...)
+		}
+		return out, nil
 	}
 	return nil, fmt.Errorf("a %s cannot be a query value", v.Type())
 }

@@ -46,7 +46,7 @@ func newClientTestEnv(t *testing.T) *clientTestEnv {
 	}
 	L := lua.NewState()
 	t.Cleanup(L.Close)
-	L.SetGlobal("client", newClientTable(L, c))
+	L.SetGlobal("client", newClientTable(L, c, nil))
 	return &clientTestEnv{wx: wx, c: c, L: L, mediaDir: dir}
 }
 
@@ -527,7 +527,7 @@ func TestClientUsesLuaContext(t *testing.T) {
 func TestClientNotConfigured(t *testing.T) {
 	L := lua.NewState()
 	defer L.Close()
-	L.SetGlobal("client", newClientTable(L, nil))
+	L.SetGlobal("client", newClientTable(L, nil, nil))
 	if err := L.DoString(`local res, err = client.get_menu()
 		assert(res == nil and err.errmsg:find("app_id", 1, true), "get_menu")
 		res, err = client.call("GET", "/cgi-bin/menu/get")

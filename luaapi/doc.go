@@ -40,7 +40,8 @@
 // goroutine, which runs the calls given to the state (see Runtime.run): the
 // caller waits for the answer or the deadline, whichever comes first, and a
 // state that does not come back in time is abandoned and replaced, never
-// reused.
+// reused. At most PoolSize abandoned states that still run are replaced;
+// beyond that, one keeps its place until it returns (see pool).
 //
 // Reload (and Watch, on every change) makes a new version and one state of
 // it; only if every file compiles and every top level runs does the new
@@ -53,10 +54,19 @@
 // A state opens base, table, string and math, and a reduced os (time, date,
 // clock, difftime). Functions that load code or files, reach the
 // environment of other functions or bypass metatables are removed or
-// replaced; string.rep and the pattern functions are bounded, and the
-// pattern functions can be stopped by the deadline (internal/luapattern).
-// sandbox.go lists every change. What is not bounded: memory in general
-// (gopher-lua has no allocation limit that does not exit the process), so
-// a script that doubles a string in a loop can still use a lot of it before
-// its deadline.
+// replaced; string.rep, string.format, table.concat and the pattern
+// functions are bounded, and the pattern functions can be stopped by the
+// deadline (internal/luapattern). sandbox.go lists every change. Every walk
+// of a Lua table in Go (JSON, conversion to Go, filter rules, query values)
+// is bounded in depth and in size, so that a table that contains itself, or
+// one that holds a subtable many times, is an error rather than a crash or
+// minutes of work.
+//
+// luaapi lowers gopher-lua's lua.MaxArrayIndex (see maxArrayIndex), a
+// package variable: the setting applies to the whole process.
+//
+// What is not bounded: memory in general (gopher-lua has no allocation
+// limit that does not exit the process), and the `..` operator, a VM
+// instruction: a script that doubles a string in a loop can still use a
+// lot of memory before its deadline.
 package luaapi

@@ -126,13 +126,22 @@ func callError(ctx context.Context, err error, fn *lua.LFunction) *Error {
 		e.File, e.Line = fn.Proto.SourceName, fn.Proto.LineDefined
 	}
 	if ctx != nil && ctx.Err() != nil && isCancellation(rest, ctx) {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			e.Message = "stopped: still running at handler_timeout"
-			e.err = ErrTimeout
-		} else {
-			e.Message = "stopped: the request was cancelled"
-			e.err = ctx.Err()
-		}
+		s := stopped(ctx, "")
+		e.Message, e.err = s.Message, s.err
+	}
+	return e
+}
+
+// stopped is the error of a call stopped because ctx ended: at its
+// deadline (ErrTimeout) or because the request was cancelled. what, if
+// not empty, says what the call was doing.
+func stopped(ctx context.Context, what string) *Error {
+	e := &Error{Message: "stopped: still running at handler_timeout", err: ErrTimeout}
+	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		e.Message, e.err = "stopped: the request was cancelled", ctx.Err()
+	}
+	if what != "" {
+		e.Message += " (" + what + ")"
 	}
 	return e
 }
@@ -150,12 +159,23 @@ func errorText(v lua.LValue) string {
 	case lua.LString:
 		return string(v)
 	case *lua.LTable:
-		if b, err := EncodeJSON(v, false); err == nil {
-			return "error " + string(b)
+		// Short: it is a log line. A longer one is cut (and is no longer
+		// valid JSON, which a reader of the log forgives).
+		e := jsonEncoder{limit: maxErrorJSON}
+		err := e.value(v, 0)
+		var lerr *limitError
+		switch {
+		case err == nil:
+			return "error " + string(e.buf)
+		case errors.As(err, &lerr):
+			return "error " + string(e.buf) + "..."
 		}
 	}
 	return "error " + v.String()
 }
+
+// maxErrorJSON bounds the JSON text of an error table in a message.
+const maxErrorJSON = 4 << 10
 
 // tracePositions keeps the script positions of a gopher-lua traceback:
 // "hello.lua:5: in function 'f'" gives "hello.lua:5"; the Go frames

@@ -117,10 +117,11 @@ func (st *state) filter(L *lua.LState) int {
 	if !ok || n < 2 {
 		L.RaiseError("robot.filter expects (rule, ..., fn): one or more rules, then the handler function")
 	}
-	var rules []rule
+	var w ruleWalk
 	for i := 1; i < n; i++ {
-		rules = st.appendRules(L, "filter", rules, L.Get(i))
+		st.appendRules(L, "filter", &w, L.Get(i), 0)
 	}
+	rules := w.rules
 	st.register(L, "filter", &handler{fn: fn, typ: "text", rules: rules}, rulesText(rules))
 	L.Push(fn)
 	return 1
@@ -130,7 +131,9 @@ func (st *state) filter(L *lua.LState) int {
 // one rule).
 func (st *state) addFilter(L *lua.LState) int {
 	fn := checkHandlerFunc(L, 1, "add_filter", "(fn, rules)")
-	rules := st.appendRules(L, "add_filter", nil, L.Get(2))
+	var w ruleWalk
+	st.appendRules(L, "add_filter", &w, L.Get(2), 0)
+	rules := w.rules
 	if len(rules) == 0 {
 		L.RaiseError("robot.add_filter: no rules given")
 	}
@@ -139,22 +142,47 @@ func (st *state) addFilter(L *lua.LState) int {
 	return 1
 }
 
-func (st *state) appendRules(L *lua.LState, fnName string, rules []rule, v lua.LValue) []rule {
+// Bounds of one registration's rules. Lists of rules may nest (a list of
+// keyword lists), but a table that contains itself must be an error, not
+// a recursion that overflows the Go stack (which kills the process: no
+// recover catches it), and a list that holds one sublist many times must
+// not take millions of steps.
+const (
+	maxRuleDepth = 16
+	maxRuleItems = 1 << 16 // rules and lists, all levels together
+)
+
+// ruleWalk collects the rules of one registration.
+type ruleWalk struct {
+	rules []rule
+	items int // rules and lists seen
+}
+
+// appendRules adds the rules of v — a string, a robot.re value, or a list
+// of rules (nested lists too) — to w. depth is the nesting of v.
+func (st *state) appendRules(L *lua.LState, fnName string, w *ruleWalk, v lua.LValue, depth int) {
+	if w.items++; w.items > maxRuleItems {
+		L.RaiseError("robot.%s: more than %d rules", fnName, maxRuleItems)
+	}
 	switch v := v.(type) {
 	case lua.LString:
-		return append(rules, rule{text: string(v)})
+		w.rules = append(w.rules, rule{text: string(v)})
+		return
 	case *lua.LUserData:
 		if rx, ok := v.Value.(*regex); ok {
-			return append(rules, rule{re: rx})
+			w.rules = append(w.rules, rule{re: rx})
+			return
 		}
 	case *lua.LTable:
-		for i := 1; i <= v.Len(); i++ {
-			rules = st.appendRules(L, fnName, rules, v.RawGetInt(i))
+		if depth >= maxRuleDepth {
+			L.RaiseError("robot.%s: rules nested deeper than %d (does the table contain itself?)", fnName, maxRuleDepth)
 		}
-		return rules
+		for i := 1; i <= v.Len(); i++ {
+			st.appendRules(L, fnName, w, v.RawGetInt(i), depth+1)
+		}
+		return
 	}
 	L.RaiseError("robot.%s: a rule is a string or robot.re(\"pattern\"), not %s", fnName, describe(v))
-	return nil
 }
 
 func rulesText(rules []rule) string {
@@ -219,7 +247,7 @@ func (h *handler) matches(L *lua.LState, msg *message.Message) (bool, lua.LValue
 			}
 			continue
 		}
-		if m := matchTable(L, r.re, r.re.anchored, content); m != lua.LNil {
+		if m := matchTable(L, r.re, content, true); m != lua.LNil {
 			return true, m
 		}
 	}
@@ -260,7 +288,14 @@ lists:
 			break lists
 		}
 	}
-	out, err := EncodeJSON(sess, true)
+	out, err := encodeJSON(ctx, sess, true)
+	if err != nil && ctx.Err() != nil {
+		e := stopped(ctx, "while writing the session")
+		if last != nil {
+			e.File, e.Line = last.fn.Proto.SourceName, last.fn.Proto.LineDefined
+		}
+		return nil, nil, e
+	}
 	if err != nil {
 		e := &Error{Message: "the session cannot be saved: " + strings.Replace(err.Error(), "value", "session", 1)}
 		if last != nil {

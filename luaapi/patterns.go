@@ -18,8 +18,10 @@ import (
 // for every replacement. These run under the call's context, refuse a
 // subject longer than maxPatternInput, and bound gsub's result.
 
-// maxGsubResult bounds the string gsub builds.
-const maxGsubResult = 16 << 20
+// maxGsubResult bounds the string gsub builds. It is checked before every
+// piece is written, within a replacement too: one replacement template of
+// "%0" repeated is megabytes per match.
+const maxGsubResult = maxStringResult
 
 // readOnlyBytes views s as bytes without copying it: the matcher only
 // reads its subject, and a copy per match would make gsub quadratic.
@@ -190,12 +192,9 @@ func (st *state) strGsub(L *lua.LState) int {
 		}
 		count++
 		start, end := md.Capture(0), md.Capture(1)
-		b.WriteString(s[last:start])
+		gsubWrite(L, &b, s[last:start])
 		st.gsubReplace(L, &b, s, md, repl)
 		last = end
-		if b.Len() > maxGsubResult {
-			L.RaiseError("string.gsub: the result would exceed %d bytes", maxGsubResult)
-		}
 		if pat.MustHead() {
 			break
 		}
@@ -206,10 +205,19 @@ func (st *state) strGsub(L *lua.LState) int {
 		L.Push(lua.LNumber(0))
 		return 2
 	}
-	b.WriteString(s[last:])
+	gsubWrite(L, &b, s[last:])
 	L.Push(lua.LString(b.String()))
 	L.Push(lua.LNumber(count))
 	return 2
+}
+
+// gsubWrite adds piece to gsub's result, or raises the error when the
+// result would exceed maxGsubResult.
+func gsubWrite(L *lua.LState, b *strings.Builder, piece string) {
+	if b.Len()+len(piece) > maxGsubResult {
+		L.RaiseError("string.gsub: the result would exceed %d bytes", maxGsubResult)
+	}
+	b.WriteString(piece)
 }
 
 // gsubReplace writes the replacement of one match, as Lua 5.1's add_value.
@@ -218,6 +226,9 @@ func (st *state) gsubReplace(L *lua.LState, b *strings.Builder, s string, md *lu
 	switch r := repl.(type) {
 	case lua.LString, lua.LNumber:
 		tmpl := lua.LVAsString(r)
+		if b.Len()+len(tmpl) > maxGsubResult {
+			L.RaiseError("string.gsub: the result would exceed %d bytes", maxGsubResult)
+		}
 		for i := 0; i < len(tmpl); i++ {
 			c := tmpl[i]
 			if c != '%' || i == len(tmpl)-1 {
@@ -228,16 +239,16 @@ func (st *state) gsubReplace(L *lua.LState, b *strings.Builder, s string, md *lu
 			d := tmpl[i]
 			switch {
 			case d == '0':
-				b.WriteString(whole)
+				gsubWrite(L, b, whole)
 			case d >= '1' && d <= '9':
 				k := int(d-'0') * 2
 				switch {
 				case k == 2 && md.CaptureLength() <= 2:
-					b.WriteString(whole) // %1 with no captures is the whole match
+					gsubWrite(L, b, whole) // %1 with no captures is the whole match
 				case k >= md.CaptureLength():
 					L.RaiseError("string.gsub: invalid capture index %%%c in the replacement", d)
 				default:
-					b.WriteString(lua.LVAsString(captureValue(s, md, k)))
+					gsubWrite(L, b, lua.LVAsString(captureValue(s, md, k)))
 				}
 			default:
 				b.WriteByte(d) // "%%" is "%", and Lua 5.1 keeps any other escaped character
@@ -262,14 +273,14 @@ func (st *state) gsubReplace(L *lua.LState, b *strings.Builder, s string, md *lu
 	}
 	switch v := v.(type) {
 	case *lua.LNilType:
-		b.WriteString(whole)
+		gsubWrite(L, b, whole)
 	case lua.LBool:
 		if v {
 			L.RaiseError("string.gsub: invalid replacement value (a boolean)")
 		}
-		b.WriteString(whole)
+		gsubWrite(L, b, whole)
 	case lua.LString, lua.LNumber:
-		b.WriteString(lua.LVAsString(v))
+		gsubWrite(L, b, lua.LVAsString(v))
 	default:
 		L.RaiseError("string.gsub: invalid replacement value (a %s)", v.Type())
 	}

@@ -2,6 +2,7 @@ package luaapi
 
 import (
 	"context"
+	"slices"
 	"sync"
 )
 
@@ -12,6 +13,13 @@ import (
 // so there are never more than size states alive besides abandoned ones
 // (see lease).
 //
+// Abandoned states are bounded too: at most size of them give their slot
+// back while they still run (so that a stuck call does not take a slot
+// away for good); the next ones keep their slot until they return. A
+// handler that gets stuck on every message therefore leaves at most
+// 2*size Lua calls running, and new messages wait (and time out) instead
+// of starting more runaways.
+//
 // It is not a sync.Pool: that would drop states without closing them, and
 // could not bound their number.
 type pool struct {
@@ -19,6 +27,12 @@ type pool struct {
 	sem  chan struct{}
 	mu   sync.Mutex
 	idle []*state
+
+	// Abandoned calls still running, guarded by mu: freed is how many
+	// gave their slot back (at most cap(sem)); holding are the others,
+	// oldest first, which keep theirs.
+	freed   int
+	holding []*lease
 }
 
 func newPool(rt *Runtime, size int) *pool {
@@ -77,10 +91,52 @@ func (p *pool) put(st *state) {
 	<-p.sem
 }
 
-// release frees the slot of a state that is being abandoned: it is still
-// running somewhere and will close itself when it returns.
+// release frees the slot of a state that was never made.
 func (p *pool) release() {
 	<-p.sem
+}
+
+// abandonRunning frees the slot of a running call that the caller gave up
+// on, unless cap(sem) abandoned calls have already freed theirs: then the
+// call keeps its slot until it returns (see abandonedDone). It reports
+// whether the slot was freed, and how many abandoned calls are running.
+func (p *pool) abandonRunning(l *lease) (freed bool, running int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.freed < cap(p.sem) {
+		p.freed++
+		<-p.sem
+		return true, p.freed + len(p.holding)
+	}
+	p.holding = append(p.holding, l)
+	return false, p.freed + len(p.holding)
+}
+
+// abandonedDone records that the abandoned call of l has returned (its
+// state is closed). Its slot is freed if it still held one; if it had
+// given it back already, the oldest call that holds one gives it back
+// now, in its place.
+func (p *pool) abandonedDone(l *lease) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if i := slices.Index(p.holding, l); i >= 0 {
+		p.holding = slices.Delete(p.holding, i, i+1)
+		<-p.sem
+		return
+	}
+	p.freed--
+	if len(p.holding) > 0 {
+		p.holding = slices.Delete(p.holding, 0, 1)
+		p.freed++
+		<-p.sem
+	}
+}
+
+// abandonedRunning is how many abandoned calls are still running.
+func (p *pool) abandonedRunning() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.freed + len(p.holding)
 }
 
 // addIdle adds a state that holds no slot (the one a reload validated the
@@ -161,7 +217,8 @@ func (l *lease) start() bool {
 }
 
 // finish records that the goroutine is done with its state; false means the
-// lease was abandoned, its slot already freed, and the state must be closed.
+// lease was abandoned: the state must be closed, and pool.abandonedDone
+// called.
 func (l *lease) finish() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -172,25 +229,27 @@ func (l *lease) finish() bool {
 	return true
 }
 
-// abandon gives up on the call. A running state's slot is freed at once, so
-// that the pool can make a replacement, and the state is closed when (if
-// ever) its call returns; a state still being made is given back unused
-// when it is ready (its slot is freed then). It reports whether it gave up
-// on the call — false when the call had already finished — in which case
+// abandon gives up on the call. A running state's slot is freed at once
+// (within the bound of pool.abandonRunning), so that the pool can make a
+// replacement, and the state is closed when (if ever) its call returns; a
+// state still being made is given back unused when it is ready (its slot
+// is freed then). It returns the phase it found: leaseRunning or
+// leaseWaiting when it gave up on the call, else leaseDone, in which case
 // the caller, not the state's goroutine, accounts for the call's end.
-func (l *lease) abandon(p *pool) bool {
+// For a running call, freed and running are pool.abandonRunning's.
+func (l *lease) abandon(p *pool) (was leasePhase, freed bool, running int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch l.phase {
 	case leaseRunning:
 		l.phase = leaseAbandoned
-		p.release()
-		return true
+		freed, running = p.abandonRunning(l)
+		return leaseRunning, freed, running
 	case leaseWaiting:
 		l.phase = leaseAbandoned
-		return true
+		return leaseWaiting, false, 0
 	}
-	return false
+	return leaseDone, false, 0
 }
 
 // abandoned reports whether the caller gave up.

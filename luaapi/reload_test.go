@@ -197,6 +197,112 @@ func TestWatchSaves(t *testing.T) {
 	waitFor("the file saved while another was broken", "probe", "probe")
 }
 
+// The scripts folder itself replaced by rename, the common deploy (mv
+// scripts scripts.old; mv scripts.new scripts), and then removed and made
+// again: the watcher follows the path, reloads what is there now, says so
+// at warn level, and later saves are picked up.
+func TestWatchFolderReplaced(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "scripts")
+	write := func(dir, content string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Join(dir, "lib"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		saveInPlace(t, filepath.Join(dir, "lib", "m.lua"), `return "`+content+`"`)
+		saveInPlace(t, filepath.Join(dir, "a.lua"), `robot.text(function() return require "m" end)`)
+	}
+	write(dir, "v1")
+	rt, logs := startRuntime(t, nil, Options{Dir: dir})
+	watch(t, rt, logs)
+	waitFor := func(what, want string) {
+		t.Helper()
+		eventually(t, what, func() bool { return answer(t, rt, "x") == want })
+	}
+
+	next := filepath.Join(parent, "scripts.new")
+	write(next, "v2")
+	if err := os.Rename(dir, filepath.Join(parent, "scripts.old")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(next, dir); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("the replaced folder", "v2")
+	saveInPlace(t, filepath.Join(dir, "lib", "m.lua"), `return "v3"`)
+	waitFor("a save in the replaced folder", "v3")
+	// The old folder is no longer watched: its changes do nothing.
+	saveInPlace(t, filepath.Join(parent, "scripts.old", "lib", "m.lua"), `return "old"`)
+
+	// Removed, then made again a while later.
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * pollRoot)
+	if got := answer(t, rt, "x"); got != "v3" {
+		t.Errorf("while the folder is gone: %q (the loaded scripts keep serving)", got)
+	}
+	write(dir, "v4")
+	waitFor("the folder made again", "v4")
+	saveInPlace(t, filepath.Join(dir, "a.lua"), `robot.text(function() return "v5" end)`)
+	waitFor("a save in the folder made again", "v5")
+
+	l := logs.String()
+	for _, want := range []string{
+		`level=WARN msg="the scripts folder was moved away or removed; the scripts loaded keep serving, and hot reload resumes when it is back"`,
+		`level=WARN msg="the scripts folder is back; watching it again and reloading"`,
+	} {
+		if strings.Count(l, want) != 2 {
+			t.Errorf("the log has %d times %s, want 2:\n%s", strings.Count(l, want), want, l)
+		}
+	}
+}
+
+// inotifyWatches counts the inotify watches this process holds (Linux).
+func inotifyWatches(t *testing.T) int {
+	fds, err := os.ReadDir("/proc/self/fdinfo")
+	if err != nil {
+		t.Skipf("cannot count inotify watches: %v", err)
+	}
+	n := 0
+	for _, fd := range fds {
+		b, err := os.ReadFile("/proc/self/fdinfo/" + fd.Name())
+		if err == nil {
+			n += strings.Count(string(b), "inotify wd:")
+		}
+	}
+	return n
+}
+
+// A folder moved out of the scripts folder takes its watches with it: the
+// folder's own, and its subfolders', which inotify would keep (reporting
+// changes outside the scripts folder under their old names) for the life
+// of the process.
+func TestWatchForgetsFoldersMovedOut(t *testing.T) {
+	dir := writeScripts(t, map[string]string{
+		"a.lua":           `robot.text(function() return "v1" end)`,
+		"lib/x/y/z/m.lua": `return 1`,
+	})
+	rt, logs := startRuntime(t, nil, Options{Dir: dir})
+	watch(t, rt, logs)
+	before := inotifyWatches(t)
+	if before < 5 {
+		t.Skipf("%d inotify watches seen, want at least the 5 folders", before)
+	}
+	if err := os.Rename(filepath.Join(dir, "lib", "x"), filepath.Join(t.TempDir(), "moved")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the watches of the 3 folders moved out to go", func() bool { return inotifyWatches(t) == before-3 })
+	// A folder moved in is watched, all the way down.
+	if err := os.MkdirAll(filepath.Join(dir, "lib", "n", "o"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the new folders to be watched", func() bool { return inotifyWatches(t) == before-1 })
+	saveInPlace(t, filepath.Join(dir, "lib", "n", "o", "p.lua"), `return "deep"`)
+	saveInPlace(t, filepath.Join(dir, "a.lua"), `robot.text(function() return require "n.o.p" end)`)
+	eventually(t, "a module in the new folder", func() bool { return answer(t, rt, "x") == "deep" })
+}
+
 // Saves while requests run: none fails, every answer comes from one of the
 // versions, and the last version ends up serving. Saves alternate between
 // writing in place and writing a temp file then renaming it.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"math/big"
@@ -152,7 +153,10 @@ func (st *state) send(L *lua.LState) int {
 	if st.rt.opts.Send == nil {
 		return pushClientError(L, errors.New("robot.send: sending needs app_id and app_secret in the configuration"))
 	}
-	if err := st.rt.opts.Send(st.ctx(), openid, r); err != nil {
+	done := st.goCall(L, "robot.send")
+	err = st.rt.opts.Send(st.ctx(), openid, r)
+	done()
+	if err != nil {
 		return pushClientError(L, err)
 	}
 	L.Push(lua.LTrue)
@@ -173,14 +177,15 @@ func (st *state) ctx() context.Context {
 // newClient builds robot.client: the Client's bindings; without a Client
 // every method still exists and answers nil and an error saying why.
 func (st *state) newClient() lua.LValue {
-	return st.readOnly(newClientTable(st.L, st.rt.opts.Client), "robot.client")
+	return st.readOnly(newClientTable(st.L, st.rt.opts.Client, st.goCall), "robot.client")
 }
 
 // ---- robot.config ----
 
 // secretKeys never reach robot.config, should the caller forget to remove
-// them: a script that logs its configuration must not log these.
-var secretKeys = []string{"token", "app_secret", "encoding_aes_key", "redis_url"}
+// them: a script that logs its configuration must not log these (a proxy
+// URL, api_proxy, may hold a password).
+var secretKeys = []string{"token", "app_secret", "encoding_aes_key", "redis_url", "api_proxy"}
 
 // configTable is robot.config: Options.Config as nested read-only tables.
 func (st *state) configTable() lua.LValue {
@@ -270,7 +275,47 @@ func (st *state) logArgs(L *lua.LState, level logLevel) {
 	for i := 1; i <= n; i++ {
 		parts[i-1] = L.ToStringMeta(L.Get(i)).String()
 	}
-	st.logAt(L, level, strings.Join(parts, " "), attrs)
+	st.logAt(L, level, joinLog(parts, " "), attrs)
+}
+
+// Bounds of one log line: a script logs what it likes, but one call must
+// not copy megabytes into the log (print(s, s, s, ...) of a large string).
+const (
+	maxLogText  = 64 << 10 // the message, and the strings of the attributes
+	maxLogAttrs = 64
+)
+
+// joinLog joins the parts of a log message, cut at maxLogText.
+func joinLog(parts []string, sep string) string {
+	n := 0
+	for _, p := range parts {
+		n += len(p) + len(sep)
+	}
+	if n <= maxLogText+len(sep) {
+		return strings.Join(parts, sep)
+	}
+	var b strings.Builder
+	b.Grow(maxLogText + 32)
+	for i, p := range parts {
+		if i > 0 {
+			b.WriteString(sep)
+		}
+		if b.Len()+len(p) > maxLogText {
+			b.WriteString(p[:max(maxLogText-b.Len(), 0)])
+			break
+		}
+		b.WriteString(p)
+	}
+	fmt.Fprintf(&b, "... (%d bytes in all)", n-len(sep))
+	return b.String()
+}
+
+// cutLog cuts a string logged as an attribute or key at maxLogText.
+func cutLog(s string) string {
+	if len(s) <= maxLogText {
+		return s
+	}
+	return s[:maxLogText] + fmt.Sprintf("... (%d bytes in all)", len(s))
 }
 
 func (st *state) logAt(L *lua.LState, level logLevel, msg string, attrs *lua.LTable) {
@@ -285,18 +330,25 @@ func (st *state) logAt(L *lua.LState, level logLevel, msg string, attrs *lua.LTa
 	if attrs != nil {
 		var keys []string
 		vals := map[string]any{}
-		attrs.ForEach(func(k, v lua.LValue) {
+		// One bound for all the attributes, the size of a message.
+		w := goWalk{ctx: ctx, maxBytes: maxLogText}
+		k, v := attrs.Next(lua.LNil)
+		for ; k != lua.LNil && len(keys) < maxLogAttrs; k, v = attrs.Next(k) {
 			key := lua.LVAsString(k)
 			if key == "" {
 				key = k.String()
 			}
-			g, err := ToGo(v)
+			key = cutLog(key)
+			g, err := w.value(v, 0)
 			if err != nil {
-				g = v.String()
+				g = cutLog(v.String())
 			}
 			keys = append(keys, key)
 			vals[key] = g
-		})
+		}
+		if k != lua.LNil {
+			args = append(args, slog.String("attributes_dropped", fmt.Sprintf("more than %d", maxLogAttrs)))
+		}
 		sort.Strings(keys)
 		for _, k := range keys {
 			args = append(args, slog.Any(k, vals[k]))
@@ -322,7 +374,7 @@ func (st *state) newJSONTable() *lua.LTable {
 	t := L.CreateTable(0, 2)
 	// encode raises on a value JSON cannot hold: that is a bug in the script.
 	t.RawSetString("encode", L.NewFunction(func(L *lua.LState) int {
-		b, err := EncodeJSON(L.CheckAny(1), false)
+		b, err := encodeJSON(st.ctx(), L.CheckAny(1), false)
 		if err != nil {
 			L.RaiseError("robot.json.encode: %s", err)
 		}
@@ -331,7 +383,13 @@ func (st *state) newJSONTable() *lua.LTable {
 	}))
 	// decode answers nil and the error: the input comes from outside.
 	t.RawSetString("decode", L.NewFunction(func(L *lua.LState) int {
-		v, err := DecodeJSON(L, []byte(L.CheckString(1)), false)
+		text := L.CheckString(1)
+		if len(text) > maxJSONBytes {
+			L.Push(lua.LNil)
+			L.Push(lua.LString(fmt.Sprintf("json: the text is %d bytes; the limit is %d", len(text), maxJSONBytes)))
+			return 2
+		}
+		v, err := DecodeJSON(L, []byte(text), false)
 		if err != nil {
 			L.Push(lua.LNil)
 			L.Push(lua.LString(err.Error()))
@@ -376,19 +434,24 @@ func randomToken(n int) string {
 
 // regex is a compiled robot.re pattern.
 type regex struct {
-	src      string
-	re       *regexp.Regexp // as written: search
-	anchored *regexp.Regexp // anchored at the start: Python's re.match
+	src string
+	re  *regexp.Regexp
 }
 
+// compileRegex is robot.re(pattern). The pattern is compiled once, as
+// written; matching at the start (re:match, filter rules) uses the same
+// regexp, not one built by wrapping the text in \A(?:...): a pattern's
+// text cannot safely be spliced into another (an unterminated \Q quotes
+// the closing parenthesis, and the wrapped pattern fails to compile,
+// or means something else).
 func (st *state) compileRegex(L *lua.LState) int {
 	src := L.CheckString(1)
 	re, err := regexp.Compile(src)
 	if err != nil {
-		L.RaiseError("robot.re: %s", err)
+		L.RaiseError("robot.re: %s", err) // err quotes the pattern
 	}
 	ud := L.NewUserData()
-	ud.Value = &regex{src: src, re: re, anchored: regexp.MustCompile(`\A(?:` + src + `)`)}
+	ud.Value = &regex{src: src, re: re}
 	ud.Metatable = st.reMeta
 	L.Push(ud)
 	return 1
@@ -403,12 +466,12 @@ func (st *state) newRegexMeta() *lua.LTable {
 	methods := L.CreateTable(0, 2)
 	methods.RawSetString("match", L.NewFunction(func(L *lua.LState) int {
 		rx := checkRegex(L, 1)
-		L.Push(matchTable(L, rx, rx.anchored, L.CheckString(2)))
+		L.Push(matchTable(L, rx, L.CheckString(2), true))
 		return 1
 	}))
 	methods.RawSetString("search", L.NewFunction(func(L *lua.LState) int {
 		rx := checkRegex(L, 1)
-		L.Push(matchTable(L, rx, rx.re, L.CheckString(2)))
+		L.Push(matchTable(L, rx, L.CheckString(2), false))
 		return 1
 	}))
 	mt := L.CreateTable(0, 4)
@@ -431,10 +494,15 @@ func checkRegex(L *lua.LState, n int) *regex {
 	return nil
 }
 
-// matchTable runs re on s and returns the match table, or nil.
-func matchTable(L *lua.LState, rx *regex, re *regexp.Regexp, s string) lua.LValue {
-	m := re.FindStringSubmatchIndex(s)
-	if m == nil {
+// matchTable runs rx on s and returns the match table, or nil. With
+// atStart, only a match that begins at the start of s counts (Python's
+// re.match): the leftmost match begins there whenever one can, and it is
+// then the very match the pattern anchored with \A would give, since Go's
+// regexps prefer among the matches at one position as a backtracking
+// engine would.
+func matchTable(L *lua.LState, rx *regex, s string, atStart bool) lua.LValue {
+	m := rx.re.FindStringSubmatchIndex(s)
+	if m == nil || (atStart && m[0] != 0) {
 		return lua.LNil
 	}
 	t := L.CreateTable(len(m)/2, 1)

@@ -110,7 +110,7 @@ robot.text(function(msg)
   robot.log.error("bad", nil)
   local c = robot.config
   assert(c.port == 8888 and c.host == "127.0.0.1" and c.nested.list[2] == "b" and c.reply_timeout == "4s")
-  assert(c.token == nil and c.app_secret == nil)
+  assert(c.token == nil and c.app_secret == nil and c.api_proxy == nil)
   assert(not pcall(function() c.port = 1 end))
   assert(not pcall(function() c.nested.x = 1 end))
   local n = 0
@@ -121,7 +121,8 @@ robot.text(function(msg)
   return tostring(n)
 end)`}, Options{Config: map[string]any{
 		"host": "127.0.0.1", "port": 8888, "reply_timeout": 4 * time.Second, "app_secret": "s3cret",
-		"nested": map[string]any{"list": []any{"a", "b"}},
+		"api_proxy": "http://user:pass@proxy:3128",
+		"nested":    map[string]any{"list": []any{"a", "b"}},
 	}})
 	if got := answer(t, rt, "x"); got != "4" {
 		t.Errorf("config: %s", got)
@@ -318,6 +319,36 @@ func TestRegexMethods(t *testing.T) {
   return "ok"`)
 	if got != "ok" {
 		t.Error(got)
+	}
+}
+
+// A pattern is compiled as written and never spliced into another: an
+// unterminated \Q (which quotes the rest of the pattern) works, and
+// matching at the start gives what the pattern anchored with \A gives,
+// in filters and in re:match. A pattern that does not compile is an
+// error at the line of the call.
+func TestRegexAnchoringKeepsThePattern(t *testing.T) {
+	rt, _ := startRuntime(t, map[string]string{"re.lua": `
+robot.filter(robot.re("\\Qa.b"), function(msg, session, m) return "quoted " .. m[0] end)
+robot.filter(robot.re("b|(a)b"), function(msg, session, m) return "alt " .. m[0] .. " " .. tostring(m[1]) end)
+robot.text(function(msg)
+  if msg.content ~= "methods" then return "no filter" end
+  local q = robot.re("\\Qa.b")
+  local ok, err = pcall(robot.re, "(")
+  return table.concat({q:match("a.bc")[0], tostring(q:match("axb")), tostring(q:match("xa.b")),
+    q:search("xa.b")[0], robot.re("a|ab"):match("ab")[0], tostring(ok), err}, "|")
+end)`}, Options{})
+	for in, want := range map[string]string{
+		"a.b and more": "quoted a.b",
+		"xa.b":         "no filter",
+		"abc":          "alt ab a",
+		"bc":           "alt b nil",
+		"cab":          "no filter",
+		"methods":      "a.b|nil|nil|a.b|a|false|re.lua:7: robot.re: error parsing regexp: missing closing ): `(`",
+	} {
+		if got := answer(t, rt, in); got != want {
+			t.Errorf("%q:\n got %s\nwant %s", in, got, want)
+		}
 	}
 }
 

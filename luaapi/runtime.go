@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -320,13 +321,21 @@ type task struct {
 	j       job
 	lease   *lease
 	done    chan jobResult
+
+	// Where the call is, for the error of a call abandoned at its
+	// deadline (the caller reads them while the state's goroutine runs):
+	// the Lua function it called last, and the Go function that may block
+	// it is in, if any (see state.goCall).
+	calling atomic.Pointer[lua.FunctionProto]
+	goCall  atomic.Pointer[string]
 }
 
 // run runs j on a pooled state of the current version and returns its
 // result — or an ErrTimeout error once the call has run HandlerTimeout (or
 // ctx ended) and did not unwind within cancelGrace. Such a state is
-// abandoned: its pool slot is freed at once, and the state is closed when
-// its call finally returns, never reused. After j, the state runs the
+// abandoned: its pool slot is freed at once (unless PoolSize abandoned
+// calls are running already: see pool), and the state is closed when its
+// call finally returns, never reused. After j, the state runs the
 // robot.async work j queued; the caller does not wait for it.
 //
 // The call runs apart from the caller, on the goroutine that belongs to the
@@ -368,11 +377,50 @@ func (rt *Runtime) run(ctx context.Context, j job) (any, error) {
 		return r.v, r.err
 	case <-grace.C:
 	}
-	if t.lease.abandon(rt.pool) {
-		rt.calls.Done()
-		rt.log.Warn("a Lua call did not stop at its deadline; its state is discarded and replaced")
+	was, freed, running := t.lease.abandon(rt.pool)
+	if was == leaseDone {
+		// It finished between the timer and the abandon.
+		r := <-t.done
+		return r.v, r.err
 	}
-	return nil, rt.timeoutError(ctx, "the Lua call did not stop")
+	rt.calls.Done()
+	err := rt.abandonedError(ctx, t, was)
+	switch {
+	case was == leaseWaiting:
+		rt.log.Warn("a Lua state was still being made at the deadline; the call is given up", "err", err)
+	case freed:
+		rt.log.Warn("a Lua call did not stop at its deadline; its state is discarded and replaced",
+			"err", err, "abandoned_running", running)
+	default:
+		rt.log.Warn("a Lua call did not stop at its deadline, and the most abandoned calls allowed (pool_size) are still running: "+
+			"its state keeps its place in the pool until the call returns, so new messages wait for the other states",
+			"err", err, "abandoned_running", running, "pool_size", rt.opts.PoolSize)
+	}
+	return nil, err
+}
+
+// abandonedError is the error of a call given up at its deadline: where
+// the handler is defined, and the Go function it is stuck in when that is
+// known.
+func (rt *Runtime) abandonedError(ctx context.Context, t *task, was leasePhase) error {
+	e := &Error{err: ErrTimeout}
+	if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		e.err = ctx.Err()
+		e.Message = "stopped: the request was cancelled, but the Lua call did not stop"
+	} else {
+		e.Message = fmt.Sprintf("stopped: still running at handler_timeout (%s), and the Lua call did not stop", rt.opts.HandlerTimeout)
+	}
+	if was == leaseWaiting {
+		e.Message = strings.Replace(e.Message, "the Lua call", "making a Lua state (the scripts' top level)", 1)
+	}
+	if p := t.calling.Load(); p != nil {
+		e.File, e.Line = p.SourceName, p.LineDefined
+	}
+	if g := t.goCall.Load(); g != nil {
+		e.Message += ": it is in " + *g + ", which does not see the deadline"
+	}
+	e.Message += "; its Lua state is abandoned"
+	return e
 }
 
 // serveNew makes a state for t (the pool had none idle), runs t on it, and
@@ -416,6 +464,8 @@ func (rt *Runtime) runTask(st *state, t *task) {
 		rt.pool.put(st) // the caller gave up before the state ran anything
 		return
 	}
+	st.task = t
+	defer func() { st.task = nil }()
 	v, err := st.exec(t.callCtx, t.j)
 	if err != nil {
 		clear(st.async) // a failed handler's follow-up work does not run
@@ -429,7 +479,8 @@ func (rt *Runtime) runTask(st *state, t *task) {
 		return
 	}
 	st.close()
-	rt.log.Warn("an abandoned Lua state has returned and is closed")
+	rt.pool.abandonedDone(t.lease)
+	rt.log.Warn("an abandoned Lua state has returned and is closed", "abandoned_running", rt.pool.abandonedRunning())
 }
 
 func (rt *Runtime) timeoutError(ctx context.Context, what string) error {
@@ -455,9 +506,10 @@ func (rt *Runtime) runAsync(parent context.Context, st *state, l *lease) {
 		a := st.async[i]
 		ctx, cancel := context.WithTimeout(base, rt.opts.HandlerTimeout)
 		watchdog := time.AfterFunc(rt.opts.HandlerTimeout+rt.cancelGrace(), func() {
-			if l.abandon(rt.pool) {
+			if was, freed, running := l.abandon(rt.pool); was != leaseDone {
 				rt.calls.Done()
-				rt.log.Warn("a robot.async function did not stop at its deadline; its state is discarded", "queued_at", a.where)
+				rt.log.Warn("a robot.async function did not stop at its deadline; its state is discarded",
+					"queued_at", a.where, "slot_freed", freed, "abandoned_running", running)
 			}
 		})
 		_, err := st.exec(ctx, func(ctx context.Context, st *state) (any, error) {

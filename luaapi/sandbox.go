@@ -20,10 +20,19 @@ import (
 //     tables read-only cannot be taken apart), rawset, table.insert,
 //     table.remove and table.sort (refuse read-only tables), pairs and
 //     ipairs (see through read-only proxies);
-//   - capped: string.rep; the pattern functions (find, match, gmatch,
-//     gsub) are replaced by versions that the call's deadline can stop,
-//     with a bound on their subject and on gsub's result (patterns.go);
+//   - capped: string.rep, string.format (Lua 5.1's two-digit widths, and
+//     a bound on the result) and table.concat; the pattern functions
+//     (find, match, gmatch, gsub) are replaced by versions that the call's
+//     deadline can stop, with a bound on their subject and on gsub's
+//     result (patterns.go);
+//   - setmetatable takes tables only, as in Lua 5.1: gopher-lua's would set
+//     the metatable of a whole type (every number, every function), one per
+//     state and so shared by every later request the state serves;
 //   - os is a new table with time, date, clock and difftime only.
+//
+// What the sandbox cannot bound: memory in general, and the `..` operator
+// (a VM instruction, not a function: s = s .. s doubles a string at every
+// step). See also MaxArrayIndex below.
 //
 // gopher-lua never loads bytecode (it has no undump), and with load and
 // loadstring gone no source text but the scripts' own is ever compiled.
@@ -36,7 +45,37 @@ const (
 	// gsub: Lua patterns backtrack, and a large subject turns a careless
 	// pattern into minutes of CPU.
 	maxPatternInput = 256 << 10
+	// maxStringResult bounds the strings that string.format, table.concat
+	// and string.gsub build in one call.
+	maxStringResult = 16 << 20
 )
+
+// maxArrayIndex is what luaapi sets gopher-lua's lua.MaxArrayIndex to.
+//
+// gopher-lua keeps the integer keys of a table below MaxArrayIndex in the
+// table's array part, and fills the gap up to a new key with nils: with
+// its default (2^26), `t[20240101] = 1` (a date as a key) allocates 320
+// MiB and `t[67108863] = true` a GiB, in one VM instruction that no
+// deadline interrupts. Below 2^20, such a key costs at most 16 MiB; keys
+// above it go to the hash part, as any other key.
+//
+// The cost: a list holds at most maxArrayIndex-1 elements. gopher-lua
+// keeps the elements beyond MaxArrayIndex in the hash part when they are
+// assigned (so # and ipairs, which only see the array part, stop before
+// them) and in the array part when table.insert appends them (where t[i]
+// does not look): either way the list is broken, and DecodeJSON refuses
+// longer arrays. A bot has no use for million-element lists; a date or an
+// id as a key is common.
+//
+// lua.MaxArrayIndex is a variable of the gopher-lua package, so this
+// setting is global to the process: it applies to every gopher-lua state
+// of a program that imports luaapi, not only to luaapi's own. Nothing else
+// in this project uses gopher-lua.
+const maxArrayIndex = 1 << 20
+
+func init() {
+	lua.MaxArrayIndex = maxArrayIndex
+}
 
 // removedGlobals are deleted from the base library.
 var removedGlobals = []string{
@@ -93,6 +132,7 @@ func (st *state) openSandbox() {
 	G.RawSetString("require", L.NewFunction(st.requireModule))
 	G.RawSetString("print", L.NewFunction(st.print))
 	G.RawSetString("getmetatable", L.NewFunction(getMetatable))
+	G.RawSetString("setmetatable", L.NewFunction(setMetatable))
 	G.RawSetString("rawset", L.NewFunction(st.rawSet))
 	G.RawSetString("pairs", L.NewFunction(st.pairs))
 	G.RawSetString("ipairs", L.NewClosure(st.ipairs, L.NewFunction(ipairsIter)))
@@ -101,10 +141,12 @@ func (st *state) openSandbox() {
 	for _, name := range []string{"insert", "remove", "sort"} {
 		tbl.RawSetString(name, st.refuseReadOnly("table."+name, tbl.RawGetString(name).(*lua.LFunction)))
 	}
+	tbl.RawSetString("concat", L.NewFunction(tableConcat))
 
 	str := G.RawGetString("string").(*lua.LTable)
 	str.RawSetString("dump", lua.LNil)
 	str.RawSetString("rep", L.NewFunction(strRep))
+	str.RawSetString("format", L.NewFunction(strFormat(str.RawGetString("format").(*lua.LFunction).GFunction)))
 	// The pattern functions, stoppable and bounded (patterns.go).
 	str.RawSetString("find", L.NewFunction(st.strFind))
 	str.RawSetString("match", L.NewFunction(st.strMatch))
@@ -326,7 +368,10 @@ func ipairsIter(L *lua.LState) int {
 }
 
 // getMetatable honours __metatable: the metatables of read-only tables
-// answer false instead of handing out the table that enforces them.
+// answer false instead of handing out the table that enforces them. The
+// only metatable of a type (the string metatable, which every state
+// shares between its requests) is protected the same way, and
+// setMetatable never makes another.
 func getMetatable(L *lua.LState) int {
 	mt := L.GetMetatable(L.CheckAny(1))
 	if t, ok := mt.(*lua.LTable); ok {
@@ -336,6 +381,26 @@ func getMetatable(L *lua.LState) int {
 		}
 	}
 	L.Push(mt)
+	return 1
+}
+
+// setMetatable is Lua 5.1's setmetatable(table, metatable): argument 1
+// must be a table. gopher-lua's own accepts any value and then sets the
+// metatable of its whole type — setmetatable(0, {__index = ...}) would
+// give every number of the state that metatable, and the next request the
+// state serves (another user's) would see it. Userdata (robot.reply
+// values, robot.re values) keep the metatables the host gave them.
+func setMetatable(L *lua.LState) int {
+	t := L.CheckTable(1)
+	mt := L.Get(2)
+	if _, ok := mt.(*lua.LTable); !ok && mt != lua.LNil {
+		L.ArgError(2, "nil or table expected")
+	}
+	if cur, ok := t.Metatable.(*lua.LTable); ok && cur.RawGetString("__metatable") != lua.LNil {
+		L.RaiseError("cannot change a protected metatable")
+	}
+	t.Metatable = mt
+	L.SetTop(1)
 	return 1
 }
 
@@ -378,6 +443,161 @@ func strRep(L *lua.LState) int {
 	return 1
 }
 
+// strFormat wraps gopher-lua's string.format (Go's fmt.Sprintf on the Lua
+// values) with Lua 5.1's bounds: at most five flags and two digits of
+// width and of precision per directive, and a result of at most
+// maxStringResult bytes, estimated before anything is formatted. A width
+// of 999999 repeated in the format would otherwise make megabytes per
+// directive. Go's own additions that take a width from elsewhere ('*',
+// argument indexes "[n]") are refused: they are not Lua.
+//
+// Arguments that are neither strings nor numbers are passed as their
+// tostring text (what %s printed for them anyway): fmt would print a
+// table's Go structure, all of it, for a verb such as %d.
+func strFormat(orig lua.LGFunction) lua.LGFunction {
+	return func(L *lua.LState) int {
+		f := L.CheckString(1)
+		top := L.GetTop()
+		size := len(f)
+		arg := 2
+		for i := 0; i < len(f); i++ {
+			if f[i] != '%' {
+				continue
+			}
+			i++
+			if i < len(f) && f[i] == '%' {
+				continue
+			}
+			start := i - 1
+			flags := 0
+			for i < len(f) && strings.IndexByte("-+ #0", f[i]) >= 0 {
+				i++
+				flags++
+			}
+			if flags > 5 {
+				L.RaiseError("string.format: invalid format %q (repeated flags)", formatDirective(f, start))
+			}
+			width, prec := 0, 0
+			var ok bool
+			if i, width, ok = twoDigits(f, i); !ok {
+				L.RaiseError("string.format: invalid format %q (width or precision too long: at most 99)", formatDirective(f, start))
+			}
+			if i < len(f) && f[i] == '.' {
+				if i, prec, ok = twoDigits(f, i+1); !ok {
+					L.RaiseError("string.format: invalid format %q (width or precision too long: at most 99)", formatDirective(f, start))
+				}
+			}
+			if i >= len(f) {
+				break
+			}
+			verb := f[i]
+			if verb == '*' || verb == '[' {
+				L.RaiseError("string.format: invalid format %q (Lua formats have no '*' or '[n]')", formatDirective(f, start))
+			}
+			size += width + prec + 16 // 16: fmt's "%!d(MISSING)" and the like
+			if arg > top {
+				continue
+			}
+			switch v := L.Get(arg).(type) {
+			case lua.LString:
+				n := len(v)
+				if verb == 'q' || verb == 'x' || verb == 'X' {
+					n *= 4 // escapes, hex digits and the spaces of "% x"
+				}
+				size += n
+			case lua.LNumber:
+				size += 330 // "%.99f" of 1e308 is 409 bytes: 309 digits, the point, the precision
+			default:
+				s := lua.LString(v.String())
+				L.Replace(arg, s)
+				size += len(s)
+			}
+			arg++
+			if size > maxStringResult {
+				break
+			}
+		}
+		if size > maxStringResult {
+			L.RaiseError("string.format: the result would be over %d bytes; the limit is %d", size, maxStringResult)
+		}
+		return orig(L)
+	}
+}
+
+// twoDigits reads at most two decimal digits of f from i; ok is false when
+// a third follows.
+func twoDigits(f string, i int) (next, n int, ok bool) {
+	for d := 0; i < len(f) && f[i] >= '0' && f[i] <= '9'; d++ {
+		if d == 2 {
+			return i, n, false
+		}
+		n = n*10 + int(f[i]-'0')
+		i++
+	}
+	return i, n, true
+}
+
+// formatDirective is the directive of f that starts at i, for errors.
+func formatDirective(f string, i int) string {
+	end := i + 1
+	for end < len(f) && end-i < 12 && strings.IndexByte("-+ #0123456789.", f[end]) >= 0 {
+		end++
+	}
+	if end < len(f) && end-i < 12 {
+		end++
+	}
+	return f[i:end]
+}
+
+// tableConcat is table.concat(t, sep, i, j) with gopher-lua's range rules,
+// built in one allocation of a size computed first, so that a result over
+// maxStringResult is refused before it is made (and a long list does not
+// have to fit on the Lua stack, as gopher-lua's version needs).
+func tableConcat(L *lua.LState) int {
+	tbl := L.CheckTable(1)
+	sep := L.OptString(2, "")
+	n := tbl.Len()
+	i := L.OptInt(3, 1)
+	j := L.OptInt(4, n)
+	if L.GetTop() == 3 && (i > n || i < 1) {
+		L.Push(lua.LString(""))
+		return 1
+	}
+	i = max(min(i, n), 1)
+	j = min(j, n)
+	if i > j {
+		L.Push(lua.LString(""))
+		return 1
+	}
+	size := (j - i) * len(sep)
+	if len(sep) > 0 && (j-i) > maxStringResult/len(sep) {
+		size = maxStringResult + 1
+	}
+	for k := i; k <= j && size <= maxStringResult; k++ {
+		switch v := tbl.RawGetInt(k).(type) {
+		case lua.LString:
+			size += len(v)
+		case lua.LNumber:
+			size += len(v.String())
+		default:
+			L.RaiseError("invalid value (%s) at index %d in table for concat", v.Type().String(), k)
+		}
+	}
+	if size > maxStringResult {
+		L.RaiseError("table.concat: the result would be over %d bytes; the limit is %d", maxStringResult, maxStringResult)
+	}
+	var b strings.Builder
+	b.Grow(size)
+	for k := i; k <= j; k++ {
+		if k > i {
+			b.WriteString(sep)
+		}
+		b.WriteString(lua.LVAsString(tbl.RawGetInt(k)))
+	}
+	L.Push(lua.LString(b.String()))
+	return 1
+}
+
 // print writes to the log at info level, tab-separated like Lua's print.
 func (st *state) print(L *lua.LState) int {
 	n := L.GetTop()
@@ -385,7 +605,7 @@ func (st *state) print(L *lua.LState) int {
 	for i := 1; i <= n; i++ {
 		parts[i-1] = L.ToStringMeta(L.Get(i)).String()
 	}
-	st.logAt(L, levelInfo, strings.Join(parts, "\t"), nil)
+	st.logAt(L, levelInfo, joinLog(parts, "\t"), nil)
 	return 0
 }
 

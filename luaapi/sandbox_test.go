@@ -262,3 +262,57 @@ func TestPrintGoesToTheLog(t *testing.T) {
 		t.Errorf("print did not reach the log:\n%s", logs)
 	}
 }
+
+// setmetatable takes tables only, as in Lua 5.1: gopher-lua's own sets the
+// metatable of a whole type (every number of the state), which the next
+// request the state serves — another user's — would see. getmetatable of
+// a value that is not a table hands out nothing that can be changed.
+func TestTypeMetatablesCannotBeSet(t *testing.T) {
+	rt, _ := startRuntime(t, map[string]string{"mt.lua": `
+robot.text(function(msg)
+  if msg.content == "set" then
+    local out = {}
+    for _, v in ipairs({0, true, print, "", robot.re("x"), robot.reply.success()}) do
+      local ok, err = pcall(setmetatable, v, {__index = {leaked = "user A's secret"}})
+      out[#out + 1] = tostring(ok) .. ":" .. tostring(err)
+    end
+    return table.concat(out, "\n")
+  end
+  if msg.content == "get" then
+    local out = {}
+    for _, v in ipairs({0, true, print, "", robot.re("x"), robot.reply.success(), _G, robot, msg}) do
+      out[#out + 1] = type(getmetatable(v))
+    end
+    return table.concat(out, ",")
+  end
+  if msg.content == "tables" then
+    local mt = {__index = function(t, k) return k .. "!" end}
+    local t = setmetatable({}, mt)
+    assert(getmetatable(t) == mt and t.x == "x!")
+    assert(setmetatable(t, nil) == t and getmetatable(t) == nil)
+    local p = setmetatable({}, {__metatable = "mine"})
+    local ok, err = pcall(setmetatable, p, {})
+    assert(not ok and err:find("cannot change a protected metatable"), err)
+    ok, err = pcall(setmetatable, {}, 42)
+    assert(not ok and err:find("nil or table expected"), err)
+    return "ok"
+  end
+  local ok, v = pcall(function() return (42).leaked end)
+  return tostring(ok) .. ":" .. tostring(v)
+end)`}, Options{PoolSize: 1})
+	got := answer(t, rt, "set")
+	for i, line := range strings.Split(got, "\n") {
+		if !strings.HasPrefix(line, "false:") || !strings.Contains(line, "table expected") {
+			t.Errorf("setmetatable on value %d: %s", i+1, line)
+		}
+	}
+	if got := answer(t, rt, "read"); !strings.HasPrefix(got, "false:") {
+		t.Errorf("a later request reads %q", got)
+	}
+	if got, want := answer(t, rt, "get"), "nil,nil,nil,boolean,boolean,boolean,boolean,boolean,boolean"; got != want {
+		t.Errorf("getmetatable: %s, want %s", got, want)
+	}
+	if got := answer(t, rt, "tables"); got != "ok" {
+		t.Errorf("tables: %s", got)
+	}
+}

@@ -29,6 +29,7 @@ type state struct {
 	async   []asyncJob            // robot.async work queued by the current call
 	broken  bool                  // a Go panic left it in an unknown state: never reuse
 	jobs    chan *task            // the state's goroutine takes its calls here (nil: no goroutine)
+	task    *task                 // the task being run, if any
 
 	// Shared pieces of the read-only views.
 	next, roNewIndex, roLen, roPairs, roNext, msgNewIndex *lua.LFunction
@@ -128,6 +129,9 @@ func (st *state) close() {
 // result.
 func (st *state) call(ctx context.Context, fn *lua.LFunction, args ...lua.LValue) (lua.LValue, error) {
 	L := st.L
+	if st.task != nil {
+		st.task.calling.Store(fn.Proto)
+	}
 	L.Push(fn)
 	for _, a := range args {
 		L.Push(a)
@@ -138,6 +142,21 @@ func (st *state) call(ctx context.Context, fn *lua.LFunction, args ...lua.LValue
 	ret := L.Get(-1)
 	L.Pop(1)
 	return ret, nil
+}
+
+// goCall records that the running call entered name, a Go function that
+// may block (robot.send, robot.store, robot.client), with its caller's
+// position: the error of a call abandoned at its deadline names it. The
+// caller calls done when the function returns.
+func (st *state) goCall(L *lua.LState, name string) (done func()) {
+	t := st.task
+	if t == nil {
+		return func() {}
+	}
+	file, line := callerPos(L)
+	where := name + " (" + posString(file, line) + ")"
+	t.goCall.Store(&where)
+	return func() { t.goCall.Store(nil) }
 }
 
 // where returns "file:line" of the function defined by fn.

@@ -24,7 +24,9 @@ func (st *state) newStoreTable() *lua.LTable {
 	t := L.CreateTable(0, 4)
 	t.RawSetString("get", L.NewFunction(func(L *lua.LState) int {
 		key := st.storeKey(L, "get")
+		done := st.goCall(L, "robot.store.get")
 		data, err := st.rt.opts.Values.Get(st.ctx(), key)
+		done()
 		if err != nil {
 			L.RaiseError("robot.store.get(%q): %s", key, err)
 		}
@@ -50,13 +52,14 @@ func (st *state) newStoreTable() *lua.LTable {
 			}
 			ttl = time.Duration(secs * float64(time.Second))
 		}
+		defer st.goCall(L, "robot.store.set")()
 		if v == lua.LNil {
 			if err := st.rt.opts.Values.Delete(st.ctx(), key); err != nil {
 				L.RaiseError("robot.store.set(%q, nil): %s", key, err)
 			}
 			return 0
 		}
-		data, err := EncodeJSON(v, true)
+		data, err := encodeJSON(st.ctx(), v, true)
 		if err != nil {
 			L.RaiseError("robot.store.set(%q): %s", key, err)
 		}
@@ -67,6 +70,7 @@ func (st *state) newStoreTable() *lua.LTable {
 	}))
 	t.RawSetString("delete", L.NewFunction(func(L *lua.LState) int {
 		key := st.storeKey(L, "delete")
+		defer st.goCall(L, "robot.store.delete")()
 		if err := st.rt.opts.Values.Delete(st.ctx(), key); err != nil {
 			L.RaiseError("robot.store.delete(%q): %s", key, err)
 		}
@@ -78,7 +82,9 @@ func (st *state) newStoreTable() *lua.LTable {
 		if n != math.Trunc(n) || math.Abs(n) > maxSafeInteger {
 			L.ArgError(2, "incr adds an integer")
 		}
+		done := st.goCall(L, "robot.store.incr")
 		v, err := st.rt.opts.Values.Incr(st.ctx(), key, int64(n))
+		done()
 		if err != nil {
 			L.RaiseError("robot.store.incr(%q): %s", key, err)
 		}

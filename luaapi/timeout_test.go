@@ -79,6 +79,11 @@ end)`}, Options{PoolSize: 1, HandlerTimeout: shortTimeout, Send: send})
 	if !errors.Is(err, ErrTimeout) {
 		t.Fatalf("err = %v, want ErrTimeout", err)
 	}
+	// The error names the handler, and the Go call it is stuck in.
+	if want := "stuck.lua:2: stopped: still running at handler_timeout (300ms), and the Lua call did not stop: " +
+		"it is in robot.send (stuck.lua:3), which does not see the deadline; its Lua state is abandoned"; err.Error() != want {
+		t.Errorf("err:\n got %v\nwant %s", err, want)
+	}
 	if took := time.Since(start); took > shortTimeout+5*time.Second {
 		t.Errorf("Dispatch took %s", took)
 	}
@@ -171,4 +176,55 @@ end)`})
 		t.Fatal("Close did not return: a call was left unaccounted for")
 	}
 	eventually(t, "every Lua call to end", func() bool { return luaStopped(rt) })
+}
+
+// Abandoned calls that are still running are bounded: at most PoolSize of
+// them give their slot back. With a handler stuck on every message, the
+// next ones keep their slot, so new messages wait (and time out) instead
+// of leaving one more runaway call each: at most 2*PoolSize Lua calls run.
+// When the stuck calls return, the slots come back and the pool serves.
+func TestAbandonedCallsAreBounded(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	defer unblock()
+	send := func(ctx context.Context, openid string, r reply.Reply) error {
+		<-release // ignores ctx on purpose
+		return nil
+	}
+	const timeout = 100 * time.Millisecond
+	rt, logs := startRuntime(t, map[string]string{"stuck.lua": `
+robot.text(function(msg)
+  if msg.content == "stuck" then robot.send(msg.source, "hi") end
+  return "alive"
+end)`}, Options{PoolSize: 1, HandlerTimeout: timeout, Send: send})
+	waited := 0
+	for i := 0; i < 6; i++ {
+		_, _, err := rt.Dispatch(context.Background(), textMsg("stuck"), nil)
+		if !errors.Is(err, ErrTimeout) {
+			t.Fatalf("message %d: err = %v, want ErrTimeout", i, err)
+		}
+		if strings.Contains(err.Error(), "waiting for a free Lua state") {
+			waited++
+		}
+		if n := rt.running.Load(); n > 2 {
+			t.Fatalf("after message %d: %d Lua calls run at once with PoolSize 1", i, n)
+		}
+	}
+	// Two stuck calls reach the bound; the four messages after them wait.
+	// (Three, should making the second state take longer than the
+	// deadline on a very slow machine.)
+	if waited < 3 {
+		t.Errorf("%d of 6 messages waited for a state, want 4: the stuck calls are not bounded", waited)
+	}
+	if !strings.Contains(logs.String(), "its state keeps its place in the pool until the call returns") {
+		t.Errorf("no log line for the call over the bound:\n%s", logs)
+	}
+	unblock()
+	eventually(t, "the stuck calls to return", func() bool { return luaStopped(rt) && rt.pool.abandonedRunning() == 0 })
+	for i := 0; i < 3; i++ {
+		if got := answer(t, rt, "ok"); got != "alive" {
+			t.Fatalf("after the stuck calls returned: %q", got)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package luaapi
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -14,9 +15,81 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
-// maxDepth bounds the nesting of tables converted to Go or JSON: deeper
-// nesting is almost always a table that contains itself.
-const maxDepth = 64
+// Bounds of the conversions of Lua values to Go and to JSON. maxDepth
+// bounds the nesting: deeper is almost always a table that contains
+// itself. The others bound the size: a table may hold one subtable many
+// times ({t, t} nested 24 levels is 2^24 tables to write out), so depth
+// alone does not bound the work, or the memory.
+const (
+	maxDepth = 64
+	// maxJSONBytes bounds the JSON text of one value: a session, a
+	// robot.store value, robot.json.encode's result, a robot.client body.
+	// robot.json.decode reads no more either.
+	maxJSONBytes = 4 << 20
+	// maxGoValues bounds the values (tables included) of one conversion
+	// to Go (robot.client arguments, robot.log attributes); their strings
+	// add up to maxJSONBytes at most, since the client writes them as JSON.
+	maxGoValues = 1 << 16
+	// checkEvery is how many values a conversion handles between looks at
+	// its context, when it has one.
+	checkEvery = 1024
+)
+
+// limitError is the error of a conversion that went over one of the
+// bounds above.
+type limitError struct{ msg string }
+
+func (e *limitError) Error() string { return e.msg }
+
+// pathError is an error at a place in a value, which it names
+// ("value.list[3].f: ..."). The keys are added as the error goes up the
+// walk (see at): nothing is built for the values that convert fine.
+type pathError struct {
+	keys []pathKey // innermost first
+	msg  string
+}
+
+type pathKey struct {
+	key   lua.LValue // the key of a table member, or nil for an array element
+	index int        // the array index, when key is nil
+}
+
+func (e *pathError) Error() string {
+	var b strings.Builder
+	b.WriteString("value")
+	for i := len(e.keys) - 1; i >= 0; i-- {
+		k := e.keys[i]
+		if k.key == nil {
+			b.WriteByte('[')
+			b.WriteString(strconv.Itoa(k.index))
+			b.WriteByte(']')
+			continue
+		}
+		b.WriteByte('.')
+		if text, ok := tableKey(k.key); ok {
+			b.WriteString(text)
+		} else {
+			b.WriteString(k.key.String())
+		}
+	}
+	b.WriteString(": ")
+	b.WriteString(e.msg)
+	return b.String()
+}
+
+// valueErrorf returns a pathError at the value being converted.
+func valueErrorf(format string, args ...any) error {
+	return &pathError{msg: fmt.Sprintf(format, args...)}
+}
+
+// at adds the key under which the value that failed was found, when err is
+// a pathError.
+func at(err error, k pathKey) error {
+	if pe, ok := err.(*pathError); ok {
+		pe.keys = append(pe.keys, k)
+	}
+	return err
+}
 
 // maxSafeInteger is the largest integer a float64 (a Lua number) holds
 // exactly; integral numbers up to it are written without a fraction.
@@ -42,23 +115,50 @@ const (
 // (integral numbers up to 2^53) or float64, []any for a table that is a
 // sequence 1..n, and map[string]any for any other table (number keys become
 // their decimal text). Functions, userdata, threads and channels have no Go
-// form and are an error naming where they were found.
+// form and are an error naming where they were found. So is a value of
+// more than 65536 values in all, or of more than 4 MiB of strings.
 func ToGo(v lua.LValue) (any, error) {
-	return toGo(v, 0, "value")
+	var w goWalk
+	return w.value(v, 0)
 }
 
-func toGo(v lua.LValue, depth int, path string) (any, error) {
+// goWalk is one conversion to Go: the values and string bytes so far, and
+// the context that stops it (nil: none). Several values converted with
+// one goWalk share its bounds.
+type goWalk struct {
+	ctx      context.Context
+	maxBytes int // of strings; 0: maxJSONBytes
+	values   int
+	bytes    int
+}
+
+func (w *goWalk) value(v lua.LValue, depth int) (any, error) {
+	if w.values++; w.values > maxGoValues {
+		return nil, &limitError{fmt.Sprintf("value: more than %d values (does it hold a table many times?)", maxGoValues)}
+	}
+	if w.ctx != nil && w.values%checkEvery == 0 {
+		if err := w.ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
 	switch v := v.(type) {
 	case *lua.LNilType:
 		return nil, nil
 	case lua.LBool:
 		return bool(v), nil
 	case lua.LString:
+		limit := w.maxBytes
+		if limit == 0 {
+			limit = maxJSONBytes
+		}
+		if w.bytes += len(v); w.bytes > limit {
+			return nil, &limitError{fmt.Sprintf("value: more than %d bytes of strings", limit)}
+		}
 		return string(v), nil
 	case lua.LNumber:
 		f := float64(v)
 		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return nil, fmt.Errorf("%s: %v is not a finite number", path, f)
+			return nil, valueErrorf("%v is not a finite number", f)
 		}
 		if f == math.Trunc(f) && math.Abs(f) <= maxSafeInteger {
 			return int64(f), nil
@@ -66,14 +166,14 @@ func toGo(v lua.LValue, depth int, path string) (any, error) {
 		return f, nil
 	case *lua.LTable:
 		if depth >= maxDepth {
-			return nil, fmt.Errorf("%s: tables nested deeper than %d (does a table contain itself?)", path, maxDepth)
+			return nil, valueErrorf("tables nested deeper than %d (does a table contain itself?)", maxDepth)
 		}
 		if n := sequenceLen(v); n > 0 {
 			out := make([]any, n)
 			for i := 1; i <= n; i++ {
-				e, err := toGo(v.RawGetInt(i), depth+1, path+"["+strconv.Itoa(i)+"]")
+				e, err := w.value(v.RawGetInt(i), depth+1)
 				if err != nil {
-					return nil, err
+					return nil, at(err, pathKey{index: i})
 				}
 				out[i-1] = e
 			}
@@ -85,13 +185,16 @@ func toGo(v lua.LValue, depth int, path string) (any, error) {
 			if err != nil {
 				return
 			}
-			key, kerr := tableKey(k, path)
-			if kerr != nil {
-				err = kerr
+			key, ok := tableKey(k)
+			if !ok {
+				err = valueErrorf("a %s cannot be a key", k.Type())
 				return
 			}
 			var ge any
-			ge, err = toGo(e, depth+1, path+"."+key)
+			if ge, err = w.value(e, depth+1); err != nil {
+				err = at(err, pathKey{key: k})
+				return
+			}
 			out[key] = ge
 		})
 		if err != nil {
@@ -99,7 +202,7 @@ func toGo(v lua.LValue, depth int, path string) (any, error) {
 		}
 		return out, nil
 	default:
-		return nil, fmt.Errorf("%s: a %s cannot be converted", path, v.Type())
+		return nil, valueErrorf("a %s cannot be converted", v.Type())
 	}
 }
 
@@ -123,16 +226,18 @@ func sequenceLen(t *lua.LTable) int {
 	return n
 }
 
-func tableKey(k lua.LValue, path string) (string, error) {
+// tableKey is the text of a table key as a JSON object key or a Go map
+// key; false for a key that has none (a table, a function...).
+func tableKey(k lua.LValue) (string, bool) {
 	switch k := k.(type) {
 	case lua.LString:
-		return string(k), nil
+		return string(k), true
 	case lua.LNumber:
-		return formatNumber(float64(k)), nil
+		return formatNumber(float64(k)), true
 	case lua.LBool:
-		return strconv.FormatBool(bool(k)), nil
+		return strconv.FormatBool(bool(k)), true
 	default:
-		return "", fmt.Errorf("%s: a %s cannot be a key", path, k.Type())
+		return "", false
 	}
 }
 
@@ -228,11 +333,21 @@ func formatNumber(f float64) string {
 // EncodeJSON writes a Lua value as JSON: object keys sorted (so equal values
 // give equal bytes), no HTML escaping (URLs keep their & < >), UTF-8 kept as
 // is. With exact set, strings that are not UTF-8 survive the round trip
-// through DecodeJSON (see binaryPrefix); without it they are an error.
+// through DecodeJSON (see binaryPrefix); without it they are an error. So
+// is a text longer than 4 MiB.
 func EncodeJSON(v lua.LValue, exact bool) ([]byte, error) {
-	e := jsonEncoder{exact: exact}
-	if err := e.value(v, 0, "value"); err != nil {
+	return encodeJSON(nil, v, exact)
+}
+
+// encodeJSON is EncodeJSON that stops when ctx ends (nil: never), with the
+// ctx error itself.
+func encodeJSON(ctx context.Context, v lua.LValue, exact bool) ([]byte, error) {
+	e := jsonEncoder{exact: exact, limit: maxJSONBytes, ctx: ctx}
+	if err := e.value(v, 0); err != nil {
 		return nil, err
+	}
+	if len(e.buf) > e.limit {
+		return nil, e.tooLong()
 	}
 	return e.buf, nil
 }
@@ -243,11 +358,21 @@ type jsonEncoder struct {
 	// markedKey is set while writing a key objectKey marked as a number
 	// or boolean, which must not be taken for a binary string.
 	markedKey bool
+
+	limit int             // the most bytes buf may hold
+	ctx   context.Context // nil: none
+	steps int             // values written, for checkEvery
+}
+
+// tooLong is the error of a text that would exceed e.limit. What was
+// written so far stays in e.buf.
+func (e *jsonEncoder) tooLong() error {
+	return &limitError{fmt.Sprintf("value: the JSON text would be over %d bytes (a table used in several places is written in full each time)", e.limit)}
 }
 
 // objectKey is the JSON key of a table key: tableKey's text, or in the
 // exact codec a marked string for number and boolean keys (marked true).
-func (e *jsonEncoder) objectKey(k lua.LValue, path string) (key string, marked bool, err error) {
+func (e *jsonEncoder) objectKey(k lua.LValue) (key string, marked bool, err error) {
 	if e.exact {
 		switch k := k.(type) {
 		case lua.LNumber:
@@ -256,11 +381,26 @@ func (e *jsonEncoder) objectKey(k lua.LValue, path string) (key string, marked b
 			return boolKeyPrefix + strconv.FormatBool(bool(k)), true, nil
 		}
 	}
-	key, err = tableKey(k, path)
+	key, ok := tableKey(k)
+	if !ok {
+		err = valueErrorf("a %s cannot be a key", k.Type())
+	}
 	return key, false, err
 }
 
-func (e *jsonEncoder) value(v lua.LValue, depth int, path string) error {
+// jsonEntry is one member of an object being written.
+type jsonEntry struct {
+	key    string
+	marked bool // a number or boolean key, see objectKey
+	k, val lua.LValue
+}
+
+func (e *jsonEncoder) value(v lua.LValue, depth int) error {
+	if e.steps++; e.ctx != nil && e.steps%checkEvery == 0 {
+		if err := e.ctx.Err(); err != nil {
+			return err
+		}
+	}
 	switch v := v.(type) {
 	case *lua.LNilType:
 		e.buf = append(e.buf, "null"...)
@@ -269,14 +409,17 @@ func (e *jsonEncoder) value(v lua.LValue, depth int, path string) error {
 	case lua.LNumber:
 		f := float64(v)
 		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return fmt.Errorf("%s: %v cannot be written as JSON", path, f)
+			return valueErrorf("%v cannot be written as JSON", f)
 		}
 		e.buf = append(e.buf, formatNumber(f)...)
 	case lua.LString:
-		return e.string(string(v), path)
+		return e.string(string(v))
 	case *lua.LTable:
 		if depth >= maxDepth {
-			return fmt.Errorf("%s: tables nested deeper than %d (does a table contain itself?)", path, maxDepth)
+			return valueErrorf("tables nested deeper than %d (does a table contain itself?)", maxDepth)
+		}
+		if len(e.buf) > e.limit {
+			return e.tooLong()
 		}
 		if n := sequenceLen(v); n > 0 {
 			e.buf = append(e.buf, '[')
@@ -284,65 +427,67 @@ func (e *jsonEncoder) value(v lua.LValue, depth int, path string) error {
 				if i > 1 {
 					e.buf = append(e.buf, ',')
 				}
-				if err := e.value(v.RawGetInt(i), depth+1, path+"["+strconv.Itoa(i)+"]"); err != nil {
-					return err
+				if len(e.buf) > e.limit {
+					return e.tooLong()
+				}
+				if err := e.value(v.RawGetInt(i), depth+1); err != nil {
+					return at(err, pathKey{index: i})
 				}
 			}
 			e.buf = append(e.buf, ']')
 			return nil
 		}
-		type entry struct {
-			key    string
-			marked bool // a number or boolean key, see objectKey
-			val    lua.LValue
-			path   string
-		}
-		var entries []entry
+		var entries []jsonEntry
 		var err error
 		v.ForEach(func(k, val lua.LValue) {
 			if err != nil {
 				return
 			}
-			var key, text string
+			var key string
 			var marked bool
-			if key, marked, err = e.objectKey(k, path); err == nil {
-				text, _ = tableKey(k, path)
-				entries = append(entries, entry{key, marked, val, path + "." + text})
+			if key, marked, err = e.objectKey(k); err == nil {
+				entries = append(entries, jsonEntry{key, marked, k, val})
 			}
 		})
 		if err != nil {
 			return err
 		}
-		slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.key, b.key) })
+		slices.SortFunc(entries, func(a, b jsonEntry) int { return strings.Compare(a.key, b.key) })
 		e.buf = append(e.buf, '{')
 		for i, en := range entries {
 			if i > 0 {
 				e.buf = append(e.buf, ',')
 			}
 			e.markedKey = en.marked
-			err := e.string(en.key, path)
+			err := e.string(en.key)
 			e.markedKey = false
 			if err != nil {
 				return err
 			}
 			e.buf = append(e.buf, ':')
-			if err := e.value(en.val, depth+1, en.path); err != nil {
-				return err
+			if len(e.buf) > e.limit {
+				return e.tooLong()
+			}
+			if err := e.value(en.val, depth+1); err != nil {
+				return at(err, pathKey{key: en.k})
 			}
 		}
 		e.buf = append(e.buf, '}')
 	default:
-		return fmt.Errorf("%s: a %s cannot be written as JSON", path, v.Type())
+		return valueErrorf("a %s cannot be written as JSON", v.Type())
 	}
 	return nil
 }
 
 const hexDigits = "0123456789abcdef"
 
-func (e *jsonEncoder) string(s, path string) error {
+func (e *jsonEncoder) string(s string) error {
+	if len(e.buf)+len(s) > e.limit {
+		return e.tooLong()
+	}
 	if !utf8.ValidString(s) || (e.exact && strings.HasPrefix(s, "\x00") && !e.markedKey) {
 		if !e.exact {
-			return fmt.Errorf("%s: string is not valid UTF-8", path)
+			return valueErrorf("string is not valid UTF-8")
 		}
 		s = binaryPrefix + base64.StdEncoding.EncodeToString([]byte(s))
 	}
@@ -370,6 +515,9 @@ func (e *jsonEncoder) string(s, path string) error {
 	}
 	e.buf = append(e.buf, s[start:]...)
 	e.buf = append(e.buf, '"')
+	if len(e.buf) > e.limit { // escapes made it longer
+		return e.tooLong()
+	}
 	return nil
 }
 
@@ -507,6 +655,11 @@ func (d *jsonDecoder) array(depth int) (lua.LValue, error) {
 		return t, nil
 	}
 	for i := 1; ; i++ {
+		if i >= lua.MaxArrayIndex {
+			// gopher-lua keeps such elements apart from the others, where
+			// # and ipairs do not see them: the list would be cut short.
+			return lua.LNil, d.errorf("an array of more than %d elements", lua.MaxArrayIndex-1)
+		}
 		d.skipSpace()
 		v, err := d.value(depth + 1)
 		if err != nil {

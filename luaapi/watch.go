@@ -17,27 +17,60 @@ import (
 // file for a moment.
 const debounce = 100 * time.Millisecond
 
+// pollRoot is how often the watcher looks for the scripts folder after it
+// was moved away or removed, until it is back.
+const pollRoot = 250 * time.Millisecond
+
 // Watch reloads the scripts whenever a *.lua file of the folder or of any
 // subfolder (lib/ and the folders made later) is created, written, removed
 // or renamed, until ctx ends. Editors' temp files and chmod are ignored; a
 // burst of events gives one reload, and a reload that finds every file as
 // it was is skipped. A set that fails to load is logged and the last good
-// one keeps serving. Watch returns nil when ctx ends, or an error when the
-// folder cannot be watched.
+// one keeps serving.
+//
+// When the folder itself is moved away or removed — a deploy that renames
+// a new folder into its place (mv scripts.new scripts) — Watch logs a
+// warning, looks for the folder every pollRoot until it is there again,
+// then watches the new one and reloads.
+//
+// Watch returns nil when ctx ends, or an error when the folder cannot be
+// watched at the start.
 func (rt *Runtime) Watch(ctx context.Context) error {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return err
 	}
 	defer w.Close()
+	root := filepath.Clean(rt.opts.Dir)
 	dirs := map[string]bool{}
-	if err := watchTree(w, rt.opts.Dir, dirs); err != nil {
+	if err := watchTree(w, root, dirs); err != nil {
 		return err
 	}
-	rt.log.Debug("watching the scripts", "dir", rt.opts.Dir, "folders", len(dirs))
+	rt.log.Debug("watching the scripts", "dir", root, "folders", len(dirs))
 
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	var poll *time.Ticker
+	var pollC <-chan time.Time // nil (never ready) while the folder is watched
+	defer func() {
+		if poll != nil {
+			poll.Stop()
+		}
+	}()
+	// rewatch watches the folder again if it is back; it reports whether
+	// it is.
+	rewatch := func() bool {
+		if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
+			return false
+		}
+		if err := watchTree(w, root, dirs); err != nil {
+			rt.log.Warn("the scripts folder is back but cannot be watched; trying again", "dir", root, "err", err)
+			return false
+		}
+		rt.log.Warn("the scripts folder is back; watching it again and reloading", "dir", root, "folders", len(dirs))
+		timer.Reset(debounce)
+		return true
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -46,8 +79,29 @@ func (rt *Runtime) Watch(ctx context.Context) error {
 			if !ok {
 				return nil
 			}
+			if ev.Name == root && ev.Has(fsnotify.Remove|fsnotify.Rename) {
+				// The folder itself went away: what is still watched
+				// belongs to the old one, wherever it is now.
+				unwatch(w, dirs, root)
+				timer.Stop()
+				rt.log.Warn("the scripts folder was moved away or removed; the scripts loaded keep serving, and hot reload resumes when it is back",
+					"dir", root)
+				if !rewatch() && pollC == nil {
+					poll = time.NewTicker(pollRoot)
+					pollC = poll.C
+				}
+				continue
+			}
+			if pollC != nil {
+				continue // events of the old folder, if any got through
+			}
 			if relevant(w, ev, dirs, rt) {
 				timer.Reset(debounce)
+			}
+		case <-pollC:
+			if rewatch() {
+				poll.Stop()
+				poll, pollC = nil, nil
 			}
 		case err, ok := <-w.Errors:
 			if !ok {
@@ -63,8 +117,8 @@ func (rt *Runtime) Watch(ctx context.Context) error {
 	}
 }
 
-// relevant reports whether ev may have changed the scripts, and adds
-// watches for new folders.
+// relevant reports whether ev may have changed the scripts, adds watches
+// for new folders and removes those of folders that left the tree.
 func relevant(w *fsnotify.Watcher, ev fsnotify.Event, dirs map[string]bool, rt *Runtime) bool {
 	if ev.Op == fsnotify.Chmod {
 		return false
@@ -85,15 +139,26 @@ func relevant(w *fsnotify.Watcher, ev fsnotify.Event, dirs map[string]bool, rt *
 	}
 	if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
 		if dirs[ev.Name] {
-			for d := range dirs {
-				if d == ev.Name || strings.HasPrefix(d, ev.Name+string(filepath.Separator)) {
-					delete(dirs, d)
-				}
-			}
+			unwatch(w, dirs, ev.Name)
 			return true
 		}
 	}
 	return isScriptName(name)
+}
+
+// unwatch stops watching dir and every folder under it. A folder moved out
+// of the tree keeps its watches (and its subfolders theirs) until they are
+// removed: they would leak, and report changes outside the scripts folder
+// under the names they had inside it. The watch of a folder that was
+// deleted, or that fsnotify already dropped, is gone: Remove's error says
+// so, and is of no interest.
+func unwatch(w *fsnotify.Watcher, dirs map[string]bool, dir string) {
+	for d := range dirs {
+		if d == dir || strings.HasPrefix(d, dir+string(filepath.Separator)) {
+			_ = w.Remove(d)
+			delete(dirs, d)
+		}
+	}
 }
 
 // watchTree watches dir and every folder under it, except hidden ones.
