@@ -22,6 +22,7 @@ type Dispatcher interface {
 // for a request whose signature does not verify (robot.error_page).
 type ErrorPager interface {
 	// ErrorPage returns the HTML for the request URL, and false to use the
-	// built-in page.
-	ErrorPage(url string) (html string, ok bool)
+	// built-in page. Anyone can make such requests, so ctx is short: a
+	// pager that cannot answer in time gives false.
+	ErrorPage(ctx context.Context, url string) (html string, ok bool)
 }

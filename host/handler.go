@@ -267,6 +267,9 @@ func (h *Handler) encrypt(plain []byte) []byte {
 	return wxcrypto.AppendEnvelope(nil, enc, sig, ts, nonce)
 }
 
+// errorPageTimeout bounds robot.error_page for one refused request.
+const errorPageTimeout = time.Second
+
 // errBadSignature marks a refusal that gets the error page, as a bad
 // signature on the query does.
 var errBadSignature = errors.New("bad signature")
@@ -290,9 +293,14 @@ func (h *Handler) forbidden(w http.ResponseWriter, r *http.Request, why string) 
 	url := requestURL(r)
 	page := ""
 	if pager, ok := h.opts.Dispatcher.(ErrorPager); ok {
-		if p, ok := pager.ErrorPage(url); ok {
+		// Unauthenticated requests must not tie up the handlers' Lua
+		// states: the custom page gets a moment, then the built-in one
+		// answers.
+		ctx, cancel := context.WithTimeout(r.Context(), errorPageTimeout)
+		if p, ok := pager.ErrorPage(ctx, url); ok {
 			page = p
 		}
+		cancel()
 	}
 	if page == "" {
 		page = defaultErrorPage(url)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/luarobot/luarobot/host/message"
 )
@@ -248,21 +249,38 @@ end)`}, Options{})
 func TestErrorPage(t *testing.T) {
 	rt, _ := startRuntime(t, map[string]string{"page.lua": `
 robot.error_page(function(url) return "<h1>喵喵喵 " .. url .. " 不是给麻瓜访问的快走开</h1>" end)`}, Options{})
-	html, ok := rt.ErrorPage("http://example.com/wechat")
+	html, ok := rt.ErrorPage(t.Context(), "http://example.com/wechat")
 	if !ok || html != "<h1>喵喵喵 http://example.com/wechat 不是给麻瓜访问的快走开</h1>" {
 		t.Errorf("ErrorPage = %q, %v", html, ok)
 	}
 
 	none, _ := startRuntime(t, map[string]string{"a.lua": `robot.text(function() end)`}, Options{})
-	if _, ok := none.ErrorPage("x"); ok {
+	if _, ok := none.ErrorPage(t.Context(), "x"); ok {
 		t.Error("ErrorPage without robot.error_page reported a page")
 	}
 
 	bad, logs := startRuntime(t, map[string]string{"page.lua": `robot.error_page(function(url) return 42 end)`}, Options{})
-	if _, ok := bad.ErrorPage("x"); ok {
+	if _, ok := bad.ErrorPage(t.Context(), "x"); ok {
 		t.Error("a page function returning a number was used")
 	}
 	if !strings.Contains(logs.String(), "page.lua:1: the robot.error_page function returned a number (42)") {
 		t.Errorf("log does not explain the bad page:\n%s", logs)
+	}
+}
+
+// TestErrorPageGivesUpWhenBusy: requests with a bad signature come from
+// anyone; when no Lua state frees up in time, the built-in page answers
+// instead of queueing behind the handlers.
+func TestErrorPageGivesUpWhenBusy(t *testing.T) {
+	rt, _ := startRuntime(t, map[string]string{"t.lua": `
+		robot.error_page(function(url) return "custom" end)
+		robot.text(function() local t = os.clock() while os.clock() - t < 1 do end return "slow" end)`},
+		Options{PoolSize: 1, HandlerTimeout: 5 * time.Second})
+	go rt.Dispatch(context.Background(), textMsg("x"), nil)
+	time.Sleep(100 * time.Millisecond) // the only state is busy
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, ok := rt.ErrorPage(ctx, "http://x/"); ok {
+		t.Error("the error page waited for the busy state instead of giving up")
 	}
 }

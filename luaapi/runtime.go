@@ -139,12 +139,12 @@ type dispatchResult struct {
 
 // ErrorPage runs the robot.error_page function for url (see
 // host.ErrorPager); false when there is none or it failed (logged).
-func (rt *Runtime) ErrorPage(url string) (string, bool) {
+func (rt *Runtime) ErrorPage(ctx context.Context, url string) (string, bool) {
 	ver := rt.cur.Load()
 	if ver == nil || !ver.hasErrorPage {
 		return "", false
 	}
-	v, err := rt.run(context.Background(), func(ctx context.Context, st *state) (any, error) {
+	v, err := rt.run(ctx, func(ctx context.Context, st *state) (any, error) {
 		if st.errorPage == nil {
 			return nil, nil
 		}
