@@ -7,3 +7,10 @@ func Len(s *Store) int {
 	defer s.mu.Unlock()
 	return len(s.sessions) + len(s.tokens) + len(s.dedup) + len(s.values)
 }
+
+// HeapLen counts the pending expiries.
+func HeapLen(s *Store) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.expiries)
+}

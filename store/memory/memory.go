@@ -7,6 +7,7 @@
 package memory
 
 import (
+	"container/heap"
 	"context"
 	"fmt"
 	"strconv"
@@ -21,20 +22,14 @@ import (
 type Options struct {
 	// SessionTTL expires sessions not saved for that long; 0 = never.
 	SessionTTL time.Duration
-	// SweepInterval is how often expired entries are dropped; 0 means a
-	// minute. Expired entries are invisible at once either way: the sweep
-	// only frees their memory.
-	SweepInterval time.Duration
 }
 
 // Store is an in-memory store.Store. It is safe for concurrent use.
 type Store struct {
-	sessionTTL    time.Duration
-	sweepInterval time.Duration
+	sessionTTL time.Duration
 
-	mu        sync.Mutex
-	closed    bool
-	lastSweep time.Time
+	mu     sync.Mutex
+	closed bool
 	// One map per kind of data, so that a session and a value with the
 	// same key never collide (the other stores use separate buckets or key
 	// prefixes for the same reason).
@@ -42,6 +37,11 @@ type Store struct {
 	tokens   map[string]entry
 	dedup    map[string]entry
 	values   map[string]entry
+	// expiries orders every entry written with a TTL by its expiry, so
+	// that each write drops what has expired since the last one: memory
+	// is freed continuously, with no sweep that walks a whole map under
+	// the lock (a busy host holds a minute of dedup records).
+	expiries expiryHeap
 }
 
 // entry is a stored value and when it stops existing (zero = never).
@@ -58,17 +58,12 @@ var _ store.Store = (*Store)(nil)
 
 // New returns an empty Store.
 func New(opts Options) *Store {
-	if opts.SweepInterval <= 0 {
-		opts.SweepInterval = time.Minute
-	}
 	return &Store{
-		sessionTTL:    opts.SessionTTL,
-		sweepInterval: opts.SweepInterval,
-		lastSweep:     time.Now(),
-		sessions:      make(map[string]entry),
-		tokens:        make(map[string]entry),
-		dedup:         make(map[string]entry),
-		values:        make(map[string]entry),
+		sessionTTL: opts.SessionTTL,
+		sessions:   make(map[string]entry),
+		tokens:     make(map[string]entry),
+		dedup:      make(map[string]entry),
+		values:     make(map[string]entry),
 	}
 }
 
@@ -108,33 +103,44 @@ func (s *Store) put(m map[string]entry, key string, data []byte, now time.Time, 
 	e := entry{data: clone(data)}
 	if ttl > 0 {
 		e.expires = now.Add(ttl)
+		heap.Push(&s.expiries, expiry{m: m, key: key, at: e.expires})
 	}
 	m[key] = e
-	s.maybeSweep(now)
+	s.dropExpired(now)
 }
 
-// maybeSweep drops expired entries when the last sweep is older than the
-// sweep interval. Sweeping on writes, rather than from a goroutine, keeps
-// the store free of background work: only writes add entries, so only
-// writes need to make room. The caller holds s.mu.
-func (s *Store) maybeSweep(now time.Time) {
-	if now.Sub(s.lastSweep) < s.sweepInterval {
-		return
-	}
-	s.lastSweep = now
-	maps := []map[string]entry{s.tokens, s.dedup, s.values}
-	if s.sessionTTL > 0 {
-		// Without a TTL no session expires: walking them all under the
-		// lock would stall every write for nothing.
-		maps = append(maps, s.sessions)
-	}
-	for _, m := range maps {
-		for k, e := range m {
-			if !e.live(now) {
-				delete(m, k)
-			}
+// dropExpired deletes the entries whose expiry has passed. A heap item
+// whose entry was rewritten since (with another expiry, or none) is
+// stale and only popped. The caller holds s.mu.
+func (s *Store) dropExpired(now time.Time) {
+	for len(s.expiries) > 0 && !now.Before(s.expiries[0].at) {
+		x := heap.Pop(&s.expiries).(expiry)
+		if e, ok := x.m[x.key]; ok && e.expires.Equal(x.at) {
+			delete(x.m, x.key)
 		}
 	}
+}
+
+// expiry is when the entry key of map m was set to expire.
+type expiry struct {
+	m   map[string]entry
+	key string
+	at  time.Time
+}
+
+// expiryHeap is a min-heap of expiries (container/heap).
+type expiryHeap []expiry
+
+func (h expiryHeap) Len() int           { return len(h) }
+func (h expiryHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h expiryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *expiryHeap) Push(x any)        { *h = append(*h, x.(expiry)) }
+func (h *expiryHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	old[len(old)-1] = expiry{} // let the map and key go
+	*h = old[:len(old)-1]
+	return x
 }
 
 // clone copies b; it returns a non-nil slice for a non-nil b so that an
@@ -219,7 +225,7 @@ func (s *Store) SaveToken(ctx context.Context, name string, t store.Token) error
 	// Strip the monotonic clock reading so that the Expires we hand back
 	// compares equal (==) to one read from bolt or Redis.
 	s.tokens[name] = entry{data: []byte(t.Value), expires: t.Expires.Round(0)}
-	s.maybeSweep(now)
+	s.dropExpired(now)
 	return nil
 }
 
@@ -341,7 +347,7 @@ func (s *Store) Incr(ctx context.Context, key string, n int64) (int64, error) {
 	}
 	e.data = strconv.AppendInt(nil, v, 10)
 	s.values[key] = e
-	s.maybeSweep(now)
+	s.dropExpired(now)
 	return v, nil
 }
 

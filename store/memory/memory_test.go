@@ -20,7 +20,7 @@ func TestConformance(t *testing.T) {
 // TestSweep: expired entries are dropped from the maps, not only hidden,
 // so that a long-running host with a memory store does not grow forever.
 func TestSweep(t *testing.T) {
-	s := memory.New(memory.Options{SweepInterval: time.Millisecond})
+	s := memory.New(memory.Options{})
 	defer s.Close()
 	ctx := context.Background()
 	for i := 0; i < 100; i++ {
@@ -34,6 +34,17 @@ func TestSweep(t *testing.T) {
 	}
 	if n := memory.Len(s); n != 1 {
 		t.Fatalf("after the sweep %d entries are left, want 1", n)
+	}
+	// A rewritten entry is not dropped at its old expiry.
+	s.Set(ctx, "k", []byte("short"), time.Millisecond)
+	s.Set(ctx, "k", []byte("kept"), 0)
+	time.Sleep(5 * time.Millisecond)
+	s.Set(ctx, "trigger2", []byte("x"), 0)
+	if v, _ := s.Get(ctx, "k"); string(v) != "kept" {
+		t.Errorf("rewritten entry = %q, want kept", v)
+	}
+	if n := memory.HeapLen(s); n != 0 {
+		t.Errorf("%d stale expiries left in the heap", n)
 	}
 }
 
