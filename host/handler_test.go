@@ -30,7 +30,9 @@ func TestEchostrHandshake(t *testing.T) {
 
 type pagerDispatcher struct{ funcDispatcher }
 
-func (pagerDispatcher) ErrorPage(_ context.Context, url string) (string, bool) { return "<p>custom " + url + "</p>", true }
+func (pagerDispatcher) ErrorPage(_ context.Context, url string) (string, bool) {
+	return "<p>custom " + url + "</p>", true
+}
 
 func TestBadSignatureGetsErrorPage(t *testing.T) {
 	w := newWechat(t, false)
