@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/luarobot/luarobot/store"
+	"github.com/luarobot/luarobot/store/memory"
 )
 
 // Defaults for the zero values of Options.
@@ -126,7 +127,7 @@ func New(opts Options) (*Client, error) {
 		}
 	}
 	if c.tokens == nil {
-		c.tokens = newMemTokens()
+		c.tokens = memory.New(memory.Options{}) // kept for this process only
 	}
 	if c.timeout <= 0 {
 		c.timeout = DefaultTimeout

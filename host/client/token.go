@@ -266,37 +266,3 @@ func credentialFrom(method string, res map[string]any, field string, now time.Ti
 	}
 	return store.Token{Value: v, Expires: useUntil(now, in)}, res, nil
 }
-
-// memTokens keeps credentials in memory when no store is configured.
-type memTokens struct {
-	mu sync.Mutex
-	m  map[string]store.Token
-}
-
-func newMemTokens() *memTokens { return &memTokens{m: make(map[string]store.Token)} }
-
-func (s *memTokens) LoadToken(_ context.Context, name string) (store.Token, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, ok := s.m[name]
-	if !ok || !time.Now().Before(t.Expires) {
-		return store.Token{}, store.ErrNotFound
-	}
-	return t, nil
-}
-
-func (s *memTokens) SaveToken(_ context.Context, name string, t store.Token) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.m[name] = t
-	return nil
-}
-
-func (s *memTokens) InvalidateToken(_ context.Context, name, value string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.m[name].Value == value {
-		delete(s.m, name)
-	}
-	return nil
-}
