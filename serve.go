@@ -265,7 +265,7 @@ func generatedToken(ctx context.Context, st store.Tokens) (string, error) {
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return "", fmt.Errorf("reading the generated token: %w", err)
 	}
-	token := newToken(32)
+	token := luaapi.GenerateToken(32)
 	if err := st.SaveToken(ctx, generatedTokenKey, store.Token{Value: token}); err != nil {
 		return "", fmt.Errorf("saving the generated token: %w", err)
 	}

@@ -413,11 +413,14 @@ func generateToken(L *lua.LState) int {
 	if n < 3 || n > 32 {
 		L.ArgError(1, "a token is 3 to 32 characters long")
 	}
-	L.Push(lua.LString(randomToken(n)))
+	L.Push(lua.LString(GenerateToken(n)))
 	return 1
 }
 
-func randomToken(n int) string {
+// GenerateToken returns a random token of n letters and digits (WeChat
+// accepts 3 to 32), as WeRoBot's generate_token: robot.generate_token and
+// `luarobot token` both use it.
+func GenerateToken(n int) string {
 	b := make([]byte, n)
 	max := big.NewInt(int64(len(tokenLetters)))
 	for i := range b {
