@@ -13,8 +13,10 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,8 +36,11 @@ type Config struct {
 	Port int
 	Path string
 
-	Scripts  string
-	PoolSize int
+	Scripts        string
+	PoolSize       int
+	MaxStates      int
+	LuaMemoryLimit int64
+	LoadTimeout    time.Duration
 
 	SessionStorage string
 	DB             string
@@ -51,11 +56,37 @@ type Config struct {
 	HandlerTimeout     time.Duration
 	TimestampTolerance time.Duration
 	MaxBody            int64
+	MaxReplyParts      int
+	AcceptPlaintext    bool
+	StoreErrorReply    string
 
 	MediaDir string
 
+	HTTPAllow   []string
+	HTTPTimeout time.Duration
+	HTTPMaxBody int64
+	HTTPProxy   string
+
+	AdminAddr  string
+	AdminToken string
+	PublicURL  string
+	LogUserIDs bool
+
+	CallbackIPs            []string
+	TrustedProxies         []string
+	EncodingAESKeyPrevious string
+
 	LogLevel  string
 	LogFormat string
+
+	// Settings are the scripts' own settings (robot.settings): the
+	// [settings] table of the file and LUAROBOT_SETTINGS_<NAME> variables.
+	// They are secrets: never logged, shown or put in robot.config.
+	Settings map[string]any
+
+	// Warnings are problems that do not stop start-up (an unknown
+	// LUAROBOT_* variable), for the caller to log.
+	Warnings []string
 }
 
 // Default returns the configuration a host runs with when nothing is set.
@@ -73,7 +104,16 @@ func Default() Config {
 		HandlerTimeout:     30 * time.Second,
 		TimestampTolerance: 300 * time.Second,
 		MaxBody:            1 << 20,
+		MaxStates:          256,
+		LuaMemoryLimit:     512 << 20,
+		LoadTimeout:        5 * time.Second,
+		MaxReplyParts:      5,
+		AcceptPlaintext:    true,
 		MediaDir:           "media",
+		HTTPAllow:          []string{"*"},
+		HTTPTimeout:        10 * time.Second,
+		HTTPMaxBody:        4 << 20,
+		AdminAddr:          "127.0.0.1:8889",
 		LogLevel:           "info",
 		LogFormat:          "text",
 	}
@@ -87,6 +127,7 @@ const (
 	kindBool
 	kindDuration
 	kindSize
+	kindList // a list of strings: a TOML array (or one string), comma-separated in the environment and flags
 )
 
 // key declares one configuration key.
@@ -107,7 +148,10 @@ var keys = []key{
 	{"port", kindInt, "port to listen on", false, func(c *Config) any { return &c.Port }},
 	{"path", kindString, "URL path WeChat calls", false, func(c *Config) any { return &c.Path }},
 	{"scripts", kindString, "the folder of bot scripts", false, func(c *Config) any { return &c.Scripts }},
-	{"pool_size", kindInt, "Lua states kept ready (0 = automatic)", false, func(c *Config) any { return &c.PoolSize }},
+	{"pool_size", kindInt, "Lua states running Lua at once (0 = 2 x CPUs, at least 4)", false, func(c *Config) any { return &c.PoolSize }},
+	{"max_states", kindInt, "Lua states alive at once, those waiting on the network included", false, func(c *Config) any { return &c.MaxStates }},
+	{"lua_memory_limit", kindSize, "memory all Lua work may hold before the offending calls are stopped", false, func(c *Config) any { return &c.LuaMemoryLimit }},
+	{"load_timeout", kindDuration, "bound on the scripts' top level during a (re)load", false, func(c *Config) any { return &c.LoadTimeout }},
 	{"session_storage", kindString, "bolt, redis, memory or off", false, func(c *Config) any { return &c.SessionStorage }},
 	{"db", kindString, "the bbolt file", false, func(c *Config) any { return &c.DB }},
 	{"redis_url", kindString, "redis://host:port/db when session_storage = redis", true, func(c *Config) any { return &c.RedisURL }},
@@ -120,7 +164,21 @@ var keys = []key{
 	{"handler_timeout", kindDuration, "cancel a Lua handler after this", false, func(c *Config) any { return &c.HandlerTimeout }},
 	{"timestamp_tolerance", kindDuration, "refuse requests whose timestamp is further from now (0 disables)", false, func(c *Config) any { return &c.TimestampTolerance }},
 	{"max_body", kindSize, "request body limit", false, func(c *Config) any { return &c.MaxBody }},
+	{"max_reply_parts", kindInt, "parts of one long text, the passive answer included", false, func(c *Config) any { return &c.MaxReplyParts }},
+	{"accept_plaintext", kindBool, "with encoding_aes_key: false refuses unencrypted messages (安全模式 only)", false, func(c *Config) any { return &c.AcceptPlaintext }},
+	{"store_error_reply", kindString, "what a delivery gets when its session cannot be loaded or saved (empty: success)", false, func(c *Config) any { return &c.StoreErrorReply }},
 	{"media_dir", kindString, "the only folder uploads read from and downloads write to", false, func(c *Config) any { return &c.MediaDir }},
+	{"http_allow", kindList, "hosts robot.http may reach: names, *.wildcards, IPs, CIDRs", false, func(c *Config) any { return &c.HTTPAllow }},
+	{"http_timeout", kindDuration, "default timeout of one robot.http request", false, func(c *Config) any { return &c.HTTPTimeout }},
+	{"http_max_body", kindSize, "largest robot.http response body", false, func(c *Config) any { return &c.HTTPMaxBody }},
+	{"http_proxy", kindString, "HTTP proxy for robot.http (default: the standard proxy variables)", true, func(c *Config) any { return &c.HTTPProxy }},
+	{"admin_addr", kindString, "the admin listener (health, metrics, console); off disables", false, func(c *Config) any { return &c.AdminAddr }},
+	{"admin_token", kindString, "bearer token of the admin listener (generated and kept in the store when empty)", true, func(c *Config) any { return &c.AdminToken }},
+	{"public_url", kindString, "the URL WeChat calls, for luarobot doctor's handshake check", false, func(c *Config) any { return &c.PublicURL }},
+	{"log_user_ids", kindBool, "log openids instead of their short hashes", false, func(c *Config) any { return &c.LogUserIDs }},
+	{"callback_ips", kindList, `who may call the bot: "wechat", CIDRs, or both (empty: anyone)`, false, func(c *Config) any { return &c.CallbackIPs }},
+	{"trusted_proxies", kindList, "CIDRs of proxies whose X-Forwarded-For / X-Real-IP are believed", false, func(c *Config) any { return &c.TrustedProxies }},
+	{"encoding_aes_key_previous", kindString, "the EncodingAESKey before a rotation, still accepted", true, func(c *Config) any { return &c.EncodingAESKeyPrevious }},
 	{"log_level", kindString, "debug, info, warn or error", false, func(c *Config) any { return &c.LogLevel }},
 	{"log_format", kindString, "text or json", false, func(c *Config) any { return &c.LogFormat }},
 }
@@ -166,9 +224,19 @@ func (l Loader) Load() (Config, error) {
 			continue
 		}
 		keyName := strings.ToLower(strings.TrimPrefix(name, EnvPrefix))
+		if setting, ok := strings.CutPrefix(keyName, "settings_"); ok && setting != "" {
+			if c.Settings == nil {
+				c.Settings = make(map[string]any)
+			}
+			c.Settings[setting] = value
+			continue
+		}
 		k, known := lookupKey(keyName)
 		if !known {
-			continue // other programs' LUAROBOT_* variables, e.g. test settings
+			// Environments carry variables for other tools: a warning,
+			// never an error.
+			c.Warnings = append(c.Warnings, fmt.Sprintf("environment %s: not a configuration key, ignored%s", name, suggestEnv(keyName)))
+			continue
 		}
 		if err := setString(&c, k, value); err != nil {
 			return c, fmt.Errorf("environment %s: %w", name, err)
@@ -182,7 +250,7 @@ func (l Loader) Load() (Config, error) {
 	for _, name := range flagNames {
 		k, known := lookupKey(name)
 		if !known {
-			return c, fmt.Errorf("flag --%s: unknown configuration key", name)
+			return c, fmt.Errorf("flag --%s: unknown configuration key%s", name, Suggest(name))
 		}
 		if err := setString(&c, k, l.Flags[name]); err != nil {
 			return c, fmt.Errorf("flag --%s: %w", name, err)
@@ -219,9 +287,22 @@ func (l Loader) applyFile(c *Config) error {
 	}
 	sort.Strings(names)
 	for _, name := range names {
+		if name == "settings" {
+			t, ok := raw[name].(map[string]any)
+			if !ok {
+				return fmt.Errorf("%s: settings: want a table ([settings]), got %T", l.File, raw[name])
+			}
+			if c.Settings == nil {
+				c.Settings = make(map[string]any, len(t))
+			}
+			for k, v := range t {
+				c.Settings[strings.ToLower(k)] = v
+			}
+			continue
+		}
 		k, known := lookupKey(name)
 		if !known {
-			return fmt.Errorf("%s: unknown key %q%s", l.File, name, suggest(name))
+			return fmt.Errorf("%s: unknown key %q%s", l.File, name, Suggest(name))
 		}
 		if err := setTOML(c, k, raw[name]); err != nil {
 			return fmt.Errorf("%s: %w", l.File, err)
@@ -230,15 +311,68 @@ func (l Loader) applyFile(c *Config) error {
 	return nil
 }
 
-// suggest names a known key close to a misspelt one.
-func suggest(name string) string {
-	norm := func(s string) string { return strings.ReplaceAll(strings.ToLower(s), "-", "_") }
-	for _, k := range keys {
-		if norm(name) == k.name || strings.ReplaceAll(k.name, "_", "") == strings.ReplaceAll(norm(name), "_", "") {
-			return fmt.Sprintf(" (did you mean %q?)", k.name)
-		}
+// Suggest returns ` (did you mean "key"?)` for the known key closest to a
+// misspelt name, or "" when none is close: the message of every unknown
+// key, whatever its source.
+func Suggest(name string) string {
+	if k := closestKey(name); k != "" {
+		return fmt.Sprintf(" (did you mean %q?)", k)
 	}
 	return ""
+}
+
+func suggestEnv(name string) string {
+	if k := closestKey(name); k != "" {
+		return fmt.Sprintf(" (did you mean %s%s?)", EnvPrefix, strings.ToUpper(k))
+	}
+	return ""
+}
+
+// closestKey is the key nearest to name by edit distance, allowing about
+// one typo in four letters; "" when none is that close.
+func closestKey(name string) string {
+	norm := strings.ReplaceAll(strings.ToLower(name), "-", "_")
+	best, bestDist := "", 0
+	for _, k := range keys {
+		d := editDistance(norm, k.name)
+		if strings.ReplaceAll(norm, "_", "") == strings.ReplaceAll(k.name, "_", "") {
+			d = 0
+		}
+		if best == "" || d < bestDist {
+			best, bestDist = k.name, d
+		}
+	}
+	if best == "" || bestDist > max(1, len(best)/4) {
+		return ""
+	}
+	return best
+}
+
+// editDistance is the optimal-string-alignment distance between a and b:
+// insertions, deletions, substitutions and swaps of two neighbours ("prot"
+// for "port") each count one. Keys are ASCII, so bytes will do.
+func editDistance(a, b string) int {
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(a)][len(b)]
 }
 
 // setTOML stores a value decoded from TOML, accepting the natural TOML
@@ -267,6 +401,19 @@ func setTOML(c *Config, k key, v any) error {
 			*k.ptr(c).(*time.Duration) = time.Duration(v * float64(time.Second))
 			return nil
 		}
+	case []any:
+		if k.kind == kindList {
+			list := make([]string, 0, len(v))
+			for i, e := range v {
+				str, ok := e.(string)
+				if !ok {
+					return fmt.Errorf("%s: element %d: want a string, got %T %v", k.name, i+1, e, e)
+				}
+				list = append(list, str)
+			}
+			*k.ptr(c).(*[]string) = list
+			return nil
+		}
 	case bool:
 		if k.kind == kindBool {
 			*k.ptr(c).(*bool) = v
@@ -286,6 +433,8 @@ func kindName(k kind) string {
 		return `a duration such as "4s" or a number of seconds`
 	case kindSize:
 		return `a size such as "1MiB" or a number of bytes`
+	case kindList:
+		return "a list of strings"
 	}
 	return "a string"
 }
@@ -295,6 +444,8 @@ func setString(c *Config, k key, s string) error {
 	switch k.kind {
 	case kindString:
 		*k.ptr(c).(*string) = s
+	case kindList:
+		*k.ptr(c).(*[]string) = splitList(s)
 	case kindInt:
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil {
@@ -321,6 +472,18 @@ func setString(c *Config, k key, s string) error {
 		return setSize(c, k, n)
 	}
 	return nil
+}
+
+// splitList reads a comma-separated list; blanks around items are dropped,
+// and an empty string is the empty list.
+func splitList(s string) []string {
+	list := []string{}
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			list = append(list, item)
+		}
+	}
+	return list
 }
 
 func setSize(c *Config, k key, n int64) error {
@@ -380,16 +543,29 @@ func ParseSize(s string) (int64, error) {
 
 // Validate checks every value and names the key of the first bad one.
 func (c *Config) Validate() error {
-	if c.EncodingAESKey != "" {
-		if len(c.EncodingAESKey) != 43 {
-			return fmt.Errorf("encoding_aes_key: must be 43 characters, got %d", len(c.EncodingAESKey))
+	if c.Token != "" {
+		if err := CheckToken(c.Token); err != nil {
+			return fmt.Errorf("token: %w", err)
 		}
-		if _, err := base64.StdEncoding.DecodeString(c.EncodingAESKey + "="); err != nil {
-			return fmt.Errorf("encoding_aes_key: not valid base64: %v", err)
+	}
+	if c.EncodingAESKey != "" {
+		if err := checkAESKey(c.EncodingAESKey); err != nil {
+			return fmt.Errorf("encoding_aes_key: %w", err)
 		}
 		if c.AppID == "" {
 			return errors.New("app_id: required with encoding_aes_key (the encrypted messages carry it)")
 		}
+	}
+	if c.EncodingAESKeyPrevious != "" {
+		if c.EncodingAESKey == "" {
+			return errors.New("encoding_aes_key_previous: set encoding_aes_key (the new key) too")
+		}
+		if err := checkAESKey(c.EncodingAESKeyPrevious); err != nil {
+			return fmt.Errorf("encoding_aes_key_previous: %w", err)
+		}
+	}
+	if !c.AcceptPlaintext && c.EncodingAESKey == "" {
+		return errors.New("accept_plaintext: false needs encoding_aes_key (安全模式); without it every message would be refused")
 	}
 	if c.AppSecret != "" && c.AppID == "" {
 		return errors.New("app_id: required with app_secret")
@@ -408,6 +584,21 @@ func (c *Config) Validate() error {
 	}
 	if c.PoolSize < 0 || c.PoolSize > 4096 {
 		return fmt.Errorf("pool_size: %d is out of range 0-4096", c.PoolSize)
+	}
+	if c.MaxStates < 1 || c.MaxStates > 65536 {
+		return fmt.Errorf("max_states: %d is out of range 1-65536", c.MaxStates)
+	}
+	if c.PoolSize > c.MaxStates {
+		return fmt.Errorf("pool_size: %d is more than max_states (%d), which counts every Lua state", c.PoolSize, c.MaxStates)
+	}
+	if c.LuaMemoryLimit < 16<<20 {
+		return fmt.Errorf("lua_memory_limit: %d bytes is below the 16MiB the scripts themselves need", c.LuaMemoryLimit)
+	}
+	if c.LoadTimeout <= 0 {
+		return errors.New("load_timeout: must be positive")
+	}
+	if c.MaxReplyParts < 1 || c.MaxReplyParts > 100 {
+		return fmt.Errorf("max_reply_parts: %d is out of range 1-100", c.MaxReplyParts)
 	}
 	switch c.SessionStorage {
 	case "bolt":
@@ -445,6 +636,50 @@ func (c *Config) Validate() error {
 	if c.MediaDir == "" {
 		return errors.New("media_dir: must name a folder")
 	}
+	for _, p := range c.HTTPAllow {
+		if err := checkHostPattern(p); err != nil {
+			return fmt.Errorf("http_allow: %q %v", p, err)
+		}
+	}
+	if c.HTTPTimeout <= 0 {
+		return errors.New("http_timeout: must be positive")
+	}
+	if c.HTTPProxy != "" {
+		if u, err := url.Parse(c.HTTPProxy); err != nil || u.Host == "" {
+			return fmt.Errorf("http_proxy: %q is not a proxy URL", redact(c.HTTPProxy))
+		}
+	}
+	if c.AdminAddr != "off" {
+		if _, port, err := net.SplitHostPort(c.AdminAddr); err != nil || port == "" {
+			return fmt.Errorf(`admin_addr: %q is not host:port (or "off")`, c.AdminAddr)
+		}
+	}
+	if c.AdminToken != "" {
+		if err := CheckToken(c.AdminToken); err != nil {
+			return fmt.Errorf("admin_token: %w", err)
+		}
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("public_url: %q is not an http(s) URL", c.PublicURL)
+		}
+	}
+	for _, p := range c.CallbackIPs {
+		if p == "wechat" {
+			if c.AppID == "" || c.AppSecret == "" {
+				return errors.New(`callback_ips: "wechat" needs app_id and app_secret (the list comes from WeChat's API)`)
+			}
+			continue
+		}
+		if _, err := ParseCIDR(p); err != nil {
+			return fmt.Errorf(`callback_ips: %q is neither "wechat" nor an IP address or CIDR`, p)
+		}
+	}
+	for _, p := range c.TrustedProxies {
+		if _, err := ParseCIDR(p); err != nil {
+			return fmt.Errorf("trusted_proxies: %q is not an IP address or CIDR", p)
+		}
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -454,6 +689,67 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		return fmt.Errorf("log_format: unknown value %q (want text or json)", c.LogFormat)
+	}
+	return nil
+}
+
+// CheckToken applies WeChat's rule for the token of the admin console: 3
+// to 32 letters and digits.
+func CheckToken(t string) error {
+	if len(t) < 3 || len(t) > 32 {
+		return fmt.Errorf("must be 3 to 32 letters and digits, as WeChat's console requires (got %d characters)", len(t))
+	}
+	for i := 0; i < len(t); i++ {
+		if b := t[i]; !('a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9') {
+			return fmt.Errorf("must be letters and digits only, as WeChat's console requires (got %q at byte %d)", b, i)
+		}
+	}
+	return nil
+}
+
+func checkAESKey(k string) error {
+	if len(k) != 43 {
+		return fmt.Errorf("must be 43 characters, got %d", len(k))
+	}
+	if _, err := base64.StdEncoding.DecodeString(k + "="); err != nil {
+		return fmt.Errorf("not valid base64: %v", err)
+	}
+	return nil
+}
+
+// ParseCIDR reads a CIDR ("10.0.0.0/8") or a single address ("10.1.2.3",
+// as a /32 or /128).
+func ParseCIDR(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// checkHostPattern accepts what http_allow holds: "*", a host name, a
+// "*.example.com" wildcard, an IP address or a CIDR.
+func checkHostPattern(p string) error {
+	switch {
+	case p == "*":
+		return nil
+	case strings.ContainsAny(p, "/:") || net.ParseIP(p) != nil:
+		if _, err := ParseCIDR(p); err != nil {
+			return errors.New("is not a valid IP address or CIDR")
+		}
+		return nil
+	}
+	name := strings.TrimPrefix(p, "*.")
+	if name == "" || strings.ContainsAny(name, "* \t@") || strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".") {
+		return errors.New(`is not a host pattern (want "api.example.com", "*.example.com", an IP or a CIDR)`)
 	}
 	return nil
 }
@@ -505,6 +801,8 @@ func (c *Config) Public() map[string]any {
 			out[k.name] = p.Seconds()
 		case *int64:
 			out[k.name] = *p
+		case *[]string:
+			out[k.name] = slices.Clone(*p)
 		}
 	}
 	return out

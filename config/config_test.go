@@ -2,8 +2,10 @@ package config
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +16,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c != Default() {
+	if !reflect.DeepEqual(c, Default()) {
 		t.Errorf("Load with nothing set = %+v, want the defaults", c)
 	}
 	if c.Addr() != "127.0.0.1:8888" || c.Path != "/" || c.Scripts != "scripts" || c.SessionStorage != "bolt" ||
@@ -38,8 +40,16 @@ func TestFileEveryKey(t *testing.T) {
 		APIBase: "http://127.0.0.1:9999", UseStableToken: true, APITimeout: 10 * time.Second,
 		ReplyTimeout: 3 * time.Second, HandlerTimeout: time.Minute, TimestampTolerance: 0,
 		MaxBody: 512 << 10, MediaDir: "/srv/media", LogLevel: "debug", LogFormat: "json",
+		MaxStates: 100, LuaMemoryLimit: 256 << 20, LoadTimeout: 2 * time.Second, MaxReplyParts: 3,
+		AcceptPlaintext: false, StoreErrorReply: "系统繁忙，请稍后再试",
+		HTTPAllow: []string{"api.example.com", "*.example.org", "10.0.0.0/8"}, HTTPTimeout: 3 * time.Second,
+		HTTPMaxBody: 1 << 20, HTTPProxy: "http://proxy.internal:3128",
+		AdminAddr: "127.0.0.1:9001", AdminToken: "admintoken123", PublicURL: "https://bot.example.com/wechat", LogUserIDs: true,
+		CallbackIPs: []string{"wechat", "203.0.113.0/24"}, TrustedProxies: []string{"127.0.0.1"},
+		EncodingAESKeyPrevious: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq",
+		Settings: map[string]any{"api_key": "sk-test", "base_url": "https://llm.example.com/v1", "retries": int64(2)},
 	}
-	if c != want {
+	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got  %+v\nwant %+v", c, want)
 	}
 }
@@ -93,6 +103,26 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"api base", `api_base = "ftp://x"`, nil, nil, `api_base: "ftp://x" is not an http(s) URL`},
 		{"log level", `log_level = "loud"`, nil, nil, `log_level: unknown value "loud"`},
 		{"unknown flag", "", nil, map[string]string{"nope": "1"}, "flag --nope: unknown configuration key"},
+		{"misspelt flag", "", nil, map[string]string{"reply_timout": "1s"}, `flag --reply_timout: unknown configuration key (did you mean "reply_timeout"?)`},
+		{"typo in file", `sesion_storage = "memory"`, nil, nil, `did you mean "session_storage"?`},
+		{"token too short", `token = "ab"`, nil, nil, "token: must be 3 to 32 letters and digits"},
+		{"token with punctuation", `token = "my-token"`, nil, nil, `token: must be letters and digits only, as WeChat's console requires (got '-' at byte 2)`},
+		{"token too long", "", []string{"LUAROBOT_TOKEN=" + strings.Repeat("a", 33)}, nil, "token: must be 3 to 32"},
+		{"admin token", `admin_token = "a b c"`, nil, nil, "admin_token: must be letters and digits only"},
+		{"previous key alone", "", nil, map[string]string{"encoding_aes_key_previous": strings.Repeat("a", 43)}, "encoding_aes_key_previous: set encoding_aes_key"},
+		{"safe mode without key", `accept_plaintext = false`, nil, nil, "accept_plaintext: false needs encoding_aes_key"},
+		{"http_allow pattern", `http_allow = ["api.*.com"]`, nil, nil, `http_allow: "api.*.com" is not a host pattern`},
+		{"http_allow cidr", "", []string{"LUAROBOT_HTTP_ALLOW=example.com,10.0.0.0/33"}, nil, `http_allow: "10.0.0.0/33" is not a valid IP address or CIDR`},
+		{"list of numbers", `http_allow = [1, 2]`, nil, nil, "http_allow: element 1: want a string"},
+		{"callback wechat needs secret", `callback_ips = "wechat"`, nil, nil, `callback_ips: "wechat" needs app_id and app_secret`},
+		{"callback cidr", `callback_ips = ["10.0.0.0/8", "nowhere"]`, nil, nil, `callback_ips: "nowhere" is neither`},
+		{"trusted proxies", "", nil, map[string]string{"trusted_proxies": "localhost"}, `trusted_proxies: "localhost" is not an IP address or CIDR`},
+		{"admin addr", `admin_addr = "8889"`, nil, nil, `admin_addr: "8889" is not host:port (or "off")`},
+		{"public url", `public_url = "bot.example.com"`, nil, nil, `public_url: "bot.example.com" is not an http(s) URL`},
+		{"settings not a table", `settings = "x"`, nil, nil, "settings: want a table"},
+		{"pool over max states", "pool_size = 20\nmax_states = 10", nil, nil, "pool_size: 20 is more than max_states (10)"},
+		{"memory limit", `lua_memory_limit = "1MiB"`, nil, nil, "lua_memory_limit: 1048576 bytes is below"},
+		{"reply parts", "max_reply_parts = 0", nil, nil, "max_reply_parts: 0 is out of range 1-100"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -163,5 +193,54 @@ func TestRegisterFlags(t *testing.T) {
 	got := set()
 	if len(got) != 2 || got["port"] != "9999" || got["use_stable_token"] != "true" {
 		t.Errorf("flags set = %v", got)
+	}
+}
+
+func TestListsSettingsAndWarnings(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "luarobot.toml")
+	if err := os.WriteFile(file, []byte("http_allow = \"api.example.com\"\n[settings]\nApi_Key = \"from-file\"\nmodel = \"m1\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Loader{
+		File: file,
+		Env: []string{
+			"LUAROBOT_SETTINGS_API_KEY=from-env", "LUAROBOT_CALLBACK_IPS= 10.0.0.0/8 , 192.168.1.1",
+			"LUAROBOT_REPLY_TIMOUT=1s", "LUAROBOT_TEST_REDIS_URL=x",
+		},
+		Flags: map[string]string{"trusted_proxies": ""},
+	}.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c.HTTPAllow, []string{"api.example.com"}) {
+		t.Errorf("http_allow from one TOML string = %q", c.HTTPAllow)
+	}
+	if !reflect.DeepEqual(c.CallbackIPs, []string{"10.0.0.0/8", "192.168.1.1"}) {
+		t.Errorf("callback_ips from the environment = %q", c.CallbackIPs)
+	}
+	if len(c.TrustedProxies) != 0 {
+		t.Errorf("an empty flag should give an empty list, got %q", c.TrustedProxies)
+	}
+	want := map[string]any{"api_key": "from-env", "model": "m1"}
+	if !reflect.DeepEqual(c.Settings, want) {
+		t.Errorf("settings = %v, want %v (names lower-cased, the environment over the file)", c.Settings, want)
+	}
+	if _, ok := c.Public()["settings"]; ok {
+		t.Error("robot.config shows the settings")
+	}
+	if len(c.Warnings) != 2 || !strings.Contains(c.Warnings[0], "LUAROBOT_REPLY_TIMOUT: not a configuration key, ignored (did you mean LUAROBOT_REPLY_TIMEOUT?)") {
+		t.Errorf("warnings = %q", c.Warnings)
+	}
+}
+
+func TestSuggest(t *testing.T) {
+	for in, want := range map[string]string{
+		"prot": "port", "apppid": "app_id", "AppSecret": "app_secret", "http-allow": "http_allow",
+		"session_store": "session_storage", "zzz": "", "handler_timout": "handler_timeout",
+	} {
+		got := Suggest(in)
+		if want == "" && got != "" || want != "" && got != fmt.Sprintf(" (did you mean %q?)", want) {
+			t.Errorf("Suggest(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
