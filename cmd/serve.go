@@ -70,6 +70,9 @@ func serveCommand(args []string) error {
 	}
 	log := newLogger(cfg, os.Stderr)
 	slog.SetDefault(log)
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

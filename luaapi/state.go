@@ -159,6 +159,21 @@ func (st *state) goCall(L *lua.LState, name string) (done func()) {
 	return func() { t.goCall.Store(nil) }
 }
 
+// wait runs fn, Go work of the running call that waits on the network or
+// the clock (robot.client, robot.http, robot.sleep, robot.send), and
+// records it as goCall does. fn gets the call's context.
+//
+// TODO(hardening #9 item 7): while fn waits, the state must not hold one
+// of the pool_size slots that run Lua; it takes one back before it
+// returns to Lua, and the error is the call's when its deadline passes
+// first.
+func (st *state) wait(L *lua.LState, name string, fn func(ctx context.Context)) error {
+	done := st.goCall(L, name)
+	defer done()
+	fn(L.Context())
+	return nil
+}
+
 // where returns "file:line" of the function defined by fn.
 func where(fn *lua.LFunction) string {
 	if fn == nil || fn.Proto == nil {
