@@ -28,7 +28,18 @@ import (
 //   - setmetatable takes tables only, as in Lua 5.1: gopher-lua's would set
 //     the metatable of a whole type (every number, every function), one per
 //     state and so shared by every later request the state serves;
-//   - os is a new table with time, date, clock and difftime only.
+//   - os is a new table with time, date, clock and difftime only;
+//   - math.randomseed does nothing (Go's generator is one per process).
+//
+// Everything a script shares with the later requests of its state is
+// read-only by every path: the library tables and the robot table are
+// read-only views (readOnly) whose backing tables no Lua code can reach —
+// every table inside a view is a view too, the string metatable's __index
+// is the string view, getmetatable refuses the views' metatables, pairs
+// and next never hand out a backing table, and the registry holds the
+// views. The globals are frozen once the scripts have run
+// (freezeGlobals). What stays writable is the scripts' own: their
+// top-level locals and tables, per-state caches by design.
 //
 // What the sandbox cannot bound: memory in general, and the `..` operator
 // (a VM instruction, not a function: s = s .. s doubles a string at every
