@@ -376,6 +376,9 @@ func (rt *Runtime) loadStopped(parent context.Context, ver *version, err error) 
 	case errors.Is(cause, ErrClosed):
 		e.Message = "stopped: the runtime is closing"
 		e.err = cause
+	case errors.Is(cause, context.Canceled):
+		e.Message = "stopped: cancelled (the watcher is stopping)"
+		e.err = cause
 	default:
 		e.Message = "stopped: " + cause.Error()
 		e.err = cause
