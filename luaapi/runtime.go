@@ -212,6 +212,8 @@ func (rt *Runtime) reload(ctx context.Context, force bool) error {
 	case err == nil:
 	case errors.Is(err, errSuperseded):
 		rt.log.Info("a newer change superseded the reload in progress", "stopped", err)
+	case errors.Is(err, ErrClosed) || errors.Is(err, context.Canceled):
+		rt.log.Info("a reload in progress was stopped", "stopped", err)
 	case old != nil:
 		rt.log.Error("scripts not reloaded; the last good ones keep serving", "err", err)
 	default:

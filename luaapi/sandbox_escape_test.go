@@ -130,6 +130,9 @@ local attacks = {
   {"package.loaded",            function() tamper(package and package.loaded, "string") end},
   {"getfenv",                   function() tamper(getfenv(0), "string") end},
   {"require a library",         function() tamper(require("string"), "upper") end},
+  {"register a handler",        function() robot.text(evil) end},
+  {"register a filter",         function() robot.filter("x", evil) end},
+  {"register an error page",    function() robot.error_page(evil) end},
   {"math.randomseed",           function()
       math.randomseed(1) local a = math.random(1, 2^30)
       math.randomseed(1) local b = math.random(1, 2^30)
@@ -233,6 +236,9 @@ func TestSandboxClosedFromEveryPath(t *testing.T) {
 		"getfenv":                    "attempt to call a non-function object",
 		"require a library":          `require "string": there is no lib/string.lua`,
 		"math.randomseed":            "randomseed has no effect",
+		"register a handler":         "robot.text: handlers are registered while the scripts load",
+		"register a filter":          "robot.filter: handlers are registered while the scripts load",
+		"register an error page":     "robot.error_page: register it while the scripts load",
 	}
 	seen := map[string]bool{}
 	for _, line := range strings.Split(report, "\n") {

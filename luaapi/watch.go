@@ -70,6 +70,10 @@ func (rt *Runtime) Watch(ctx context.Context) error {
 		args = append(args, "links", strings.Join(slices.Sorted(maps.Keys(fw.links)), ", "))
 	}
 	rt.log.Info("watching the scripts", args...)
+	if fw.linkErr != nil {
+		rt.log.Warn("a folder holding a link on the scripts path cannot be watched: a change of the link will not be noticed",
+			"dir", fw.dir, "err", fw.linkErr)
+	}
 
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -177,6 +181,7 @@ type folderWatch struct {
 	dirs     map[string]bool // the folders watched under root
 	links    map[string]bool // the links on the way from dir to root
 	linkDirs map[string]bool // the folders that hold them, watched for their changes
+	linkErr  error           // why one of those could not be watched, if so
 }
 
 // follow resolves the scripts path again, watches the folder it leads to
@@ -232,10 +237,16 @@ func (fw *folderWatch) watchLinks() {
 			delete(fw.linkDirs, d)
 		}
 	}
+	fw.linkErr = nil
 	for d := range want {
-		if !fw.linkDirs[d] && fw.w.Add(d) == nil {
-			fw.linkDirs[d] = true
+		if fw.linkDirs[d] {
+			continue
 		}
+		if err := fw.w.Add(d); err != nil {
+			fw.linkErr = err
+			continue
+		}
+		fw.linkDirs[d] = true
 	}
 }
 
