@@ -54,14 +54,23 @@ func TestNewerSaveSupersedesReload(t *testing.T) {
 	})
 }
 
-// Reload calls supersede each other the same way.
-func TestReloadSupersedesReload(t *testing.T) {
-	dir := writeScripts(t, map[string]string{"a.lua": `robot.text(function() return "v1" end)`})
+// startLoopingReload starts a Reload of a save whose top level loops, with
+// load_timeout an hour, and returns once the loop runs. done gets what
+// Reload returns.
+func startLoopingReload(t *testing.T) (rt *Runtime, dir string, done <-chan error) {
+	t.Helper()
+	dir = writeScripts(t, map[string]string{"a.lua": `robot.text(function() return "v1" end)`})
 	rt, logs := startRuntime(t, nil, Options{Dir: dir, LoadTimeout: time.Hour, HandlerTimeout: time.Hour})
 	saveInPlace(t, filepath.Join(dir, "a.lua"), loopingTopLevel)
-	done := make(chan error, 1)
-	go func() { done <- rt.Reload() }()
+	ch := make(chan error, 1)
+	go func() { ch <- rt.Reload() }()
 	eventually(t, "the looping reload to run", func() bool { return strings.Contains(logs.String(), "msg=looping") })
+	return rt, dir, ch
+}
+
+// Reload calls supersede each other the same way.
+func TestReloadSupersedesReload(t *testing.T) {
+	rt, dir, done := startLoopingReload(t)
 	saveInPlace(t, filepath.Join(dir, "a.lua"), `robot.text(function() return "fixed" end)`)
 	if err := rt.Reload(); err != nil {
 		t.Errorf("the newer Reload: %v", err)
@@ -76,12 +85,7 @@ func TestReloadSupersedesReload(t *testing.T) {
 
 // Close stops a reload in progress rather than waiting for load_timeout.
 func TestCloseStopsReload(t *testing.T) {
-	dir := writeScripts(t, map[string]string{"a.lua": `robot.text(function() return "v1" end)`})
-	rt, logs := startRuntime(t, nil, Options{Dir: dir, LoadTimeout: time.Hour, HandlerTimeout: time.Hour})
-	saveInPlace(t, filepath.Join(dir, "a.lua"), loopingTopLevel)
-	done := make(chan error, 1)
-	go func() { done <- rt.Reload() }()
-	eventually(t, "the looping reload to run", func() bool { return strings.Contains(logs.String(), "msg=looping") })
+	rt, _, done := startLoopingReload(t)
 	closed := make(chan struct{})
 	go func() { rt.Close(); close(closed) }()
 	select {
