@@ -144,6 +144,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 		Dir:            cfg.Scripts,
 		PoolSize:       cfg.PoolSize,
 		HandlerTimeout: cfg.HandlerTimeout,
+		LoadTimeout:    cfg.LoadTimeout,
 		Config:         cfg.Public(),
 		Client:         api,
 		Values:         st,
