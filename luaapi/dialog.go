@@ -116,7 +116,7 @@ type dialogDispatch struct {
 
 // dialogRecord is what is saved of a dialog in progress.
 type dialogRecord struct {
-	Name string    `json:"name"`
+	Name  string    `json:"name"`
 	Start time.Time `json:"start"`
 	// Last is when the dialog last took a message of the user: the
 	// timeout counts from it.
