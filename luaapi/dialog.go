@@ -501,7 +501,7 @@ func (st *state) dialogStarter(def *dialogDef) lua.LGFunction {
 		if err != nil {
 			L.RaiseError("dialog %q cannot start: the session cannot be saved: %s", def.name, err)
 		}
-		start, err := recordMessage(ctx, dd.msgV)
+		start, err := recordMessage(ctx, L, dd.msgV)
 		if err != nil {
 			L.RaiseError("dialog %q cannot start: %s", def.name, err)
 		}
@@ -711,12 +711,21 @@ type stepSpec struct {
 	prompt lua.LValue
 	retry  lua.LValue
 	tries  int // 0: unlimited
-	// take decides whether msg answers the step: the value to return
+	// take decides whether msg answers the step: the answer to return
 	// and record, or (ok false) the reply to send instead (nil: retry).
-	take func(msg *message.Message) (v lua.LValue, n int, ok bool, refusal lua.LValue)
+	take func(msg *message.Message) (a stepAnswer, ok bool, refusal lua.LValue)
 	// replay turns a recorded entry back into the value to return; false
 	// when it no longer fits the step.
 	replay func(e dialogEntry) (lua.LValue, bool)
+}
+
+// stepAnswer is what a step took from the user's message: the value the step
+// returns, and what the record keeps of it (raw: the exact JSON of value
+// when nil; n: see dialogEntry.N).
+type stepAnswer struct {
+	value lua.LValue
+	raw   json.RawMessage
+	n     int
 }
 
 // step runs one step: it returns the recorded answer on a replay, takes
@@ -746,7 +755,7 @@ func (run *dialogRun) step(L *lua.LState, s stepSpec) lua.LValue {
 	if run.msg == nil {
 		run.halt(L, stopWait, s.prompt)
 	}
-	v, n, ok, refusal := s.take(run.msg)
+	a, ok, refusal := s.take(run.msg)
 	if !ok {
 		run.rec.Tries++
 		if s.tries > 0 && run.rec.Tries >= s.tries {
@@ -757,16 +766,19 @@ func (run *dialogRun) step(L *lua.LState, s stepSpec) lua.LValue {
 		}
 		run.halt(L, stopWait, refusal)
 	}
-	raw, err := encodeJSON(run.ctx, v, true)
-	if err != nil {
-		L.RaiseError("%s: the answer cannot be recorded: %s", what, err)
+	if a.raw == nil {
+		raw, err := encodeJSON(run.ctx, a.value, true)
+		if err != nil {
+			L.RaiseError("%s: the answer cannot be recorded: %s", what, err)
+		}
+		a.raw = raw
 	}
-	run.rec.Steps = append(run.rec.Steps, dialogEntry{Kind: s.kind, Value: raw, N: n})
+	run.rec.Steps = append(run.rec.Steps, dialogEntry{Kind: s.kind, Value: a.raw, N: a.n})
 	run.rec.Tries = 0
 	run.msg = nil
 	run.pos++
 	run.steps++
-	return v
+	return a.value
 }
 
 // stepOptions reads the options table of a step (argument n): retry,
@@ -831,13 +843,12 @@ func (st *state) dialogAsk(L *lua.LState) int {
 	s.prompt = st.checkPrompt(L, "d:ask", L.Get(2))
 	s.retry = st.retryPrompt(L, "d:ask", s)
 	accept := st.textCheck(L, run, check)
-	s.take = func(msg *message.Message) (lua.LValue, int, bool, lua.LValue) {
+	s.take = func(msg *message.Message) (stepAnswer, bool, lua.LValue) {
 		if msg.Type != "text" {
-			return nil, 0, false, nil
+			return stepAnswer{}, false, nil
 		}
-		text := msg.String("content")
-		ok, refusal := accept(text)
-		return lua.LString(text), 0, ok, refusal
+		text, ok, refusal := accept(msg.String("content"))
+		return stepAnswer{value: lua.LString(text)}, ok, refusal
 	}
 	s.replay = func(e dialogEntry) (lua.LValue, bool) {
 		var text string
@@ -865,38 +876,43 @@ func (st *state) retryPrompt(L *lua.LState, what string, s stepSpec) lua.LValue 
 // accepted texts, a robot.re value (matching at the start, as
 // robot.filter), or a function(text) returning true or the reply to
 // send.
-func (st *state) textCheck(L *lua.LState, run *dialogRun, check lua.LValue) func(string) (bool, lua.LValue) {
+//
+// The function it returns gives the text d:ask returns: the message's text
+// as sent, or, for a list, the entry it matched (spaces around the answer
+// do not count).
+func (st *state) textCheck(L *lua.LState, run *dialogRun, check lua.LValue) func(string) (string, bool, lua.LValue) {
 	switch c := check.(type) {
 	case *lua.LNilType:
-		return func(string) (bool, lua.LValue) { return true, nil }
+		return func(text string) (string, bool, lua.LValue) { return text, true, nil }
 	case *lua.LTable:
 		var texts []string
 		if err := stringList(c, &texts); err != nil {
 			L.RaiseError("d:ask: check is a list of accepted texts, a robot.re value or a function: %s", err)
 		}
-		return func(text string) (bool, lua.LValue) {
-			return slices.Contains(texts, strings.TrimSpace(text)), nil
+		return func(text string) (string, bool, lua.LValue) {
+			text = strings.TrimSpace(text)
+			return text, slices.Contains(texts, text), nil
 		}
 	case *lua.LUserData:
 		if rx, ok := c.Value.(*regex); ok {
-			return func(text string) (bool, lua.LValue) {
+			return func(text string) (string, bool, lua.LValue) {
 				m := rx.re.FindStringIndex(text)
-				return m != nil && m[0] == 0, nil
+				return text, m != nil && m[0] == 0, nil
 			}
 		}
 	case *lua.LFunction:
-		return func(text string) (bool, lua.LValue) {
+		return func(text string) (string, bool, lua.LValue) {
 			ret := run.call(L, "the check function", c, lua.LString(text))
 			switch ret {
 			case lua.LTrue:
-				return true, nil
+				return text, true, nil
 			case lua.LNil, lua.LFalse:
-				return false, nil
+				return text, false, nil
 			}
 			if _, err := st.toReply(ret); err != nil {
 				L.RaiseError("d:ask: the check function returned %s; it returns true, or the reply to send (an error text)", describe(ret))
 			}
-			return false, ret
+			return text, false, ret
 		}
 	}
 	L.RaiseError("d:ask: check is a list of accepted texts, a robot.re value or a function, not %s", describe(check))
@@ -948,14 +964,14 @@ func (st *state) dialogChoose(L *lua.LState) int {
 	}
 	s.prompt = lua.LString(b.String())
 	s.retry = st.retryPrompt(L, "d:choose", s)
-	s.take = func(msg *message.Message) (lua.LValue, int, bool, lua.LValue) {
+	s.take = func(msg *message.Message) (stepAnswer, bool, lua.LValue) {
 		if msg.Type != "text" {
-			return nil, 0, false, nil
+			return stepAnswer{}, false, nil
 		}
 		if n := chosen(options, msg.String("content")); n > 0 {
-			return lua.LString(options[n-1]), n, true, nil
+			return stepAnswer{value: lua.LString(options[n-1]), n: n}, true, nil
 		}
-		return nil, 0, false, nil
+		return stepAnswer{}, false, nil
 	}
 	s.replay = func(e dialogEntry) (lua.LValue, bool) {
 		var text string
@@ -1015,16 +1031,20 @@ func (st *state) dialogWait(L *lua.LState) int {
 	st.stepOptions(L, optsAt, &s, nil)
 	s.prompt = st.checkPrompt(L, "d:wait", L.Get(2))
 	s.retry = st.retryPrompt(L, "d:wait", s)
-	s.take = func(msg *message.Message) (lua.LValue, int, bool, lua.LValue) {
+	s.take = func(msg *message.Message) (stepAnswer, bool, lua.LValue) {
 		if typ != "" && msg.Type != typ {
-			return nil, 0, false, nil
+			return stepAnswer{}, false, nil
 		}
-		raw, err := recordMessage(run.ctx, run.msgV)
+		raw, err := recordMessage(run.ctx, L, run.msgV)
 		if err != nil {
 			L.RaiseError("d:wait: %s", err)
 		}
-		v, _ := DecodeJSON(L, raw, true)
-		return st.readOnlyMessage(v.(*lua.LTable)), 0, true, nil
+		// The table the replays will see: the recorded fields.
+		v, err := DecodeJSON(L, raw, true)
+		if err != nil {
+			L.RaiseError("d:wait: %s", err)
+		}
+		return stepAnswer{value: st.readOnlyMessage(v.(*lua.LTable)), raw: raw}, true, nil
 	}
 	s.replay = func(e dialogEntry) (lua.LValue, bool) {
 		v, err := DecodeJSON(L, e.Value, true)
@@ -1082,7 +1102,7 @@ func (st *state) dialogOnce(L *lua.LState) int {
 
 // recordMessage writes a message table as the record keeps it: its
 // fields as exact JSON, without raw.
-func recordMessage(ctx context.Context, msgV lua.LValue) (json.RawMessage, error) {
+func recordMessage(ctx context.Context, L *lua.LState, msgV lua.LValue) (json.RawMessage, error) {
 	t, ok := msgV.(*lua.LTable)
 	if !ok {
 		return nil, errors.New("no message")
@@ -1090,7 +1110,7 @@ func recordMessage(ctx context.Context, msgV lua.LValue) (json.RawMessage, error
 	if b, ok := backingOf(t); ok {
 		t = b
 	}
-	fields := &lua.LTable{}
+	fields := L.CreateTable(0, 8)
 	t.ForEach(func(k, v lua.LValue) {
 		if k != lua.LString("raw") {
 			fields.RawSet(k, v)
