@@ -564,3 +564,18 @@ func TestDialogTwoProcessesOneRedis(t *testing.T) {
 		}
 	}
 }
+
+// TestDialogSessionsOff: with session_storage = "off", dialogs in
+// progress live in the process's memory, which the host says at load.
+func TestDialogSessionsOff(t *testing.T) {
+	p := startHost(t, "--session_storage", "off", "--scripts", "testdata/dialog")
+	sim := p.simulator(t, false)
+	for _, ex := range [][2]string{{"下单", "请问怎么称呼？"}, {"小明", "手机号？"}, {"13800138000", "确认下单？"}, {"1", "下单成功：小明 13800138000"}, {"hi", "echo hi orders=nil"}} {
+		if got := sim.text("oOff", ex[0]); !strings.Contains(got, ex[1]) {
+			t.Fatalf("%q answered %s, want %q", ex[0], got, ex[1])
+		}
+	}
+	if !strings.Contains(p.log(), "session_storage is off: dialogs in progress are kept in memory and lost on restart") {
+		t.Errorf("no warning at load:\n%s", p.log())
+	}
+}
