@@ -97,7 +97,8 @@ type dialogState struct {
 	meta     *lua.LTable                   // metatable of the d values
 	stop     *lua.LUserData                // the sentinel a stopping step raises
 
-	dispatch *dialogDispatch // nil outside a dispatch
+	dispatch *dialogDispatch // &current during a dispatch, else nil
+	current  dialogDispatch  // reused: a dispatch allocates nothing for dialogs
 	running  *dialogRun      // the run in progress, if any
 }
 
@@ -305,7 +306,8 @@ func takesMessage(msg *message.Message) bool {
 // with the user's own session bytes. A record that timed out, belongs to a
 // user who unsubscribed, or is unreadable is dropped here.
 func (st *state) openDialogs(ctx context.Context, msg *message.Message, in []byte) (*dialogDispatch, []byte) {
-	dd := &dialogDispatch{msg: msg}
+	st.dialog.current = dialogDispatch{msg: msg}
+	dd := &st.dialog.current
 	st.dialog.dispatch = dd
 	user, raw := splitSession(in)
 	if st.rt.opts.DialogMemory {
@@ -341,6 +343,7 @@ func (st *state) openDialogs(ctx context.Context, msg *message.Message, in []byt
 
 // closeDialogs ends the dialog side of a dispatch.
 func (st *state) closeDialogs() {
+	st.dialog.current = dialogDispatch{}
 	st.dialog.dispatch = nil
 	st.dialog.running = nil
 }
@@ -545,7 +548,7 @@ func (st *state) dialogStarter(def *dialogDef) lua.LGFunction {
 
 // replaceSession makes t hold the session encoded in b.
 func (st *state) replaceSession(t *lua.LTable, b []byte) error {
-	v, err := DecodeJSON(st.L, b, true)
+	v, err := decodeTable(st.L, b)
 	if err != nil {
 		return err
 	}
@@ -554,7 +557,7 @@ func (st *state) replaceSession(t *lua.LTable, b []byte) error {
 	for _, k := range keys {
 		t.RawSet(k, lua.LNil)
 	}
-	v.(*lua.LTable).ForEach(func(k, e lua.LValue) { t.RawSet(k, e) })
+	v.ForEach(func(k, e lua.LValue) { t.RawSet(k, e) })
 	return nil
 }
 
@@ -600,15 +603,15 @@ type dialogRun struct {
 // call (a *lua.ApiError), nil when the run stopped at a step.
 func (st *state) runDialog(ctx context.Context, run *dialogRun) (lua.LValue, error) {
 	L := st.L
-	sess, err := DecodeJSON(L, run.rec.Session, true)
+	sess, err := decodeTable(L, run.rec.Session)
 	if err != nil {
 		return lua.LNil, fmt.Errorf("dialog %q: the session snapshot is corrupt: %w", run.def.name, err)
 	}
-	startV, err := DecodeJSON(L, run.rec.Message, true)
+	start, err := decodeTable(L, run.rec.Message)
 	if err != nil {
 		return lua.LNil, fmt.Errorf("dialog %q: the recorded message is corrupt: %w", run.def.name, err)
 	}
-	run.sess = sess.(*lua.LTable)
+	run.sess = sess
 	prev := st.dialog.running
 	st.dialog.running = run
 	defer func() {
@@ -624,7 +627,7 @@ func (st *state) runDialog(ctx context.Context, run *dialogRun) (lua.LValue, err
 	top := L.GetTop()
 	L.Push(run.def.fn)
 	L.Push(ud)
-	L.Push(st.readOnlyMessage(startV.(*lua.LTable)))
+	L.Push(st.readOnlyMessage(start))
 	L.Push(run.sess)
 	err = L.PCall(3, 1, nil)
 	if run.stop != stopNone && ctx.Err() == nil {
@@ -639,6 +642,19 @@ func (st *state) runDialog(ctx context.Context, run *dialogRun) (lua.LValue, err
 	ret := L.Get(-1)
 	L.SetTop(top)
 	return ret, nil
+}
+
+// decodeTable decodes exact JSON that must be an object.
+func decodeTable(L *lua.LState, b []byte) (*lua.LTable, error) {
+	v, err := DecodeJSON(L, b, true)
+	if err != nil {
+		return nil, err
+	}
+	t, ok := v.(*lua.LTable)
+	if !ok {
+		return nil, fmt.Errorf("%s where a JSON object belongs", describe(v))
+	}
+	return t, nil
 }
 
 // checkRun returns the run of the d value given as argument 1.
@@ -705,7 +721,8 @@ func countKind(entries []dialogEntry, once bool) int {
 	return n
 }
 
-// step is one d:ask, d:choose or d:wait: spec says what it takes.
+// stepSpec describes one d:ask, d:choose or d:wait: what it sends and
+// what it takes.
 type stepSpec struct {
 	kind   string // "ask", "choose", "wait"
 	prompt lua.LValue
@@ -738,8 +755,8 @@ func (run *dialogRun) step(L *lua.LState, s stepSpec) lua.LValue {
 		i := run.pos
 		e := run.rec.Steps[i]
 		if e.Kind != s.kind {
-			run.breakOff(L, fmt.Sprintf("the scripts changed while it was in progress: %s is %s where the record has %s",
-				fmt.Sprintf("step %d", run.steps+1), what, run.entryName(i)))
+			run.breakOff(L, fmt.Sprintf("the scripts changed while it was in progress: step %d is %s where the record has %s",
+				run.steps+1, what, run.entryName(i)))
 		}
 		v, ok := s.replay(e)
 		if !ok {
@@ -1040,16 +1057,15 @@ func (st *state) dialogWait(L *lua.LState) int {
 			L.RaiseError("d:wait: %s", err)
 		}
 		// The table the replays will see: the recorded fields.
-		v, err := DecodeJSON(L, raw, true)
+		t, err := decodeTable(L, raw)
 		if err != nil {
 			L.RaiseError("d:wait: %s", err)
 		}
-		return stepAnswer{value: st.readOnlyMessage(v.(*lua.LTable)), raw: raw}, true, nil
+		return stepAnswer{value: st.readOnlyMessage(t), raw: raw}, true, nil
 	}
 	s.replay = func(e dialogEntry) (lua.LValue, bool) {
-		v, err := DecodeJSON(L, e.Value, true)
-		t, ok := v.(*lua.LTable)
-		if err != nil || !ok {
+		t, err := decodeTable(L, e.Value)
+		if err != nil {
 			return nil, false
 		}
 		return st.readOnlyMessage(t), true

@@ -410,3 +410,30 @@ func TestSplitSession(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDialogReplay is the cost of a message to a dialog that has
+// recorded nine answers: the function replays them, takes the tenth and
+// stops at the eleventh step.
+func BenchmarkDialogReplay(b *testing.B) {
+	rt, _ := startRuntime(b, map[string]string{"a.lua": `
+robot.filter("go", robot.dialog("ten", function(d, message, session)
+  local answers = {}
+  for i = 1, 11 do answers[i] = d:ask("question " .. i) end
+  return table.concat(answers, " ")
+end))
+`}, Options{Logger: discardLogger()})
+	var session []byte
+	for _, text := range []string{"go", "1", "2", "3", "4", "5", "6", "7", "8", "9"} {
+		_, s := dispatch(b, rt, textMsg(text), session)
+		session = s
+	}
+	msg := textMsg("10")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r, _, err := rt.Dispatch(context.Background(), msg, session)
+		if err != nil || textOf(r) != "question 11" {
+			b.Fatalf("%q %v", textOf(r), err)
+		}
+	}
+}
