@@ -437,3 +437,31 @@ end))
 		}
 	}
 }
+
+// However a script catches the stop, the dialog waits at the step that
+// raised it: later steps raise it again, an error after it does not
+// count, and neither does what the function changed or returned.
+func TestDialogPcallVariants(t *testing.T) {
+	rt, _ := startRuntime(t, map[string]string{"a.lua": `
+robot.filter("error", robot.dialog("error", function(d)
+  pcall(d.ask, d, "sure?")
+  error("went on after the stop")
+end))
+robot.filter("second", robot.dialog("second", function(d)
+  pcall(d.ask, d, "first?")
+  return "second: " .. d:ask("second?")
+end))
+robot.filter("xpcall", robot.dialog("xpcall", function(d, message, session)
+  local answer
+  xpcall(function() answer = d:ask("x?") end, function(e) return e end)
+  session.touched = true
+  return "got " .. tostring(answer)
+end))
+robot.text(function(m, s) return "echo " .. m.content .. " touched=" .. tostring(s.touched) end)
+`}, Options{})
+	c := &talk{t: t, rt: rt}
+	c.say("error", "sure?")
+	c.say("yes", "已结束") // the answer is taken; the error after it ends the dialog
+	c.say("second", "first?", "one", "second?", "two", "second: two")
+	c.say("xpcall", "x?", "hi", "got hi", "hi", "echo hi touched=true")
+}
