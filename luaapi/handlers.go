@@ -38,13 +38,13 @@ func (r rule) String() string {
 type HandlerInfo struct {
 	// Func is the registration function: "text", "subscribe", "filter",
 	// "key_click", "handler", "add_handler", "add_filter", "error_page",
-	// "on_load".
+	// "on_load", "dialog".
 	Func string
 	// Type is the message type handled ("text", "click_event"), "all" for
 	// robot.handler, empty for error_page and on_load.
 	Type string
 	// Rule is what the handler waits for: the filter rules, or the key of
-	// key_click; empty otherwise.
+	// key_click; the name of a dialog; empty otherwise.
 	Rule string
 	// At is the file and line of the registration call.
 	At string
