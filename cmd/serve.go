@@ -151,6 +151,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 		Send:           robotSend(send),
 		Stats:          stats,
 		Logger:         log,
+		// No sessions to carry dialog records: they stay in memory.
+		DialogMemory: cfg.SessionStorage == store.KindOff,
 	})
 	if err != nil {
 		return err

@@ -86,6 +86,10 @@ func (st *state) newRobot() *lua.LTable {
 	fn("error_page", st.registerErrorPage)
 	fn("on_load", st.registerOnLoad)
 
+	// Conversations (dialog.go).
+	st.newDialogs()
+	fn("dialog", st.registerDialog)
+
 	// Replies (replies.go) and regular expressions.
 	r.RawSetString("reply", st.newReplyTable())
 	st.reMeta = st.newRegexMeta()

@@ -52,6 +52,13 @@ type Options struct {
 	// Logger receives print, robot.log and the runtime's own messages
 	// (default slog.Default()).
 	Logger *slog.Logger
+	// Now is the clock of dialog timeouts (default time.Now): a test
+	// harness moves it forward.
+	Now func() time.Time
+	// DialogMemory keeps the records of dialogs in progress in memory
+	// instead of in the session: for a host that stores no sessions
+	// (session_storage = "off"). They are lost on restart.
+	DialogMemory bool
 }
 
 // cancelGrace is how long a call whose context ended may take to unwind
@@ -85,6 +92,8 @@ type Runtime struct {
 	calls  sync.WaitGroup // calls in flight, and their robot.async work
 
 	running atomic.Int64 // calls running Lua (abandoned ones included), and states being made
+
+	dialogMem dialogMemory // dialog records, with DialogMemory
 }
 
 // New loads the scripts of opts.Dir and returns a Runtime serving them. It
