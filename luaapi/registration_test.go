@@ -3,6 +3,7 @@ package luaapi
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -313,5 +314,30 @@ func TestErrorPageGivesUpWhenBusy(t *testing.T) {
 	defer cancel()
 	if _, ok := rt.ErrorPage(ctx, "http://x/"); ok {
 		t.Error("the error page waited for the busy state instead of giving up")
+	}
+}
+
+// docs/lua.md has a row for every registration, naming the type it
+// handles, and one in the field tables for every type.
+func TestDocsListEveryType(t *testing.T) {
+	data, err := os.ReadFile("../docs/lua.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(data)
+	for _, name := range messageTypes {
+		if !strings.Contains(doc, "| `robot."+name+"(fn)` | `"+name+"` |") {
+			t.Errorf("docs/lua.md lacks the registration row of robot.%s", name)
+		}
+	}
+	for _, name := range eventTypes {
+		if !strings.Contains(doc, "| `robot."+name+"(fn)` | `"+eventType(name)+"` |") {
+			t.Errorf("docs/lua.md lacks the registration row of robot.%s", name)
+		}
+	}
+	for _, typ := range message.Types() {
+		if !strings.Contains(doc, "\n| `"+typ+"` | ") {
+			t.Errorf("docs/lua.md lacks the field row of %s", typ)
+		}
 	}
 }
