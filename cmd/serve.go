@@ -174,19 +174,22 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 		sessions = nil
 	}
 	h, err := host.New(host.Options{
-		Token:              cfg.Token,
-		AppID:              cfg.AppID,
-		EncodingAESKey:     cfg.EncodingAESKey,
-		Dispatcher:         rt,
-		Sessions:           sessions,
-		Dedup:              dedup,
-		SharedStore:        cfg.SessionStorage == store.KindRedis,
-		Sender:             send,
-		ReplyTimeout:       cfg.ReplyTimeout,
-		HandlerTimeout:     cfg.HandlerTimeout,
-		TimestampTolerance: toleranceOption(cfg.TimestampTolerance),
-		MaxBody:            cfg.MaxBody,
-		Logger:             log,
+		Token:          cfg.Token,
+		AppID:          cfg.AppID,
+		EncodingAESKey: cfg.EncodingAESKey,
+		// During a key rotation in the admin console, the old key still opens
+		// messages; each reply goes back under its request's key.
+		EncodingAESKeyPrevious: cfg.EncodingAESKeyPrevious,
+		Dispatcher:             rt,
+		Sessions:               sessions,
+		Dedup:                  dedup,
+		SharedStore:            cfg.SessionStorage == store.KindRedis,
+		Sender:                 send,
+		ReplyTimeout:           cfg.ReplyTimeout,
+		HandlerTimeout:         cfg.HandlerTimeout,
+		TimestampTolerance:     toleranceOption(cfg.TimestampTolerance),
+		MaxBody:                cfg.MaxBody,
+		Logger:                 log,
 	})
 	if err != nil {
 		return err
