@@ -225,7 +225,7 @@ var clientCases = []clientCase{
 		check: `res.data[1].title == "付款成功通知"`},
 	{method: "send_subscribe_message", lua: `client.send_subscribe_message("o1", "T", {thing1 = {value = "咖啡"}}, "https://example.com/?a=1&b=2", {appid = "wxa", pagepath = "index"})`,
 		http: "POST", path: "/cgi-bin/message/subscribe/bizsend",
-		body: `{"data":{"thing1":{"value":"咖啡"}},"miniprogram":{"appid":"wxa","pagepath":"index"},"page":"https://example.com/?a=1&b=2","template_id":"T","touser":"o1"}`,
+		body:  `{"data":{"thing1":{"value":"咖啡"}},"miniprogram":{"appid":"wxa","pagepath":"index"},"page":"https://example.com/?a=1&b=2","template_id":"T","touser":"o1"}`,
 		check: `res.errcode == 0`},
 	{method: "send_subscribe_message", lua: `client.send_subscribe_message("o1", "T", {thing1 = {value = "x"}})`,
 		http: "POST", path: "/cgi-bin/message/subscribe/bizsend",
