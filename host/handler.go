@@ -57,6 +57,9 @@ type Options struct {
 	TimestampTolerance time.Duration
 	// MaxBody limits the request body (default 1 MiB).
 	MaxBody int64
+	// Callers, when set, is the callback IP allowlist: requests from any
+	// other address get 403 before anything else is read (callers.go).
+	Callers *Callers
 
 	Logger *slog.Logger
 	// Now is the clock (tests); default time.Now.
@@ -140,12 +143,18 @@ func refuse(status int, msg string, err error) *requestError {
 	return &requestError{status: status, msg: msg, err: err}
 }
 
-// ServeHTTP runs the pipeline: verify → read → decrypt → parse → answer
+// ServeHTTP runs the pipeline: caller → verify → read → decrypt → parse → answer
 // (dedup, dispatch, deadline) → render → encrypt.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The reply deadline counts from here: reading and decrypting the body
 	// spend WeChat's time too.
 	start := time.Now()
+	if c := h.opts.Callers; c != nil {
+		if caller := c.Caller(r); !c.Allowed(caller) {
+			h.refuseCaller(w, r, caller)
+			return
+		}
+	}
 	q, err := wxcrypto.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		h.fail(w, r, refuse(http.StatusBadRequest, "bad query string", err))
