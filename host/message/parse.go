@@ -140,12 +140,11 @@ func (p *scanner) message(raw []byte) (*Message, error) {
 	} else {
 		m.Fields = make([]Field, 0, n)
 	}
-	var items []map[string]any // built on the first list
 	for _, f := range t.fields {
 		if !p.present(f, eventKey) {
 			continue
 		}
-		v, err := p.value(f, eventKey, &items)
+		v, err := p.value(f, eventKey)
 		if err != nil {
 			return nil, err
 		}
@@ -155,23 +154,20 @@ func (p *scanner) message(raw []byte) (*Message, error) {
 }
 
 // value returns the value of a field that is present.
-func (p *scanner) value(f fieldSpec, eventKey string, items *[]map[string]any) (any, error) {
+func (p *scanner) value(f fieldSpec, eventKey string) (any, error) {
 	switch f.kind {
 	case kKeyPart:
 		part, _ := productKeyPart(eventKey, f.part)
 		return part, nil
 	case kList, kStringList:
-		if *items == nil {
-			*items = p.itemTables()
-		}
-		return p.list(f, *items), nil
+		return p.list(f), nil
 	case kTable:
 		t := make(map[string]any, len(f.sub))
 		for _, sf := range f.sub {
 			if !p.present(sf, "") {
 				continue
 			}
-			v, err := p.value(sf, "", items)
+			v, err := p.value(sf, "")
 			if err != nil {
 				return nil, err
 			}
@@ -186,26 +182,6 @@ func (p *scanner) value(f fieldSpec, eventKey string, items *[]map[string]any) (
 	return convert(text, f.kind), nil
 }
 
-// itemTables builds the table of every list item, in document order.
-func (p *scanner) itemTables() []map[string]any {
-	tables := make([]map[string]any, len(p.items))
-	for i := range tables {
-		tables[i] = map[string]any{}
-	}
-	for _, it := range p.itemTexts {
-		for _, sf := range lists[p.items[it.item].list].sub {
-			if sf.key != it.key {
-				continue
-			}
-			if v := convert(it.text, sf.kind); !isBlank(v) {
-				tables[it.item][sf.name] = v
-			}
-			break
-		}
-	}
-	return tables
-}
-
 // isBlank reports a number element whose text was only white space: the
 // element is absent, as at the top level.
 func isBlank(v any) bool {
@@ -213,30 +189,61 @@ func isBlank(v any) bool {
 	return ok && trimSpace(s) == ""
 }
 
-// list returns the items of a list field: []map[string]any, or
-// []map[string]string for kStringList.
-func (p *scanner) list(f fieldSpec, tables []map[string]any) any {
+// list returns the items of a list field, one table per item:
+// []map[string]any, or []map[string]string for kStringList. The texts of
+// the items are in document order, so one walk pairs them with their items.
+func (p *scanner) list(f fieldSpec) any {
+	sub := lists[f.list].sub
+	var strs []map[string]string
+	var tables []map[string]any
 	if f.kind == kStringList {
-		out := []map[string]string{}
-		for i, it := range p.items {
-			if it.list != f.list {
-				continue
-			}
-			m := make(map[string]string, len(tables[i]))
-			for k, v := range tables[i] {
-				m[k] = v.(string)
-			}
-			out = append(out, m)
-		}
-		return out
+		strs = make([]map[string]string, 0, p.itemCount[f.list])
+	} else {
+		tables = make([]map[string]any, 0, p.itemCount[f.list])
 	}
-	out := []map[string]any{}
+	j := 0
 	for i, it := range p.items {
-		if it.list == f.list {
-			out = append(out, tables[i])
+		start := j
+		for j < len(p.itemTexts) && p.itemTexts[j].item == i {
+			j++
+		}
+		if it.list != f.list {
+			continue
+		}
+		texts := p.itemTexts[start:j]
+		if strs != nil {
+			m := make(map[string]string, len(texts))
+			for _, t := range texts {
+				if sf := subField(sub, t.key); sf != nil {
+					m[sf.name] = t.text
+				}
+			}
+			strs = append(strs, m)
+			continue
+		}
+		m := make(map[string]any, len(texts))
+		for _, t := range texts {
+			if sf := subField(sub, t.key); sf != nil {
+				if v := convert(t.text, sf.kind); !isBlank(v) {
+					m[sf.name] = v
+				}
+			}
+		}
+		tables = append(tables, m)
+	}
+	if strs != nil {
+		return strs
+	}
+	return tables
+}
+
+func subField(sub []fieldSpec, key uint16) *fieldSpec {
+	for i := range sub {
+		if sub[i].key == key {
+			return &sub[i]
 		}
 	}
-	return out
+	return nil
 }
 
 // productKeyPart returns part i of the EventKey of a follow from a
