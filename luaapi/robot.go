@@ -195,7 +195,7 @@ func (st *state) newClient() lua.LValue {
 // secretKeys never reach robot.config, should the caller forget to remove
 // them: a script that logs its configuration must not log these (a proxy
 // URL, api_proxy, may hold a password).
-var secretKeys = []string{"token", "app_secret", "encoding_aes_key", "redis_url", "api_proxy"}
+var secretKeys = []string{"token", "app_secret", "encoding_aes_key", "encoding_aes_key_previous", "redis_url", "api_proxy"}
 
 // configTable is robot.config: Options.Config as nested read-only tables.
 func (st *state) configTable() lua.LValue {
