@@ -176,20 +176,36 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 	if cfg.SessionStorage == store.KindOff {
 		sessions = nil
 	}
+	callers, err := callbackCallers(ctx, cfg, api, st, log)
+	if err != nil {
+		return err
+	}
+	if callers != nil {
+		// The daily refresh of WeChat's list ends before the store closes.
+		refreshCtx, stopRefresh := context.WithCancel(ctx)
+		refreshed := make(chan struct{})
+		go func() { defer close(refreshed); callers.Run(refreshCtx) }()
+		defer func() { stopRefresh(); <-refreshed }()
+	}
+
 	h, err := host.New(host.Options{
-		Token:              cfg.Token,
-		AppID:              cfg.AppID,
-		EncodingAESKey:     cfg.EncodingAESKey,
-		Dispatcher:         rt,
-		Sessions:           sessions,
-		Dedup:              dedup,
-		SharedStore:        cfg.SessionStorage == store.KindRedis,
-		Sender:             send,
-		ReplyTimeout:       cfg.ReplyTimeout,
-		HandlerTimeout:     cfg.HandlerTimeout,
-		TimestampTolerance: toleranceOption(cfg.TimestampTolerance),
-		MaxBody:            cfg.MaxBody,
-		Logger:             log,
+		Token:          cfg.Token,
+		AppID:          cfg.AppID,
+		EncodingAESKey: cfg.EncodingAESKey,
+		// During a key rotation in the admin console, the old key still opens
+		// messages; each reply goes back under its request's key.
+		EncodingAESKeyPrevious: cfg.EncodingAESKeyPrevious,
+		Dispatcher:             rt,
+		Sessions:               sessions,
+		Dedup:                  dedup,
+		SharedStore:            cfg.SessionStorage == store.KindRedis,
+		Sender:                 send,
+		ReplyTimeout:           cfg.ReplyTimeout,
+		HandlerTimeout:         cfg.HandlerTimeout,
+		TimestampTolerance:     toleranceOption(cfg.TimestampTolerance),
+		MaxBody:                cfg.MaxBody,
+		Callers:                callers,
+		Logger:                 log,
 	})
 	if err != nil {
 		return err
@@ -238,6 +254,31 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 	s := h.Stats()
 	log.Info("stopped", "deliveries", s.Deliveries, "retries", s.Retries, "late_replies", s.Late, "api_sends", s.APISends, "failures", s.Failures)
 	return nil
+}
+
+// callbackCallers builds the callback IP allowlist from callback_ips and
+// trusted_proxies; nil (anyone may call) when callback_ips is empty. With
+// "wechat" it fetches WeChat's list now, or stops start-up when there is
+// none to be had.
+func callbackCallers(ctx context.Context, cfg config.Config, api *client.Client, st store.Tokens, log *slog.Logger) (*host.Callers, error) {
+	if len(cfg.CallbackIPs) == 0 {
+		if len(cfg.TrustedProxies) > 0 {
+			log.Warn("trusted_proxies has no effect without callback_ips")
+		}
+		return nil, nil
+	}
+	opts := host.CallersOptions{Allow: cfg.CallbackIPs, TrustedProxies: cfg.TrustedProxies, Store: st, Logger: log}
+	if api != nil {
+		opts.FetchWeChatIPs = api.CallbackIPs
+	}
+	callers, err := host.NewCallers(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	wechat, fetched := callers.WeChatIPs()
+	log.Info("callback_ips: only these callers are answered", "allow", cfg.CallbackIPs,
+		"trusted_proxies", cfg.TrustedProxies, "wechat_addresses", len(wechat), "wechat_list_fetched", fetched)
+	return callers, nil
 }
 
 // toleranceOption maps the config's "0 disables" onto host.Options, where

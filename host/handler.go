@@ -25,6 +25,10 @@ type Options struct {
 	// 安全模式). AppID also scopes the retry-dedup keys.
 	AppID          string
 	EncodingAESKey string
+	// EncodingAESKeyPrevious is the key EncodingAESKey replaced: during a
+	// rotation in the admin console messages under either key are
+	// accepted, and each reply is encrypted with its request's key.
+	EncodingAESKeyPrevious string
 
 	// Dispatcher runs the bot's handlers.
 	Dispatcher Dispatcher
@@ -53,6 +57,9 @@ type Options struct {
 	TimestampTolerance time.Duration
 	// MaxBody limits the request body (default 1 MiB).
 	MaxBody int64
+	// Callers, when set, is the callback IP allowlist: requests from any
+	// other address get 403 before anything else is read (callers.go).
+	Callers *Callers
 
 	Logger *slog.Logger
 	// Now is the clock (tests); default time.Now.
@@ -62,7 +69,7 @@ type Options struct {
 // Handler is the http.Handler WeChat calls. It is safe for concurrent use.
 type Handler struct {
 	opts   Options
-	cipher *wxcrypto.Cipher
+	keys   *wxcrypto.Keys
 	log    *slog.Logger
 	engine *engine
 }
@@ -98,11 +105,13 @@ func New(opts Options) (*Handler, error) {
 	}
 	h := &Handler{opts: opts, log: opts.Logger}
 	if opts.EncodingAESKey != "" {
-		c, err := wxcrypto.NewCipher(opts.EncodingAESKey, opts.AppID)
+		k, err := wxcrypto.NewKeys(opts.EncodingAESKey, opts.EncodingAESKeyPrevious, opts.AppID)
 		if err != nil {
 			return nil, fmt.Errorf("host: %w", err)
 		}
-		h.cipher = c
+		h.keys = k
+	} else if opts.EncodingAESKeyPrevious != "" {
+		return nil, errors.New("host: EncodingAESKeyPrevious without EncodingAESKey")
 	}
 	h.engine = newEngine(&h.opts)
 	return h, nil
@@ -134,12 +143,18 @@ func refuse(status int, msg string, err error) *requestError {
 	return &requestError{status: status, msg: msg, err: err}
 }
 
-// ServeHTTP runs the pipeline: verify → read → decrypt → parse → answer
+// ServeHTTP runs the pipeline: caller → verify → read → decrypt → parse → answer
 // (dedup, dispatch, deadline) → render → encrypt.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The reply deadline counts from here: reading and decrypting the body
 	// spend WeChat's time too.
 	start := time.Now()
+	if c := h.opts.Callers; c != nil {
+		if caller := c.Caller(r); !c.Allowed(caller) {
+			h.refuseCaller(w, r, caller)
+			return
+		}
+	}
 	q, err := wxcrypto.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		h.fail(w, r, refuse(http.StatusBadRequest, "bad query string", err))
@@ -178,9 +193,10 @@ func (h *Handler) serveMessage(w http.ResponseWriter, r *http.Request, q wxcrypt
 
 	encrypted := q.EncryptType == "aes"
 	raw := body
+	var key *wxcrypto.Cipher // the key the request came under, for the reply
 	if encrypted {
 		var rerr *requestError
-		if raw, rerr = h.decrypt(body, q); rerr != nil {
+		if raw, key, rerr = h.decrypt(body, q); rerr != nil {
 			return rerr
 		}
 	}
@@ -206,7 +222,7 @@ func (h *Handler) serveMessage(w http.ResponseWriter, r *http.Request, q wxcrypt
 	}
 	resp := out.body
 	if encrypted {
-		resp = h.encrypt(out.body)
+		resp = h.encrypt(key, out.body)
 	}
 	w.Header().Set("Content-Type", "application/xml; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(len(resp)))
@@ -236,27 +252,30 @@ func (h *Handler) readBody(r *http.Request) ([]byte, *requestError) {
 	return buf.Bytes(), nil
 }
 
-func (h *Handler) decrypt(body []byte, q wxcrypto.Query) ([]byte, *requestError) {
-	if h.cipher == nil {
-		return nil, refuse(http.StatusBadRequest, "encrypted message, but encoding_aes_key is not configured", nil)
+// decrypt opens an encrypted message and returns it with the key that
+// opened it (the current one, or the previous during a rotation).
+func (h *Handler) decrypt(body []byte, q wxcrypto.Query) ([]byte, *wxcrypto.Cipher, *requestError) {
+	if h.keys == nil {
+		return nil, nil, refuse(http.StatusBadRequest, "encrypted message, but encoding_aes_key is not configured", nil)
 	}
 	env, err := wxcrypto.ParseEnvelope(body)
 	if err != nil {
-		return nil, refuse(http.StatusBadRequest, "malformed encrypted envelope", err)
+		return nil, nil, refuse(http.StatusBadRequest, "malformed encrypted envelope", err)
 	}
 	if !wxcrypto.VerifyMsgSignature(h.opts.Token, q.Timestamp, q.Nonce, env.Encrypt, q.MsgSignature) {
-		return nil, refuse(http.StatusForbidden, "msg_signature does not match the token", errBadSignature)
+		return nil, nil, refuse(http.StatusForbidden, "msg_signature does not match the token", errBadSignature)
 	}
-	plain, err := h.cipher.Decrypt(env.Encrypt)
+	plain, key, err := h.keys.Decrypt(env.Encrypt)
 	if err != nil {
-		return nil, refuse(http.StatusBadRequest, "cannot decrypt the message", err)
+		return nil, nil, refuse(http.StatusBadRequest, "cannot decrypt the message", err)
 	}
-	return plain, nil
+	return plain, key, nil
 }
 
-// encrypt wraps a reply in the encrypted envelope with a fresh nonce.
-func (h *Handler) encrypt(plain []byte) []byte {
-	enc, err := h.cipher.Encrypt(plain)
+// encrypt wraps a reply in the encrypted envelope with a fresh nonce,
+// under key: the one its request came under.
+func (h *Handler) encrypt(key *wxcrypto.Cipher, plain []byte) []byte {
+	enc, err := key.Encrypt(plain)
 	if err != nil {
 		// crypto/rand failing is not something a request can fix.
 		panic(fmt.Sprintf("host: encrypt reply: %v", err))

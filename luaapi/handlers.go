@@ -256,7 +256,7 @@ func (h *handler) matches(L *lua.LState, msg *message.Message) (bool, lua.LValue
 
 // dispatch runs the handlers for msg: the typed handlers of its type, then
 // robot.handler ones, each as fn(message, session, match), until one
-// returns something other than nil (or false). It returns the reply, the
+// returns something other than nil, false or "". It returns the reply, the
 // new session bytes (nil when unchanged) and the first error.
 //
 // Dialogs come first: while the user is in one, a message (not an event)
@@ -298,6 +298,9 @@ lists:
 			if err != nil {
 				return nil, nil, &Error{File: h.fn.Proto.SourceName, Line: h.fn.Proto.LineDefined,
 					Message: "the handler returned " + err.Error()}
+			}
+			if r == nil {
+				continue // "": falsy, as in WeRoBot
 			}
 			answer = r
 			break lists

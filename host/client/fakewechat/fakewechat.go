@@ -306,6 +306,8 @@ var methods = func() map[string]string {
 		"/cgi-bin/groups/get", "/cgi-bin/user/info", "/cgi-bin/user/get", "/cgi-bin/showqrcode",
 		"/cgi-bin/media/get", "/cgi-bin/material/get_materialcount", "/cgi-bin/tags/get",
 		"/sns/oauth2/access_token", "/sns/oauth2/refresh_token", "/sns/userinfo", "/sns/auth",
+		"/cgi-bin/get_api_domain_ip", "/wxaapi/newtmpl/getcategory", "/wxaapi/newtmpl/getpubtemplatekeywords",
+		"/wxaapi/newtmpl/getpubtemplatetitles", "/wxaapi/newtmpl/gettemplate",
 	} {
 		m[p] = "GET"
 	}
@@ -325,6 +327,8 @@ var methods = func() map[string]string {
 		"/cgi-bin/tags/create", "/cgi-bin/tags/update", "/cgi-bin/tags/delete", "/cgi-bin/user/tag/get",
 		"/cgi-bin/tags/members/batchtagging", "/cgi-bin/tags/members/batchuntagging", "/cgi-bin/tags/getidlist",
 		"/cgi-bin/message/template/send", "/cgi-bin/template/api_set_industry", "/cgi-bin/template/api_add_template",
+		"/cgi-bin/message/mass/speed/set", "/cgi-bin/callback/check", "/cgi-bin/clear_quota", "/cgi-bin/openapi/quota/get",
+		"/wxaapi/newtmpl/addtemplate", "/wxaapi/newtmpl/deltemplate", "/cgi-bin/message/subscribe/bizsend",
 	} {
 		m[p] = "POST"
 	}
@@ -530,6 +534,33 @@ func (s *Server) answerDefault(w http.ResponseWriter, c Call) {
 		writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "ticket": t, "expires_in": ttl})
 	case "/cgi-bin/getcallbackip":
 		writeJSON(w, map[string]any{"ip_list": []string{"101.226.62.77", "101.226.62.78"}})
+	case "/cgi-bin/get_api_domain_ip":
+		writeJSON(w, map[string]any{"ip_list": []string{"101.89.47.18", "101.91.34.103"}})
+	case "/cgi-bin/callback/check":
+		writeJSON(w, map[string]any{"dns": []any{map[string]any{"ip": "111.161.64.40", "real_operator": "UNICOM"}},
+			"ping": []any{map[string]any{"ip": "111.161.64.40", "from_operator": "UNICOM", "package_loss": "0%", "time": "23.079ms"}}})
+	case "/cgi-bin/clear_quota":
+		if c.Body["appid"] != s.AppID {
+			writeError(w, 40013)
+			return
+		}
+		writeJSON(w, ok)
+	case "/cgi-bin/openapi/quota/get":
+		writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "quota": map[string]any{"daily_limit": 10000000, "used": 1, "remain": 9999999}})
+	case "/wxaapi/newtmpl/addtemplate":
+		writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "priTmplId": "9Aw5ZV1j9xdWTFEkqCpZ7mIBbSC34khK55OtzUPl0rU"})
+	case "/wxaapi/newtmpl/getcategory":
+		writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "data": []any{map[string]any{"id": 616, "name": "公交"}}})
+	case "/wxaapi/newtmpl/getpubtemplatekeywords":
+		writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "count": 1,
+			"data": []any{map[string]any{"kid": 1, "name": "物品名称", "example": "名称", "rule": "thing"}}})
+	case "/wxaapi/newtmpl/getpubtemplatetitles":
+		writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "count": 1,
+			"data": []any{map[string]any{"tid": 99, "title": "付款成功通知", "type": 2, "categoryId": c.Query.Get("ids")}}})
+	case "/wxaapi/newtmpl/gettemplate":
+		writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "data": []any{map[string]any{
+			"priTmplId": "9Aw5ZV1j9xdWTFEkqCpZ7mIBbSC34khK55OtzUPl0rU", "title": "付款成功通知",
+			"content": "商品名称:{{thing1.DATA}}", "example": "商品名称:咖啡", "type": 2}}})
 	case "/cgi-bin/menu/get":
 		writeJSON(w, map[string]any{"menu": map[string]any{"button": []any{}}})
 	case "/cgi-bin/menu/addconditional":
