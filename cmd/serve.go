@@ -147,7 +147,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 		Config:         cfg.Public(),
 		Client:         api,
 		Values:         st,
-		Send:           robotSend(send),
+		Send:           robotSend(send, cfg.MaxReplyParts, log),
 		Stats:          stats,
 		Logger:         log,
 	})
@@ -186,6 +186,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 		HandlerTimeout:     cfg.HandlerTimeout,
 		TimestampTolerance: toleranceOption(cfg.TimestampTolerance),
 		MaxBody:            cfg.MaxBody,
+		RefusePlaintext:    !cfg.AcceptPlaintext,
+		StoreErrorReply:    cfg.StoreErrorReply,
+		MaxReplyParts:      cfg.MaxReplyParts,
 		Logger:             log,
 	})
 	if err != nil {
@@ -247,13 +250,13 @@ func toleranceOption(d time.Duration) time.Duration {
 }
 
 // robotSend is robot.send: the reply through the customer-service API,
-// long texts split as the reply engine splits them.
-func robotSend(send host.SendFunc) func(ctx context.Context, openid string, r reply.Reply) error {
+// long texts split and capped at max_reply_parts as the reply engine does.
+func robotSend(send host.SendFunc, maxParts int, log *slog.Logger) func(ctx context.Context, openid string, r reply.Reply) error {
 	if send == nil {
 		return nil
 	}
 	return func(ctx context.Context, openid string, r reply.Reply) error {
-		return host.SendSplit(ctx, send, openid, r)
+		return host.SendSplit(ctx, send, openid, r, maxParts, log)
 	}
 }
 
