@@ -82,7 +82,7 @@ func serveCommand(args []string) error {
 // serve runs the host until ctx ends. ready, when not nil, receives the
 // listening address (tests).
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- string) (err error) {
-	st, err := storeopen.Open(store.Options{
+	st, err := storeopen.OpenContext(ctx, store.Options{
 		Kind:       cfg.SessionStorage,
 		Path:       cfg.DB,
 		RedisURL:   cfg.RedisURL,
