@@ -70,6 +70,8 @@ type engine struct {
 
 	// leaseTTL is how long a user's lease lasts unrenewed (lease.go).
 	leaseTTL time.Duration
+	// orphans are leases to release once the store answers (lease.go).
+	orphans orphanLeases
 
 	mu     sync.Mutex
 	closed bool

@@ -268,6 +268,7 @@ func TestLeaseHeldDuringOutageIsReleasedWhenStoreReturns(t *testing.T) {
 	close(bot.release) // the handler ends while the store is down: no release
 	<-first
 	waitFor(t, func() bool { return strings.Contains(logs.String(), "user lease not released") })
+	time.Sleep(700 * time.Millisecond) // a few rounds of the background release meet the outage
 	shared.down.Store(false)
 
 	bot.release = nil
@@ -324,4 +325,40 @@ func TestLeaseRenewedWhileHandlerRuns(t *testing.T) {
 	if got, _ := shared.LoadSession(context.Background(), "u1"); string(got) != "xx" {
 		t.Errorf("session %q: the second process ran while the first still held a renewed lease", got)
 	}
+}
+
+// brokenAfterWrite runs the next lease command and then reports a broken
+// connection: the command reached the store, the answer did not.
+type brokenAfterWrite struct {
+	*memory.Store
+	breakNext atomic.Bool
+}
+
+func (b *brokenAfterWrite) AddDedup(ctx context.Context, key string, v []byte, ttl time.Duration) (bool, []byte, error) {
+	added, cur, err := b.Store.AddDedup(ctx, key, v, ttl)
+	if strings.HasPrefix(key, "lease|") && b.breakNext.CompareAndSwap(true, false) {
+		return false, nil, errors.New("redis 127.0.0.1:6379: add dedup: EOF")
+	}
+	return added, cur, err
+}
+
+// A lease taken by a command whose answer was lost (Redis killed right
+// after it wrote the lease to its append-only file) is released once the
+// store answers: the user's next message is not held for the lease's TTL.
+func TestLeaseTakenWithLostAnswerIsReleased(t *testing.T) {
+	var logs syncBuffer
+	shared := &brokenAfterWrite{Store: memory.New(memory.Options{})}
+	h := newHandler(t, host.Options{Dispatcher: &counter{}, Sessions: shared.Store, Dedup: shared, SharedStore: true,
+		ReplyTimeout: 3 * time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	w := newWechat(t, false)
+	shared.breakNext.Store(true)
+	if _, body := serve(h, w.request("/", textXML("u1", "count", 70))); answerOf(t, body) != "count=1" {
+		t.Fatalf("first message: %s", body)
+	}
+	start := time.Now()
+	if _, body := serve(h, w.request("/", textXML("u1", "count", 71))); answerOf(t, body) != "count=2" {
+		t.Errorf("next message: %q after %v, want count=2 in time", answerOf(t, body), time.Since(start))
+	}
+	// Logged by the background release, which may finish after the answer.
+	waitFor(t, func() bool { return strings.Contains(logs.String(), "user lease left by a store failure released") })
 }
