@@ -181,7 +181,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case http.MethodGet, http.MethodHead:
 		// The URL check of the admin console: echo echostr back. Its query
 		// is bound too, so that it cannot carry a forged message later.
-		h.bindQuery(r.Context(), start, q, echoDigest(q.Echostr))
+		h.bindQuery(r.Context(), start, q, h.echoBinding(q.Echostr))
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, q.Echostr)
 	case http.MethodPost:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"net/http"
 	"strconv"
 	"time"
@@ -39,7 +40,9 @@ func (h *Handler) refused(reason string) {
 // the host binds each signed query to the digest of the first body it came
 // with, in the dedup store (shared by all processes on Redis), and refuses
 // an unencrypted message whose query is bound to another body. The same
-// body again is WeChat's retry, which dedup answers.
+// body again is WeChat's retry, which dedup answers, as long as it comes
+// within retryWindow of the first; later it is a replay of a captured
+// request, which dedup may have forgotten, and is refused too.
 //
 // An encrypted message is bound to its body by msg_signature, so it is never
 // refused here; its query is bound all the same, as is the query of the URL
@@ -57,6 +60,12 @@ const minReplayTTL = 300 * time.Second
 // second preimage within reach, at half the memory of the whole sum.
 const queryDigestSize = 16
 
+// retryWindow is how long after a query was first seen the same body is
+// taken for WeChat's retry (WeChat resends within about 15 s). It is well
+// inside the engine's dedup memory (minDedupTTL), so that every retry let
+// through is answered from dedup, never run again.
+const retryWindow = 30 * time.Second
+
 // checkReplay applies 安全模式 only (RefusePlaintext) and the replay rule
 // to a message whose signature already verified. body is the request body
 // as received.
@@ -65,24 +74,51 @@ func (h *Handler) checkReplay(reqCtx context.Context, start time.Time, q wxcrypt
 		return refuse(http.StatusForbidden, ReasonPlaintext, "unencrypted message refused: accept_plaintext is false (安全模式 only)", nil)
 	}
 	sum := sha256.Sum256(body)
-	current, added, ok := h.bindQuery(reqCtx, start, q, sum[:queryDigestSize])
-	if !ok || added || encrypted || bytes.Equal(current, sum[:queryDigestSize]) {
+	digest := sum[:queryDigestSize]
+	now := h.opts.Now()
+	bound, added, ok := h.bindQuery(reqCtx, start, q, binding(digest, now))
+	if !ok || added {
 		return nil
 	}
-	return refuse(http.StatusForbidden, ReasonReplay, "signed query replayed with another body (timestamp "+q.Timestamp+", nonce "+q.Nonce+")", nil)
+	seenDigest, seenAt := parseBinding(bound)
+	where := " (timestamp " + q.Timestamp + ", nonce " + q.Nonce + ")"
+	switch {
+	case bytes.Equal(seenDigest, digest):
+		if d := now.Sub(seenAt); d >= retryWindow {
+			return refuse(http.StatusForbidden, ReasonReplay, "signed query replayed unchanged "+d.Round(time.Second).String()+" after it was first seen, too late for a retry"+where, nil)
+		}
+		return nil // WeChat's retry: dedup answers it
+	case encrypted:
+		return nil // msg_signature binds the body
+	}
+	return refuse(http.StatusForbidden, ReasonReplay, "signed query replayed with another body"+where, nil)
 }
 
-// bindQuery records that q came with the body whose digest is digest,
-// unless it is already bound. It returns the digest bound before (when
-// added is false); ok is false when the store failed (logged).
-func (h *Handler) bindQuery(reqCtx context.Context, start time.Time, q wxcrypto.Query, digest []byte) (current []byte, added, ok bool) {
+// binding is the value a query is bound to: the body's digest, then when
+// it was first seen (Unix milliseconds, big-endian).
+func binding(digest []byte, seen time.Time) []byte {
+	return binary.BigEndian.AppendUint64(append(make([]byte, 0, len(digest)+8), digest...), uint64(seen.UnixMilli()))
+}
+
+// parseBinding reads a binding; one that does not parse matches no body.
+func parseBinding(b []byte) (digest []byte, seen time.Time) {
+	if len(b) != queryDigestSize+8 {
+		return nil, time.Time{}
+	}
+	return b[:queryDigestSize], time.UnixMilli(int64(binary.BigEndian.Uint64(b[queryDigestSize:])))
+}
+
+// bindQuery binds q to value (a binding), unless it is already bound. It
+// returns the binding found (when added is false); ok is false when the
+// store failed (logged).
+func (h *Handler) bindQuery(reqCtx context.Context, start time.Time, q wxcrypto.Query, value []byte) (current []byte, added, ok bool) {
 	// Bounded by the reply deadline, like the engine's store calls, and
 	// not ended by WeChat hanging up: a half-done delivery must leave its
 	// binding.
 	ctx, cancel := context.WithDeadline(context.WithoutCancel(reqCtx), start.Add(h.opts.ReplyTimeout))
 	defer cancel()
 	key := queryKey(h.opts.AppID, q)
-	added, current, err := h.engine.dedup.AddDedup(ctx, key, digest, h.replayTTL(q.Timestamp))
+	added, current, err := h.engine.dedup.AddDedup(ctx, key, value, h.replayTTL(q.Timestamp))
 	if err != nil {
 		h.log.Error("dedup store unavailable; the query's binding to its body is not checked", "timestamp", q.Timestamp, "nonce", q.Nonce, "error", err)
 		return nil, false, false
@@ -112,9 +148,9 @@ func (h *Handler) replayTTL(timestamp string) time.Duration {
 	return tol
 }
 
-// echoDigest is what the query of a URL check is bound to: never the digest
-// of a message body.
-func echoDigest(echostr string) []byte {
+// echoBinding is what the query of a URL check is bound to: never the
+// digest of a message body.
+func (h *Handler) echoBinding(echostr string) []byte {
 	sum := sha256.Sum256([]byte("GET echostr\x00" + echostr))
-	return sum[:queryDigestSize]
+	return binding(sum[:queryDigestSize], h.opts.Now())
 }

@@ -3,10 +3,13 @@ package host_test
 // The replay rule: one signed query authenticates one body.
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -103,6 +106,44 @@ func TestReplayedQueryWithAnotherBodyIsRefused(t *testing.T) {
 	// Another query (a fresh nonce) is another message.
 	if code, body := serve(h, w.request("/", textXML("oBob", "hi", 6004))); code != 200 || parseReply(t, body).Content != "oBob: hi" {
 		t.Errorf("a new query: %d %s", code, body)
+	}
+}
+
+// A captured request replayed unchanged is WeChat's retry only while
+// WeChat retries; later (when dedup may have forgotten the message, and
+// the handlers would run again) it is refused too, encrypted or not.
+func TestExactReplayAfterRetryWindowIsRefused(t *testing.T) {
+	for _, aes := range []bool{false, true} {
+		var mu sync.Mutex
+		now := time.Now()
+		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+		opts := host.Options{Dispatcher: echo, Now: clock}
+		if aes {
+			opts.EncodingAESKey = testAESKey
+		}
+		h := newHandler(t, opts)
+		w := newWechat(t, aes)
+		w.nowUnix = now.Unix()
+		captured := w.request("/", textXML("oAlice", "pay 10", 9300))
+		body, _ := io.ReadAll(captured.Body)
+		replay := func() *http.Request {
+			return httptest.NewRequest(http.MethodPost, captured.URL.String(), bytes.NewReader(body))
+		}
+		if code, _ := serve(h, replay()); code != 200 {
+			t.Fatalf("aes=%v: first delivery: %d", aes, code)
+		}
+		mu.Lock()
+		now = now.Add(10 * time.Second)
+		mu.Unlock()
+		if code, _ := serve(h, replay()); code != 200 {
+			t.Errorf("aes=%v: WeChat's retry 10 s later: %d, want 200", aes, code)
+		}
+		mu.Lock()
+		now = now.Add(50 * time.Second)
+		mu.Unlock()
+		if code, answer := serve(h, replay()); code != http.StatusForbidden {
+			t.Errorf("aes=%v: the same request 60 s later: %d %s, want 403", aes, code, answer)
+		}
 	}
 }
 
