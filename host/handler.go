@@ -158,8 +158,9 @@ func refuse(status int, reason, msg string, err error) *requestError {
 	return &requestError{status: status, reason: reason, msg: msg, err: err}
 }
 
-// ServeHTTP runs the pipeline: verify → read → decrypt → parse → answer
-// (dedup, dispatch, deadline) → render → encrypt.
+// ServeHTTP runs the pipeline: verify → read → decrypt → bind the query to
+// the body (replay.go) → parse → answer (dedup, dispatch, deadline) →
+// render → encrypt.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The reply deadline counts from here: reading and decrypting the body
 	// spend WeChat's time too.

@@ -86,6 +86,22 @@ func storedCount(t *testing.T, s *memory.Store, user string) int {
 	return v.N
 }
 
+// counterHost is a handler serving the counter bot on sessions that break
+// on demand, logging to logs.
+type counterHost struct {
+	h        *host.Handler
+	sessions *brokenSessions
+	bot      *counter
+	logs     *syncBuffer
+}
+
+func newCounterHost(t *testing.T, storeErrorReply string) counterHost {
+	c := counterHost{sessions: &brokenSessions{Store: memory.New(memory.Options{})}, bot: &counter{}, logs: &syncBuffer{}}
+	c.h = newHandler(t, host.Options{Dispatcher: c.bot, Sessions: c.sessions, StoreErrorReply: storeErrorReply,
+		Logger: slog.New(slog.NewTextHandler(c.logs, nil))})
+	return c
+}
+
 // answerOf is what the user sees of a delivery: the text, or "success".
 func answerOf(t *testing.T, body []byte) string {
 	t.Helper()
@@ -102,11 +118,8 @@ func TestSessionSaveFailureWithholdsReply(t *testing.T) {
 			if want == "" {
 				want = "success"
 			}
-			var logs syncBuffer
-			sessions := &brokenSessions{Store: memory.New(memory.Options{})}
-			bot := &counter{}
-			h := newHandler(t, host.Options{Dispatcher: bot, Sessions: sessions, StoreErrorReply: storeErrorReply,
-				Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			c := newCounterHost(t, storeErrorReply)
+			h, sessions, bot, logs := c.h, c.sessions, c.bot, c.logs
 			w := newWechat(t, false)
 			if _, body := serve(h, w.request("/", textXML("u1", "count", 1))); answerOf(t, body) != "count=1" {
 				t.Fatalf("first message: %s", body)
@@ -150,11 +163,8 @@ func TestSessionSaveFailureWithholdsReply(t *testing.T) {
 // empty one: they would greet a regular as a new user, and their save
 // would overwrite the real session.
 func TestSessionLoadFailureDoesNotRunHandlers(t *testing.T) {
-	var logs syncBuffer
-	sessions := &brokenSessions{Store: memory.New(memory.Options{})}
-	bot := &counter{}
-	h := newHandler(t, host.Options{Dispatcher: bot, Sessions: sessions, StoreErrorReply: busy,
-		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	c := newCounterHost(t, busy)
+	h, sessions, bot, logs := c.h, c.sessions, c.bot, c.logs
 	w := newWechat(t, false)
 	for i := range 3 {
 		serve(h, w.request("/", textXML("u1", "count", int64(10+i))))
