@@ -83,10 +83,21 @@ func freePort(t *testing.T) int {
 // waits until it answers WeChat's URL check.
 func startHost(t *testing.T, flags ...string) *hostProcess {
 	t.Helper()
+	return startHostUnder(t, nil, flags...)
+}
+
+// startHostUnder is startHost with the binary run by a wrapper command
+// (prlimit with its options, for instance).
+func startHostUnder(t *testing.T, wrapper []string, flags ...string) *hostProcess {
+	t.Helper()
 	port := freePort(t)
 	args := append([]string{"serve", "--port", strconv.Itoa(port), "--token", e2eToken, "--app_id", e2eAppID,
 		"--scripts", "testdata/e2e", "--log_level", "debug"}, flags...)
-	p := &hostProcess{cmd: exec.Command(binary, args...), url: fmt.Sprintf("http://127.0.0.1:%d/", port),
+	cmd := exec.Command(binary, args...)
+	if len(wrapper) > 0 {
+		cmd = exec.Command(wrapper[0], append(append(wrapper[1:], binary), args...)...)
+	}
+	p := &hostProcess{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d/", port),
 		logs: new(bytes.Buffer), mu: new(sync.Mutex), done: make(chan error, 1)}
 	p.cmd.Stdout = syncBuffer{p.mu, p.logs}
 	p.cmd.Stderr = syncBuffer{p.mu, p.logs}

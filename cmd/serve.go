@@ -82,7 +82,7 @@ func serveCommand(args []string) error {
 // serve runs the host until ctx ends. ready, when not nil, receives the
 // listening address (tests).
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- string) (err error) {
-	st, err := storeopen.Open(store.Options{
+	st, err := storeopen.OpenContext(ctx, store.Options{
 		Kind:       cfg.SessionStorage,
 		Path:       cfg.DB,
 		RedisURL:   cfg.RedisURL,
@@ -148,7 +148,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 		Config:         cfg.Public(),
 		Client:         api,
 		Values:         st,
-		Send:           robotSend(send),
+		Send:           robotSend(send, cfg.MaxReplyParts, log),
 		Stats:          stats,
 		Logger:         log,
 		// No sessions to carry dialog records: they stay in memory.
@@ -205,6 +205,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 		TimestampTolerance:     toleranceOption(cfg.TimestampTolerance),
 		MaxBody:                cfg.MaxBody,
 		Callers:                callers,
+		RefusePlaintext:        !cfg.AcceptPlaintext,
+		StoreErrorReply:        cfg.StoreErrorReply,
+		MaxReplyParts:          cfg.MaxReplyParts,
 		Logger:                 log,
 	})
 	if err != nil {
@@ -291,13 +294,13 @@ func toleranceOption(d time.Duration) time.Duration {
 }
 
 // robotSend is robot.send: the reply through the customer-service API,
-// long texts split as the reply engine splits them.
-func robotSend(send host.SendFunc) func(ctx context.Context, openid string, r reply.Reply) error {
+// long texts split and capped at max_reply_parts as the reply engine does.
+func robotSend(send host.SendFunc, maxParts int, log *slog.Logger) func(ctx context.Context, openid string, r reply.Reply) error {
 	if send == nil {
 		return nil
 	}
 	return func(ctx context.Context, openid string, r reply.Reply) error {
-		return host.SendSplit(ctx, send, openid, r)
+		return host.SendSplit(ctx, send, openid, r, maxParts, log)
 	}
 }
 

@@ -68,15 +68,23 @@ type engine struct {
 	notify notifier
 	stats  counters
 
+	// leaseTTL is how long a user's lease lasts unrenewed (lease.go).
+	leaseTTL time.Duration
+	// orphans are leases to release once the store answers (lease.go).
+	orphans orphanLeases
+
 	mu     sync.Mutex
 	closed bool
+	// stopping is closed by close: background work that may give up
+	// (retrying a lease release) stops then instead of holding Close.
+	stopping chan struct{}
 	// work tracks goroutines that outlive their request: handler runs
 	// past the deadline, late deliveries, the rest of long texts.
 	work sync.WaitGroup
 }
 
 func newEngine(opts *Options) *engine {
-	e := &engine{opts: opts, log: opts.Logger, dedup: opts.Dedup}
+	e := &engine{opts: opts, log: opts.Logger, dedup: opts.Dedup, leaseTTL: defaultLeaseTTL, stopping: make(chan struct{})}
 	if e.dedup == nil {
 		e.dedup = memory.New(memory.Options{})
 	}
@@ -196,6 +204,13 @@ func (e *engine) runAndWait(reqCtx, ctx context.Context, key string, msg *messag
 // run loads the user's session, runs the handlers, saves the session and
 // renders the reply. It holds the user's lock throughout, so that two
 // messages of one user never overwrite each other's session changes.
+//
+// A reply never claims what was not stored: when the session cannot be
+// loaded the handlers do not run (on an empty session they would answer as
+// if the user were new), and when the session they changed cannot be saved
+// their reply is withheld. Either way the delivery gets StoreErrorReply
+// instead, through the same paths as a reply (passive, a retry, or the API
+// when late), so that a retry answers the same.
 func (e *engine) run(msg *message.Message) (res result) {
 	ctx, cancel := context.WithTimeout(context.Background(), e.opts.HandlerTimeout)
 	defer cancel()
@@ -215,13 +230,10 @@ func (e *engine) run(msg *message.Message) (res result) {
 	defer unlock()
 
 	var session []byte
-	loaded := true
 	if e.opts.Sessions != nil {
 		session, err = e.opts.Sessions.LoadSession(ctx, msg.Source)
 		if err != nil {
-			loaded = false
-			e.log.Error("session not loaded; the handler runs with an empty session, which will not be saved", "user", msg.Source, "error", err)
-			session = nil
+			return e.storeFailed(msg, "session not loaded; the handlers did not run", err)
 		}
 	}
 	r, newSession, err := e.opts.Dispatcher.Dispatch(ctx, msg, session)
@@ -230,22 +242,14 @@ func (e *engine) run(msg *message.Message) (res result) {
 		e.log.Error("handler failed", "type", msg.Type, "user", msg.Source, "error", err)
 		return result{}
 	}
-	switch {
-	case newSession == nil || e.opts.Sessions == nil:
-	case !loaded:
-		// Saving what the handler made of an empty session would
-		// overwrite the real one, which merely could not be read.
-		e.stats.failures.Add(1)
-		e.log.Error("session not saved: it could not be loaded, and saving would overwrite it", "user", msg.Source)
-	default:
+	if newSession != nil && e.opts.Sessions != nil {
 		// Committed before the reply leaves: a crash after the answer
 		// loses nothing the user was answered about.
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
 		err := e.opts.Sessions.SaveSession(sctx, msg.Source, newSession)
 		cancel()
 		if err != nil {
-			e.stats.failures.Add(1)
-			e.log.Error("session not saved", "user", msg.Source, "error", err)
+			return e.storeFailed(msg, "session not saved; the handlers' reply is withheld", err)
 		}
 	}
 	if r == nil {
@@ -254,9 +258,31 @@ func (e *engine) run(msg *message.Message) (res result) {
 	if _, ok := r.(*reply.Success); ok {
 		return result{}
 	}
-	parts := splitReply(r)
+	return e.render(msg, r)
+}
+
+// render turns a reply into a result: the passive XML of its first part,
+// and its parts as the API would send them.
+func (e *engine) render(msg *message.Message, r reply.Reply) result {
+	parts := e.splitReply(msg.Source, r)
 	buf := make([]byte, 0, 512) // fits a typical reply: one allocation
 	return result{first: reply.Render(buf, parts[0], msg.Source, msg.Target, time.Now().Unix()), parts: parts}
+}
+
+// storeFailed logs why the handlers' reply is withheld and returns what the
+// delivery gets instead: StoreErrorReply, or nothing ("success").
+func (e *engine) storeFailed(msg *message.Message, why string, err error) result {
+	e.stats.failures.Add(1)
+	e.stats.withheld.Add(1)
+	answer := "success"
+	if e.opts.StoreErrorReply != "" {
+		answer = "store_error_reply"
+	}
+	e.log.Error(why, "type", msg.Type, "user", msg.Source, "answer", answer, "error", err)
+	if e.opts.StoreErrorReply == "" {
+		return result{}
+	}
+	return e.render(msg, &reply.Text{Content: e.opts.StoreErrorReply})
 }
 
 // joinRetry answers a delivery of a message that an earlier delivery is
@@ -541,7 +567,10 @@ func (e *engine) send(openid string, r reply.Reply) error {
 // still running.
 func (e *engine) close(ctx context.Context) error {
 	e.mu.Lock()
-	e.closed = true
+	if !e.closed {
+		e.closed = true
+		close(e.stopping)
+	}
 	e.mu.Unlock()
 	finished := make(chan struct{})
 	go func() {

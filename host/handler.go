@@ -61,6 +61,26 @@ type Options struct {
 	// other address get 403 before anything else is read (callers.go).
 	Callers *Callers
 
+	// RefusePlaintext, with EncodingAESKey set, refuses unencrypted
+	// messages with 403 (安全模式 only; the config key accept_plaintext =
+	// false). The zero value accepts them, as 兼容模式 does.
+	RefusePlaintext bool
+	// StoreErrorReply is the answer of a delivery whose session could not
+	// be loaded or saved: the handlers' reply is withheld then, because it
+	// may tell the user about a change that was not kept. Empty answers
+	// "success" (nothing is shown); any other text is sent as a text reply,
+	// e.g. "系统繁忙，请稍后再试".
+	StoreErrorReply string
+	// MaxReplyParts caps the messages one long text becomes, the passive
+	// answer included; the rest is dropped with a log line (default 5).
+	MaxReplyParts int
+	// OnRefused, when set, is called once for each request refused before
+	// the handlers ran, with the reason: one of the Reason* constants (the
+	// reason label of luarobot_requests_refused_total). It must be fast and
+	// safe for concurrent use. Deliveries turned away during shutdown are
+	// not refusals.
+	OnRefused func(reason string)
+
 	Logger *slog.Logger
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
@@ -97,6 +117,9 @@ func New(opts Options) (*Handler, error) {
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = 1 << 20
 	}
+	if opts.MaxReplyParts <= 0 {
+		opts.MaxReplyParts = DefaultMaxReplyParts
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -124,10 +147,11 @@ func (h *Handler) Stats() Stats { return h.engine.stats.snapshot() }
 // in the background.
 func (h *Handler) Close(ctx context.Context) error { return h.engine.close(ctx) }
 
-// requestError is a refused request: the status and what the log and the
-// client are told.
+// requestError is a refused request: the status, the reason (a Reason*
+// constant) and what the log and the client are told.
 type requestError struct {
 	status int
+	reason string
 	msg    string
 	err    error
 }
@@ -139,12 +163,13 @@ func (e *requestError) Error() string {
 	return e.msg
 }
 
-func refuse(status int, msg string, err error) *requestError {
-	return &requestError{status: status, msg: msg, err: err}
+func refuse(status int, reason, msg string, err error) *requestError {
+	return &requestError{status: status, reason: reason, msg: msg, err: err}
 }
 
-// ServeHTTP runs the pipeline: caller → verify → read → decrypt → parse → answer
-// (dedup, dispatch, deadline) → render → encrypt.
+// ServeHTTP runs the pipeline: caller → verify → read → decrypt → bind the
+// query to the body (replay.go) → parse → answer (dedup, dispatch,
+// deadline) → render → encrypt.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The reply deadline counts from here: reading and decrypting the body
 	// spend WeChat's time too.
@@ -157,20 +182,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	q, err := wxcrypto.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		h.fail(w, r, refuse(http.StatusBadRequest, "bad query string", err))
+		h.fail(w, r, refuse(http.StatusBadRequest, ReasonMalformed, "bad query string", err))
 		return
 	}
 	if !wxcrypto.VerifySignature(h.opts.Token, q.Timestamp, q.Nonce, q.Signature) {
-		h.forbidden(w, r, "signature does not match the token")
+		h.forbidden(w, r, ReasonSignature, "signature does not match the token")
 		return
 	}
 	if err := wxcrypto.CheckTimestamp(q.Timestamp, h.opts.Now(), h.opts.TimestampTolerance); err != nil {
-		h.forbidden(w, r, "timestamp refused: "+err.Error())
+		h.forbidden(w, r, ReasonTimestamp, "timestamp refused: "+err.Error())
 		return
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-		// The URL check of the admin console: echo echostr back.
+		// The URL check of the admin console: echo echostr back. Its query
+		// is bound too, so that it cannot carry a forged message later.
+		h.bindQuery(r.Context(), start, q, h.echoBinding(q.Echostr))
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, q.Echostr)
 	case http.MethodPost:
@@ -179,7 +206,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	default:
 		w.Header().Set("Allow", "GET, POST")
-		h.fail(w, r, refuse(http.StatusMethodNotAllowed, "method not allowed", nil))
+		h.fail(w, r, refuse(http.StatusMethodNotAllowed, ReasonMethod, "method not allowed", nil))
 	}
 }
 
@@ -200,14 +227,18 @@ func (h *Handler) serveMessage(w http.ResponseWriter, r *http.Request, q wxcrypt
 			return rerr
 		}
 	}
+	// One signed query authenticates one body (replay.go).
+	if rerr := h.checkReplay(r.Context(), start, q, body, encrypted); rerr != nil {
+		return rerr
+	}
 	msg, err := message.Parse(raw)
 	if err != nil {
-		return refuse(http.StatusBadRequest, "malformed message", err)
+		return refuse(http.StatusBadRequest, ReasonMalformed, "malformed message", err)
 	}
 
 	out, err := h.engine.answer(r.Context(), start, msg)
 	if err != nil {
-		return refuse(http.StatusServiceUnavailable, "shutting down", err)
+		return refuse(http.StatusServiceUnavailable, "", "shutting down", err)
 	}
 	// Whatever follows (the rest of a long text) goes after the answer
 	// has left.
@@ -233,7 +264,7 @@ func (h *Handler) serveMessage(w http.ResponseWriter, r *http.Request, q wxcrypt
 // readBody reads the body, refusing more than MaxBody bytes.
 func (h *Handler) readBody(r *http.Request) ([]byte, *requestError) {
 	if r.ContentLength > h.opts.MaxBody {
-		return nil, refuse(http.StatusRequestEntityTooLarge, fmt.Sprintf("body of %d bytes is over max_body (%d)", r.ContentLength, h.opts.MaxBody), nil)
+		return nil, refuse(http.StatusRequestEntityTooLarge, ReasonBodyTooLarge, fmt.Sprintf("body of %d bytes is over max_body (%d)", r.ContentLength, h.opts.MaxBody), nil)
 	}
 	size := int64(512)
 	if r.ContentLength > 0 {
@@ -241,13 +272,13 @@ func (h *Handler) readBody(r *http.Request) ([]byte, *requestError) {
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, size))
 	if _, err := buf.ReadFrom(io.LimitReader(r.Body, h.opts.MaxBody+1)); err != nil {
-		return nil, refuse(http.StatusBadRequest, "reading the body", err)
+		return nil, refuse(http.StatusBadRequest, ReasonMalformed, "reading the body", err)
 	}
 	if int64(buf.Len()) > h.opts.MaxBody {
-		return nil, refuse(http.StatusRequestEntityTooLarge, fmt.Sprintf("body is over max_body (%d bytes)", h.opts.MaxBody), nil)
+		return nil, refuse(http.StatusRequestEntityTooLarge, ReasonBodyTooLarge, fmt.Sprintf("body is over max_body (%d bytes)", h.opts.MaxBody), nil)
 	}
 	if buf.Len() == 0 {
-		return nil, refuse(http.StatusBadRequest, "empty body", nil)
+		return nil, refuse(http.StatusBadRequest, ReasonMalformed, "empty body", nil)
 	}
 	return buf.Bytes(), nil
 }
@@ -256,18 +287,18 @@ func (h *Handler) readBody(r *http.Request) ([]byte, *requestError) {
 // opened it (the current one, or the previous during a rotation).
 func (h *Handler) decrypt(body []byte, q wxcrypto.Query) ([]byte, *wxcrypto.Cipher, *requestError) {
 	if h.keys == nil {
-		return nil, nil, refuse(http.StatusBadRequest, "encrypted message, but encoding_aes_key is not configured", nil)
+		return nil, nil, refuse(http.StatusBadRequest, ReasonDecrypt, "encrypted message, but encoding_aes_key is not configured", nil)
 	}
 	env, err := wxcrypto.ParseEnvelope(body)
 	if err != nil {
-		return nil, nil, refuse(http.StatusBadRequest, "malformed encrypted envelope", err)
+		return nil, nil, refuse(http.StatusBadRequest, ReasonMalformed, "malformed encrypted envelope", err)
 	}
 	if !wxcrypto.VerifyMsgSignature(h.opts.Token, q.Timestamp, q.Nonce, env.Encrypt, q.MsgSignature) {
-		return nil, nil, refuse(http.StatusForbidden, "msg_signature does not match the token", errBadSignature)
+		return nil, nil, refuse(http.StatusForbidden, ReasonSignature, "msg_signature does not match the token", errBadSignature)
 	}
 	plain, key, err := h.keys.Decrypt(env.Encrypt)
 	if err != nil {
-		return nil, nil, refuse(http.StatusBadRequest, "cannot decrypt the message", err)
+		return nil, nil, refuse(http.StatusBadRequest, ReasonDecrypt, "cannot decrypt the message", err)
 	}
 	return plain, key, nil
 }
@@ -295,10 +326,11 @@ var errBadSignature = errors.New("bad signature")
 
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, e *requestError) {
 	if errors.Is(e.err, errBadSignature) {
-		h.forbidden(w, r, e.msg)
+		h.forbidden(w, r, e.reason, e.msg)
 		return
 	}
-	h.log.Warn("request refused", "status", e.status, "error", e.Error(), "remote", r.RemoteAddr, "uri", r.URL.RequestURI())
+	h.refused(e.reason)
+	h.log.Warn("request refused", "status", e.status, "reason", e.reason, "error", e.Error(), "remote", r.RemoteAddr, "uri", r.URL.RequestURI())
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(e.status)
@@ -307,8 +339,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, e *requestError) 
 
 // forbidden answers a request that failed authentication with the error
 // page, which scripts can replace (robot.error_page).
-func (h *Handler) forbidden(w http.ResponseWriter, r *http.Request, why string) {
-	h.log.Warn("request refused", "status", http.StatusForbidden, "error", why, "remote", r.RemoteAddr, "uri", r.URL.RequestURI())
+func (h *Handler) forbidden(w http.ResponseWriter, r *http.Request, reason, why string) {
+	h.refused(reason)
+	h.log.Warn("request refused", "status", http.StatusForbidden, "reason", reason, "error", why, "remote", r.RemoteAddr, "uri", r.URL.RequestURI())
 	url := requestURL(r)
 	page := ""
 	if pager, ok := h.opts.Dispatcher.(ErrorPager); ok {

@@ -93,6 +93,7 @@ type Client struct {
 	forbiddenDirs []string
 	http          *http.Client
 	log           *slog.Logger
+	now           func() time.Time // the back-off's clock (tests move it)
 
 	access *credential
 	ticket *credential
@@ -115,6 +116,7 @@ func New(opts Options) (*Client, error) {
 		timeout:  opts.Timeout,
 		mediaDir: opts.MediaDir,
 		log:      opts.Logger,
+		now:      time.Now,
 	}
 	if opts.APIBase != "" {
 		u, err := url.Parse(opts.APIBase)
@@ -260,8 +262,11 @@ func (c *Client) do(ctx context.Context, r *request) (map[string]any, *Media, er
 			// unless someone already did, and try once more with a new one.
 			c.log.Info("wechat rejected the access token; refreshing and retrying once",
 				"method", r.name, "errcode", apiErr.Code, "errmsg", apiErr.Msg)
-			c.access.invalidate(ctx, token)
+			c.access.invalidate(ctx, token, apiErr)
 			continue
+		}
+		if r.auth == authApp && (err == nil || apiErr != nil && !tokenRejected(apiErr.Code)) {
+			c.access.confirm(token) // WeChat accepted the token
 		}
 		if err != nil {
 			c.logError(r.name, err)

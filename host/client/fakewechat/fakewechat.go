@@ -13,7 +13,10 @@
 // is recorded as a Call. Each path answers something plausible by default
 // (usually {"errcode":0,"errmsg":"ok"}); Answer and AnswerMedia replace that,
 // FailOnce makes the next call of a path fail with an errcode, Delay slows a
-// path down. Customer-service messages (/cgi-bin/message/custom/send) are
+// path down. For outages, SetFault makes a path (the token endpoints
+// included) answer HTTP 500, garbage or nothing, FailAlways answers an
+// errcode every time, and RejectTokens rejects every access token however
+// fresh. Customer-service messages (/cgi-bin/message/custom/send) are
 // also collected as Messages, and WaitMessages waits for them.
 //
 // Unlike WeChat, fetching a new token from /cgi-bin/token invalidates the
@@ -91,6 +94,9 @@ type Server struct {
 	answers       map[string]canned
 	failures      map[string][]int
 	delays        map[string]time.Duration
+	faults        map[string]Fault
+	alwaysFail    map[string]int
+	rejectTokens  bool
 	messages      []Message
 	changed       chan struct{} // closed and replaced when a message arrives
 }
@@ -189,6 +195,48 @@ func (s *Server) Delay(path string, d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.delays[path] = d
+}
+
+// Fault is a way for an endpoint to fail that an errcode cannot express.
+type Fault int
+
+const (
+	NoFault         Fault = iota
+	FaultHTTP500          // HTTP 500 with an HTML page, as a failing gateway answers
+	FaultBadJSON          // HTTP 200 with a body that is not JSON
+	FaultDisconnect       // the connection is closed without an answer
+)
+
+// SetFault makes every call of path (the token endpoints too) fail that way
+// until SetFault(path, NoFault). The calls are still recorded.
+func (s *Server) SetFault(path string, f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.faults == nil {
+		s.faults = map[string]Fault{}
+	}
+	s.faults[path] = f
+}
+
+// FailAlways makes every call of path (the token endpoints too) answer
+// errcode, until FailAlways(path, 0).
+func (s *Server) FailAlways(path string, errcode int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.alwaysFail == nil {
+		s.alwaysFail = map[string]int{}
+	}
+	s.alwaysFail[path] = errcode
+}
+
+// RejectTokens makes every call that carries an access token answer 40001,
+// however fresh the token, while on: WeChat's answer when the AppSecret was
+// reset, or when another deployment keeps fetching new tokens. The token
+// endpoints still issue tokens.
+func (s *Server) RejectTokens(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rejectTokens = on
 }
 
 // Calls returns every request received so far, token fetches included.
@@ -350,6 +398,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.calls = append(s.calls, call)
 	delay := s.delays[call.Path]
+	fault, always := s.faults[call.Path], s.alwaysFail[call.Path]
 	s.mu.Unlock()
 	if delay > 0 {
 		select {
@@ -357,6 +406,29 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		}
+	}
+	switch fault {
+	case FaultHTTP500:
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusInternalServerError)
+		io.WriteString(w, "<html><body><h1>500 Internal Server Error</h1></body></html>")
+		return
+	case FaultBadJSON:
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"access_token": "ACCESS_TOK`)
+		return
+	case FaultDisconnect:
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				conn.Close()
+				return
+			}
+		}
+		panic(http.ErrAbortHandler) // closes the connection without an answer
+	}
+	if always != 0 {
+		writeError(w, always)
+		return
 	}
 
 	if want, known := methods[call.Path]; known && want != call.Method {
@@ -493,6 +565,8 @@ func (s *Server) checkToken(token string) int {
 	switch {
 	case token == "":
 		return 41001
+	case s.rejectTokens:
+		return 40001
 	case token == s.token && time.Now().Before(s.tokenExpires):
 		return 0
 	case token == s.token || s.oldTokens[token]:
