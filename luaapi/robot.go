@@ -103,6 +103,15 @@ func (st *state) newRobot() *lua.LTable {
 	r.RawSetString("store", st.newStoreTable())
 	r.RawSetString("client", st.newClient())
 	fn("stats", st.stats)
+	r.RawSetString("settings", st.settingsTable())
+
+	// The outside world (http.go) and small utilities (util.go).
+	r.RawSetString("http", st.newHTTPTable())
+	r.RawSetString("crypto", st.newCryptoTable())
+	r.RawSetString("base64", st.newBase64Table())
+	r.RawSetString("url", st.newURLTable())
+	fn("uuid", newUUID)
+	fn("sleep", st.sleep)
 
 	return st.readOnly(r, "robot")
 }
