@@ -201,6 +201,9 @@ func (c *Client) newRequest(ctx context.Context, method string, r *Request) (*ht
 		return fail(redactText(r.URL), fmt.Errorf("not a URL: %w", err))
 	}
 	shown := Redact(u)
+	if u.Scheme == "" || u.Opaque != "" {
+		shown = redactText(r.URL) // not a URL Redact can show
+	}
 	if !methods[method] {
 		return fail(shown, fmt.Errorf("method %q is not supported (want GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS)", method))
 	}
