@@ -150,6 +150,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 		Send:           robotSend(send),
 		Stats:          stats,
 		Logger:         log,
+		Settings:       cfg.Settings,
+		HTTPAllow:      cfg.HTTPAllow,
+		HTTPTimeout:    cfg.HTTPTimeout,
+		HTTPMaxBody:    cfg.HTTPMaxBody,
+		HTTPProxy:      cfg.HTTPProxy,
+		// HTTPObserver: the operator plane's luarobot_http_requests_total.
 	})
 	if err != nil {
 		return err
