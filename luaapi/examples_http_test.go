@@ -247,6 +247,11 @@ func TestExampleLLMChat(t *testing.T) {
 	if msgs[0].ToUser != "oCarol" || msgs[0].MsgType != "text" || fmt.Sprint(msgs[0].Body["text"]) != "map[content:回答：慢（已知 2 条消息）]" {
 		t.Errorf("customer-service message: %+v", msgs[0])
 	}
+	// The late answer joined the history like any other (the session is
+	// saved before a reply leaves).
+	if got := e.text(t, "oCarol", "然后呢？"); got != "回答：然后呢？（已知 4 条消息）" {
+		t.Errorf("after the slow answer: %q", got)
+	}
 }
 
 func TestExampleLLMChatNotConfigured(t *testing.T) {

@@ -193,8 +193,8 @@ func (st *state) newClient() lua.LValue {
 
 // secretKeys never reach robot.config, should the caller forget to remove
 // them: a script that logs its configuration must not log these (a proxy
-// URL, api_proxy, may hold a password).
-var secretKeys = []string{"token", "app_secret", "encoding_aes_key", "redis_url", "api_proxy"}
+// URL, api_proxy or http_proxy, may hold a password).
+var secretKeys = []string{"token", "app_secret", "encoding_aes_key", "redis_url", "api_proxy", "http_proxy"}
 
 // configTable is robot.config: Options.Config as nested read-only tables.
 func (st *state) configTable() lua.LValue {
