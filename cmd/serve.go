@@ -153,6 +153,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 		Logger:         log,
 		// No sessions to carry dialog records: they stay in memory.
 		DialogMemory: cfg.SessionStorage == store.KindOff,
+		Settings:     cfg.Settings,
+		HTTPAllow:    cfg.HTTPAllow,
+		HTTPTimeout:  cfg.HTTPTimeout,
+		HTTPMaxBody:  cfg.HTTPMaxBody,
+		HTTPProxy:    cfg.HTTPProxy,
+		// HTTPObserver: the operator plane's luarobot_http_requests_total.
 	})
 	if err != nil {
 		return err
