@@ -100,34 +100,42 @@ func (st *state) newRobot() *lua.LTable {
 	st.newDialogs()
 	fn("dialog", st.registerDialog)
 
-	// Replies (replies.go) and regular expressions.
+	// Replies (replies.go).
 	r.RawSetString("reply", st.newReplyTable())
-	st.reMeta = st.newRegexMeta()
-	fn("re", st.compileRegex)
 
 	// Work beyond the answer.
 	fn("async", st.queueAsync)
 	fn("send", st.send)
 
-	// Utilities.
+	// The bot's configuration, data and counters.
 	r.RawSetString("config", st.configTable())
-	r.RawSetString("log", st.newLogTable())
-	r.RawSetString("json", st.newJSONTable())
 	fn("generate_token", generateToken)
 	r.RawSetString("store", st.newStoreTable())
 	r.RawSetString("client", st.newClient())
 	fn("stats", st.stats)
 	r.RawSetString("settings", st.settingsTable())
 
-	// The outside world (http.go) and small utilities (util.go).
+	// The outside world (http.go).
 	r.RawSetString("http", st.newHTTPTable())
+	fn("sleep", st.sleep)
+
+	st.addUtilities(r)
+	return st.readOnly(r, "robot")
+}
+
+// addUtilities adds to r the members of robot that need no bot: regular
+// expressions, the log, JSON and the small utilities of util.go. A
+// Sandbox's robot table has these only.
+func (st *state) addUtilities(r *lua.LTable) {
+	L := st.L
+	st.reMeta = st.newRegexMeta()
+	r.RawSetString("re", L.NewFunction(st.compileRegex))
+	r.RawSetString("log", st.newLogTable())
+	r.RawSetString("json", st.newJSONTable())
 	r.RawSetString("crypto", st.newCryptoTable())
 	r.RawSetString("base64", st.newBase64Table())
 	r.RawSetString("url", st.newURLTable())
-	fn("uuid", newUUID)
-	fn("sleep", st.sleep)
-
-	return st.readOnly(r, "robot")
+	r.RawSetString("uuid", L.NewFunction(newUUID))
 }
 
 // ---- robot.stats ----

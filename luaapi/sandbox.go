@@ -224,7 +224,7 @@ func (st *state) freezeLibraries() {
 // The globals move to a backing table; the global table stays (every
 // function's environment points to it) but is emptied and given a
 // metatable that reads through to the backing table and refuses writes.
-func (st *state) freezeGlobals() {
+func (st *state) freezeGlobals(assign lua.LGFunction) {
 	L := st.L
 	G := L.G.Global
 	backing := L.CreateTable(0, 64)
@@ -238,7 +238,7 @@ func (st *state) freezeGlobals() {
 	}
 	mt := L.CreateTable(0, 6)
 	mt.RawSetString("__index", backing)
-	mt.RawSetString("__newindex", L.NewFunction(assignGlobal))
+	mt.RawSetString("__newindex", L.NewFunction(assign))
 	mt.RawSetString("__metatable", lua.LFalse)
 	mt.RawSetString("__pairs", st.roPairs)
 	mt.RawSetString("__len", st.roLen)

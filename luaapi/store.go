@@ -5,6 +5,8 @@ import (
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/luarobot/luarobot/store"
 )
 
 // maxStoreKey bounds robot.store keys; keys are names, not data.
@@ -20,15 +22,21 @@ const maxStoreKey = 256
 //	robot.store.delete(key)
 //	robot.store.incr(key, n?)          → the new integer (atomic across processes)
 func (st *state) newStoreTable() *lua.LTable {
+	return st.newStoreTableOn("robot.store", st.rt.opts.Values)
+}
+
+// newStoreTableOn builds a table with robot.store's functions on values,
+// named name in errors (a test's t.store).
+func (st *state) newStoreTableOn(name string, values store.Values) *lua.LTable {
 	L := st.L
 	t := L.CreateTable(0, 4)
 	t.RawSetString("get", L.NewFunction(func(L *lua.LState) int {
-		key := st.storeKey(L, "get")
+		key := st.storeKey(L, name, "get", values)
 		done := st.goCall(L, "robot.store.get")
-		data, err := st.rt.opts.Values.Get(st.ctx(), key)
+		data, err := values.Get(st.ctx(), key)
 		done()
 		if err != nil {
-			L.RaiseError("robot.store.get(%q): %s", key, err)
+			L.RaiseError("%s.get(%q): %s", name, key, err)
 		}
 		if data == nil {
 			L.Push(lua.LNil)
@@ -36,13 +44,13 @@ func (st *state) newStoreTable() *lua.LTable {
 		}
 		v, err := DecodeJSON(L, data, true)
 		if err != nil {
-			L.RaiseError("robot.store.get(%q): the stored value is not JSON: %s", key, err)
+			L.RaiseError("%s.get(%q): the stored value is not JSON: %s", name, key, err)
 		}
 		L.Push(v)
 		return 1
 	}))
 	t.RawSetString("set", L.NewFunction(func(L *lua.LState) int {
-		key := st.storeKey(L, "set")
+		key := st.storeKey(L, name, "set", values)
 		v := L.Get(2)
 		ttl := time.Duration(0)
 		if L.GetTop() >= 3 && L.Get(3) != lua.LNil {
@@ -54,54 +62,54 @@ func (st *state) newStoreTable() *lua.LTable {
 		}
 		defer st.goCall(L, "robot.store.set")()
 		if v == lua.LNil {
-			if err := st.rt.opts.Values.Delete(st.ctx(), key); err != nil {
-				L.RaiseError("robot.store.set(%q, nil): %s", key, err)
+			if err := values.Delete(st.ctx(), key); err != nil {
+				L.RaiseError("%s.set(%q, nil): %s", name, key, err)
 			}
 			return 0
 		}
 		data, err := encodeJSON(st.ctx(), v, true)
 		if err != nil {
-			L.RaiseError("robot.store.set(%q): %s", key, err)
+			L.RaiseError("%s.set(%q): %s", name, key, err)
 		}
-		if err := st.rt.opts.Values.Set(st.ctx(), key, data, ttl); err != nil {
-			L.RaiseError("robot.store.set(%q): %s", key, err)
+		if err := values.Set(st.ctx(), key, data, ttl); err != nil {
+			L.RaiseError("%s.set(%q): %s", name, key, err)
 		}
 		return 0
 	}))
 	t.RawSetString("delete", L.NewFunction(func(L *lua.LState) int {
-		key := st.storeKey(L, "delete")
+		key := st.storeKey(L, name, "delete", values)
 		defer st.goCall(L, "robot.store.delete")()
-		if err := st.rt.opts.Values.Delete(st.ctx(), key); err != nil {
-			L.RaiseError("robot.store.delete(%q): %s", key, err)
+		if err := values.Delete(st.ctx(), key); err != nil {
+			L.RaiseError("%s.delete(%q): %s", name, key, err)
 		}
 		return 0
 	}))
 	t.RawSetString("incr", L.NewFunction(func(L *lua.LState) int {
-		key := st.storeKey(L, "incr")
+		key := st.storeKey(L, name, "incr", values)
 		n := float64(L.OptNumber(2, 1))
 		if n != math.Trunc(n) || math.Abs(n) > maxSafeInteger {
 			L.ArgError(2, "incr adds an integer")
 		}
 		done := st.goCall(L, "robot.store.incr")
-		v, err := st.rt.opts.Values.Incr(st.ctx(), key, int64(n))
+		v, err := values.Incr(st.ctx(), key, int64(n))
 		done()
 		if err != nil {
-			L.RaiseError("robot.store.incr(%q): %s", key, err)
+			L.RaiseError("%s.incr(%q): %s", name, key, err)
 		}
 		L.Push(lua.LNumber(v))
 		return 1
 	}))
-	return st.readOnly(t, "robot.store")
+	return st.readOnly(t, name)
 }
 
 // storeKey checks the key argument and that a store is configured.
-func (st *state) storeKey(L *lua.LState, fn string) string {
+func (st *state) storeKey(L *lua.LState, name, fn string, values store.Values) string {
 	key := L.CheckString(1)
 	if key == "" || len(key) > maxStoreKey {
 		L.ArgError(1, "a key is 1 to 256 bytes")
 	}
-	if st.rt.opts.Values == nil {
-		L.RaiseError("robot.store.%s: the runtime has no store (luaapi.Options.Values)", fn)
+	if values == nil {
+		L.RaiseError("%s.%s: the runtime has no store (luaapi.Options.Values)", name, fn)
 	}
 	return key
 }
