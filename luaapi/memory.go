@@ -18,44 +18,69 @@ import (
 //
 // gopher-lua has no allocation hook, and Lua values are ordinary Go
 // values: what a script holds cannot be told apart from what the host
-// holds. So the watch looks at the whole Go heap: while Lua calls run, a
-// sampler reads the bytes of heap objects (runtime/metrics) every
-// memorySampleInterval, and when they pass the limit, every call running
-// Lua at that moment is stopped through its context (gopher-lua checks it
-// before each instruction) and its state is discarded, with the memory it
-// held; the idle states are dropped too (a top-level cache may be what
-// grew). Calls waiting in Go for the network are left alone: they are not
-// allocating, and are watched again when they come back to Lua.
+// holds. So the watch looks at the whole Go heap (the bytes of heap
+// objects, from runtime/metrics), and when it passes the limit, every call
+// running Lua at that moment is stopped through its context (gopher-lua
+// checks it before each instruction) and its state is discarded, with the
+// memory it held; the idle states are dropped too (a top-level cache may
+// be what grew). Calls waiting in Go for the network are left alone: they
+// are not allocating, and are watched again when they come back to Lua.
+//
+// The heap is read two ways. A sampler goroutine reads it every
+// memorySampleInterval while Lua calls run. But one Lua instruction can
+// allocate a lot at once (`s = s .. s` doubles s in one step), and the
+// sampler may be late by tens of milliseconds exactly then (the collector
+// stops the world, which waits for the copy of the big string to end; a
+// busy machine does not run the sampler on time), long enough for the
+// next doublings. So once the heap is over a quarter of the limit, the
+// calls also check it themselves, in their context's Done, which
+// gopher-lua calls before each instruction: an instruction that follows
+// one that ran for memoryCheckInterval or more (as a big allocation and
+// copy do) reads the heap, so the step that passes the limit is the last.
+// That costs a clock read per instruction, and Lua runs slower while the
+// heap is over a quarter of the limit.
 //
 // The precision: the heap is what is measured, so the host's own memory
 // counts (a few MiB), and garbage not yet collected counts until the
 // collector runs (serve sets Go's soft memory limit to the same value, so
-// it collects harder as the heap nears it). The check runs between
-// samples, so the heap may pass the limit by what the running calls
-// allocate in one interval, plus whatever one instruction allocates at
-// once: a `..` of n operands makes its whole result in one allocation
-// before the call can be stopped (`s = s .. s` doubles s, so that one step
-// may reach twice the limit). The library functions that make large values
-// (string.rep, string.format, table.concat, gsub) refuse results over
-// their own bounds before allocating; the `..` operator and a table's
-// growth are VM operations with no hook, and only this watch bounds them.
+// it collects harder as the heap nears it). The heap passes the limit by
+// what the step that passed it allocated: one `..` of n operands makes its
+// whole result in one allocation (so `s = s .. s` may reach about twice
+// the limit), and one library call makes at most its own bound (16 MiB
+// for table.concat, string.format, gsub). The `..` operator and a table's
+// growth are VM operations with no hook: only this watch bounds them.
+// Below a quarter of the limit, only the sampler watches: should it miss
+// the whole climb from there to the limit (a few doublings), the heap
+// passes the limit by more before a call is stopped.
 type memoryWatch struct {
 	limit  uint64
 	log    *slog.Logger
 	onTrip func() // drops the idle states
+
+	// threshold is the heap past which calls are stopped: the limit;
+	// from a stop until the collection that follows it, twice the heap
+	// at the stop (the stopped calls' memory is still in it, see stop) and
+	// a quarter of the limit for the calls that start meanwhile; more
+	// while memory that is not the Lua calls' keeps the heap over the
+	// limit (see settle). near is set while the heap is over a quarter of the limit:
+	// calls then check it themselves (see watchedCall.Done).
+	threshold atomic.Uint64
+	near      atomic.Bool
+	stops     chan memoryStopEvent // stops made by the calls themselves, for the sampler to settle
 
 	mu       sync.Mutex
 	calls    map[*watchedCall]struct{}
 	sampling bool // the sampler goroutine runs
 }
 
-// memorySampleInterval is how often the heap is read while Lua calls run.
-// The fastest growth a script can make is a string doubling (`s = s .. s`):
-// the allocation is instant, but filling it takes a copy of the whole
-// string (milliseconds for tens of MiB), and the next doubling cannot
-// start before that. A millisecond catches it within the step that passed
-// the limit; reading one metric costs about a microsecond.
+// memorySampleInterval is how often the sampler reads the heap while Lua
+// calls run. Reading it costs about a microsecond.
 const memorySampleInterval = time.Millisecond
+
+// memoryCheckInterval is, near the limit, how long a call runs between two
+// reads of the heap of its own. Copying a MiB takes longer: the
+// instruction after a big allocation always checks.
+const memoryCheckInterval = 50 * time.Microsecond
 
 // memoryIdleSamples is how many samples the sampler waits without calls
 // before it ends (it starts again with the next call).
@@ -81,15 +106,43 @@ func (m *memoryStop) Error() string {
 		formatBytes(m.heap), formatBytes(m.limit), m.calls)
 }
 
-func newMemoryWatch(limit uint64, log *slog.Logger, onTrip func()) *memoryWatch {
-	return &memoryWatch{limit: limit, log: log, onTrip: onTrip, calls: make(map[*watchedCall]struct{})}
+// memoryStopEvent is one stop, for the log and settle.
+type memoryStopEvent struct {
+	heap    uint64
+	stopped []*watchedCall
+	where   []string // the functions the stopped calls ran
 }
 
-// watchedCall is one Lua call the watch may stop.
+func newMemoryWatch(limit uint64, log *slog.Logger, onTrip func()) *memoryWatch {
+	w := &memoryWatch{limit: limit, log: log, onTrip: onTrip,
+		stops: make(chan memoryStopEvent, 16), calls: make(map[*watchedCall]struct{})}
+	w.threshold.Store(limit)
+	return w
+}
+
+// watchedCall is one Lua call the watch may stop. It is the call's
+// context: Done, which gopher-lua calls before each instruction, checks
+// the heap while it is near the limit.
 type watchedCall struct {
-	cancel  context.CancelCauseFunc
-	task    *task       // nil for the top level of the scripts
-	waiting atomic.Bool // in state.wait: not running Lua
+	context.Context
+	w         *memoryWatch
+	cancel    context.CancelCauseFunc
+	task      *task        // nil for the top level of the scripts
+	waiting   atomic.Bool  // in state.wait: not running Lua
+	lastCheck atomic.Int64 // when it last read the heap (time.Time.UnixNano)
+}
+
+// Done reads the heap first, near the limit, when the call has run
+// memoryCheckInterval since it last did (see memoryWatch); a call the
+// check stops finds its channel closed.
+func (c *watchedCall) Done() <-chan struct{} {
+	if c.w.near.Load() && !c.waiting.Load() {
+		now := time.Now().UnixNano()
+		if last := c.lastCheck.Load(); now-last >= int64(memoryCheckInterval) && c.lastCheck.CompareAndSwap(last, now) {
+			c.w.check()
+		}
+	}
+	return c.Context.Done()
 }
 
 // setWaiting records whether the call waits in Go; c may be nil.
@@ -111,14 +164,15 @@ func (c *watchedCall) where() string {
 	return "?"
 }
 
-// watch returns ctx with a cancellation the watch can use, for a call
-// about to run Lua; unwatch ends it. w may be nil (no limit).
+// watch returns the context of a call about to run Lua: ctx, which the
+// watch can stop. unwatch ends it. w may be nil (no limit): then ctx is
+// returned as it is.
 func (w *memoryWatch) watch(ctx context.Context, t *task) (context.Context, *watchedCall, func()) {
 	if w == nil {
 		return ctx, nil, func() {}
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	c := &watchedCall{cancel: cancel, task: t}
+	inner, cancel := context.WithCancelCause(ctx)
+	c := &watchedCall{Context: inner, w: w, cancel: cancel, task: t}
 	w.mu.Lock()
 	w.calls[c] = struct{}{}
 	if !w.sampling {
@@ -126,7 +180,7 @@ func (w *memoryWatch) watch(ctx context.Context, t *task) (context.Context, *wat
 		go w.sample()
 	}
 	w.mu.Unlock()
-	return ctx, c, func() {
+	return c, c, func() {
 		w.mu.Lock()
 		delete(w.calls, c)
 		w.mu.Unlock()
@@ -134,79 +188,126 @@ func (w *memoryWatch) watch(ctx context.Context, t *task) (context.Context, *wat
 	}
 }
 
-// sample reads the heap while calls are watched, and stops the running
-// ones when it passes the limit.
+// readHeap reads the heap.
+func readHeap() uint64 {
+	s := []metrics.Sample{{Name: heapMetric}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// check is a call's own look at the heap (see watchedCall.Done).
+func (w *memoryWatch) check() {
+	if heap := readHeap(); heap > w.threshold.Load() {
+		if ev, ok := w.stop(heap); ok {
+			select {
+			case w.stops <- ev:
+			default: // the sampler has more to settle than it can keep: this one goes unlogged
+			}
+		}
+	}
+}
+
+// sample reads the heap while calls are watched, stops the running ones
+// when it passes the threshold, and settles every stop.
 func (w *memoryWatch) sample() {
-	samples := []metrics.Sample{{Name: heapMetric}}
 	tick := time.NewTicker(memorySampleInterval)
 	defer tick.Stop()
-	threshold := w.limit
 	idle := 0
 	for range tick.C {
+		select {
+		case ev := <-w.stops:
+			w.settle(ev)
+			continue
+		default:
+		}
 		w.mu.Lock()
 		if len(w.calls) > 0 {
 			idle = 0
-		} else if idle++; idle >= memoryIdleSamples {
+		} else if idle++; idle >= memoryIdleSamples && len(w.stops) == 0 {
 			w.sampling = false
 			w.mu.Unlock()
 			return
 		}
 		w.mu.Unlock()
-		metrics.Read(samples)
-		heap := samples[0].Value.Uint64()
-		switch {
-		case heap <= w.limit:
-			threshold = w.limit
-		case heap > threshold:
-			threshold = w.trip(heap, samples)
+		heap := readHeap()
+		w.near.Store(heap > w.limit/4)
+		if heap <= w.limit {
+			w.threshold.Store(w.limit)
+		} else if ev, ok := w.stop(heap); ok {
+			w.settle(ev)
 		}
 	}
 }
 
-// trip stops the calls running Lua, drops the idle states, and returns the
-// heap size past which the next calls are stopped: the limit, or more
-// when the memory over it is not the Lua calls' (it stayed after they
-// were stopped), so that calls are not stopped one after another for
-// memory they do not hold.
-func (w *memoryWatch) trip(heap uint64, samples []metrics.Sample) uint64 {
-	cause := &memoryStop{heap: heap, limit: w.limit}
-	var stopped []*watchedCall
-	var where []string
+// stop cancels the calls running Lua if the heap passed the threshold,
+// which is raised until the stop is settled (see memoryWatch.threshold).
+// Calls stopped before, still ending (their last instruction may still be
+// allocating), are not stopped again; false means no call was stopped.
+func (w *memoryWatch) stop(heap uint64) (memoryStopEvent, bool) {
+	ev := memoryStopEvent{heap: heap}
 	w.mu.Lock()
+	defer w.mu.Unlock()
+	if heap <= w.threshold.Load() {
+		return ev, false // another check stopped the calls first
+	}
+	// The stopped calls' memory stays in the heap until it is
+	// collected, with what a step they began before they saw the stop
+	// allocates (a doubling at most, for a `..`).
+	w.threshold.Store(2*heap + w.limit/4)
 	for c := range w.calls {
-		if !c.waiting.Load() {
-			stopped = append(stopped, c)
-			where = append(where, c.where())
+		if !c.waiting.Load() && c.Context.Err() == nil {
+			ev.stopped = append(ev.stopped, c)
+			ev.where = append(ev.where, c.where())
 		}
 	}
-	cause.calls = len(stopped)
-	for _, c := range stopped {
+	if len(ev.stopped) == 0 {
+		return ev, false
+	}
+	cause := &memoryStop{heap: heap, limit: w.limit, calls: len(ev.stopped)}
+	for _, c := range ev.stopped {
 		c.cancel(cause)
 	}
-	w.mu.Unlock()
+	return ev, true
+}
+
+// settle follows a stop: it logs it, drops the idle
+// states, waits for the stopped calls to end, collects, and sets the next
+// threshold: the limit, or more when the memory over it is not the Lua
+// calls' (it stayed after they were stopped), so that calls are not
+// stopped one after another for memory they do not hold.
+func (w *memoryWatch) settle(ev memoryStopEvent) {
 	w.onTrip()
-	if len(stopped) > 0 {
-		slices.Sort(where)
-		w.log.Error("the Go heap passed lua_memory_limit: the Lua calls running now are stopped and their states discarded",
-			"heap", formatBytes(heap), "lua_memory_limit", formatBytes(w.limit), "calls", strings.Join(where, ", "))
-	}
-	// The stopped calls end at their next instruction; once their states
-	// are gone, a collection tells whether the memory was theirs.
+	slices.Sort(ev.where)
+	w.log.Error("the Go heap passed lua_memory_limit: the Lua calls running now are stopped and their states discarded",
+		"heap", formatBytes(ev.heap), "lua_memory_limit", formatBytes(w.limit), "calls", strings.Join(ev.where, ", "))
+	// The stopped calls end at their next instruction, and their states
+	// are closed right after; once they are gone, a collection tells
+	// whether the memory was theirs.
 	deadline := time.Now().Add(time.Second)
-	for w.anyWatched(stopped) && time.Now().Before(deadline) {
+	for w.anyWatched(ev.stopped) && time.Now().Before(deadline) {
 		time.Sleep(memorySampleInterval)
 	}
-	runtime.GC()
-	metrics.Read(samples)
-	after := samples[0].Value.Uint64()
-	if after <= w.limit {
-		return w.limit
+	var after uint64
+	for try := 0; try < 3; try++ {
+		if try > 0 {
+			time.Sleep(20 * time.Millisecond) // a state still being closed
+		}
+		runtime.GC()
+		if after = readHeap(); after <= w.limit {
+			break
+		}
 	}
+	w.near.Store(after > w.limit/4)
+	if after <= w.limit {
+		w.threshold.Store(w.limit)
+		w.log.Info("the memory of the Lua calls stopped by lua_memory_limit is collected", "heap", formatBytes(after))
+		return
+	}
+	w.threshold.Store(after + w.limit/4)
 	w.log.Error("the Go heap is still over lua_memory_limit with the running Lua calls stopped and the idle states dropped: "+
 		"the memory is held elsewhere (calls waiting on the network, the host itself); until it falls under the limit, "+
 		"Lua calls are stopped only when the heap grows by another quarter of the limit",
 		"heap", formatBytes(after), "lua_memory_limit", formatBytes(w.limit))
-	return after + w.limit/4
 }
 
 // anyWatched reports whether one of calls is still watched (running).

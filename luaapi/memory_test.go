@@ -5,7 +5,6 @@ import (
 	"errors"
 	"runtime"
 	"runtime/debug"
-	"runtime/metrics"
 	"strings"
 	"testing"
 	"time"
@@ -13,19 +12,12 @@ import (
 	"github.com/luarobot/luarobot/host/reply"
 )
 
-// heapBytes is what the memory watch measures.
-func heapBytes() uint64 {
-	s := []metrics.Sample{{Name: heapMetric}}
-	metrics.Read(s)
-	return s[0].Value.Uint64()
-}
-
 // withMemoryLimit sets Go's soft memory limit as serve does, for the test.
 func withMemoryLimit(t *testing.T, limit int64) {
 	old := debug.SetMemoryLimit(limit)
 	t.Cleanup(func() { debug.SetMemoryLimit(old) })
 	runtime.GC()
-	if h := heapBytes(); h > uint64(limit)/2 {
+	if h := readHeap(); h > uint64(limit)/2 {
 		t.Skipf("the test process already holds %d MiB of heap", h>>20)
 	}
 }
@@ -71,12 +63,16 @@ end)`}, Options{PoolSize: 1, MemoryLimit: limit, HandlerTimeout: 20 * time.Secon
 	go func() { waited <- answer(t, rt, "wait") }()
 	eventually(t, "a handler waiting on the network", func() bool { return rt.States().Waiting == 1 })
 
-	for in, line := range map[string]string{"double": "m.lua:6: ", "hoard": "m.lua:11: "} {
-		_, _, err := rt.Dispatch(context.Background(), textMsg(in), nil)
-		if !errors.Is(err, ErrMemoryLimit) || !strings.HasPrefix(err.Error(), line+"stopped: the Go heap (") ||
+	for i, c := range []struct{ in, line string }{{"double", "m.lua:6: "}, {"hoard", "m.lua:11: "}} {
+		_, _, err := rt.Dispatch(context.Background(), textMsg(c.in), nil)
+		if !errors.Is(err, ErrMemoryLimit) || !strings.HasPrefix(err.Error(), c.line+"stopped: the Go heap (") ||
 			!strings.Contains(err.Error(), "passed lua_memory_limit (64MiB) while it ran; the 1 Lua call(s) running then were stopped") {
-			t.Errorf("%s: err = %v, want ErrMemoryLimit at %s", in, err, line)
+			t.Errorf("%s: err = %v, want ErrMemoryLimit at %s", c.in, err, c.line)
 		}
+		// Until then, the memory of the stopped call is in the heap.
+		eventually(t, "the stopped call's memory to be collected", func() bool {
+			return strings.Count(logs.String(), "the memory of the Lua calls stopped by lua_memory_limit is collected") == i+1
+		})
 	}
 	log := logs.String()
 	for _, want := range []string{
@@ -101,7 +97,7 @@ end)`}, Options{PoolSize: 1, MemoryLimit: limit, HandlerTimeout: 20 * time.Secon
 		t.Errorf("after the hoarding call was stopped: %q", got)
 	}
 	runtime.GC()
-	if h := heapBytes(); h > limit {
+	if h := readHeap(); h > limit {
 		t.Errorf("the heap holds %d MiB after the calls were stopped: their memory was not released", h>>20)
 	}
 }
