@@ -165,11 +165,11 @@ func (c *watchedCall) where() string {
 }
 
 // watch returns the context of a call about to run Lua: ctx, which the
-// watch can stop. unwatch ends it. w may be nil (no limit): then ctx is
-// returned as it is.
-func (w *memoryWatch) watch(ctx context.Context, t *task) (context.Context, *watchedCall, func()) {
+// watch can stop. The call ends it with unwatch. w may be nil (no limit):
+// then ctx is returned as it is, with a nil *watchedCall.
+func (w *memoryWatch) watch(ctx context.Context, t *task) (context.Context, *watchedCall) {
 	if w == nil {
-		return ctx, nil, func() {}
+		return ctx, nil
 	}
 	inner, cancel := context.WithCancelCause(ctx)
 	c := &watchedCall{Context: inner, w: w, cancel: cancel, task: t}
@@ -180,12 +180,18 @@ func (w *memoryWatch) watch(ctx context.Context, t *task) (context.Context, *wat
 		go w.sample()
 	}
 	w.mu.Unlock()
-	return c, c, func() {
-		w.mu.Lock()
-		delete(w.calls, c)
-		w.mu.Unlock()
-		cancel(nil)
+	return c, c
+}
+
+// unwatch ends the watch of the call; c may be nil.
+func (c *watchedCall) unwatch() {
+	if c == nil {
+		return
 	}
+	c.w.mu.Lock()
+	delete(c.w.calls, c)
+	c.w.mu.Unlock()
+	c.cancel(nil)
 }
 
 // readHeap reads the heap.

@@ -52,6 +52,11 @@ robot.text(function(msg)
     for i = 1, 16 do parts[i] = string.rep("x", 1048576) end
     while true do keep[#keep + 1] = table.concat(parts) end
   end
+  if msg.content == "pcall" then
+    -- pcall cannot swallow the stop: every instruction after it stops too.
+    local s = "x"
+    while true do pcall(function() s = s .. s end) end
+  end
   if msg.content == "wait" then
     robot.send(msg.source, "x")
     return "waited"
@@ -63,7 +68,7 @@ end)`}, Options{PoolSize: 1, MemoryLimit: limit, HandlerTimeout: 20 * time.Secon
 	go func() { waited <- answer(t, rt, "wait") }()
 	eventually(t, "a handler waiting on the network", func() bool { return rt.States().Waiting == 1 })
 
-	for i, c := range []struct{ in, line string }{{"double", "m.lua:6: "}, {"hoard", "m.lua:11: "}} {
+	for i, c := range []struct{ in, line string }{{"double", "m.lua:6: "}, {"hoard", "m.lua:11: "}, {"pcall", "m.lua:16: "}} {
 		_, _, err := rt.Dispatch(context.Background(), textMsg(c.in), nil)
 		if !errors.Is(err, ErrMemoryLimit) || !strings.HasPrefix(err.Error(), c.line+"stopped: the Go heap (") ||
 			!strings.Contains(err.Error(), "passed lua_memory_limit (64MiB) while it ran; the 1 Lua call(s) running then were stopped") {
@@ -85,7 +90,7 @@ end)`}, Options{PoolSize: 1, MemoryLimit: limit, HandlerTimeout: 20 * time.Secon
 			t.Errorf("the log lacks %s:\n%s", want, log)
 		}
 	}
-	if strings.Contains(log, "m.lua:14") {
+	if strings.Contains(log, "m.lua:19") {
 		t.Errorf("the waiting call was stopped:\n%s", log)
 	}
 	close(release)

@@ -81,6 +81,23 @@ func (b blockingValues) Incr(ctx context.Context, key string, n int64) (int64, e
 	return b.memValues.Incr(ctx, key, n)
 }
 
+// tokensBack reports whether every token of the pool is free again: no
+// call holds one, and none was lost on the way (a leak would shrink the
+// pool for good).
+func tokensBack(rt *Runtime) bool {
+	p := rt.pool
+	if !p.run.TryAcquire(int64(p.size)) {
+		return false
+	}
+	p.run.Release(int64(p.size))
+	if !p.states.TryAcquire(int64(p.maxStates)) {
+		return false
+	}
+	p.states.Release(int64(p.maxStates))
+	s := rt.States()
+	return s.Running == 0 && s.Waiting == 0
+}
+
 // waitScripts has handlers that wait on each kind of network call, and a
 // plain one.
 const waitScripts = `
@@ -161,7 +178,7 @@ func TestWaitingCallsLeaveThePoolToOthers(t *testing.T) {
 	}
 	eventually(t, "the states to be idle", func() bool {
 		s := rt.States()
-		return s.Running == 0 && s.Waiting == 0 && s.Idle > 0 && s.Idle <= 2
+		return tokensBack(rt) && s.Idle > 0 && s.Idle <= 2
 	})
 }
 
@@ -218,6 +235,7 @@ func TestMaxStatesBoundsWaitingCalls(t *testing.T) {
 	if s := rt.States(); s.Idle+s.Running+s.Waiting > 3 {
 		t.Errorf("States() = %+v: more than MaxStates alive", s)
 	}
+	eventually(t, "every pool token to be back", func() bool { return tokensBack(rt) })
 }
 
 // A waiting handler must take a slot back before it returns to Lua: when
@@ -271,6 +289,7 @@ func TestDeadlineOfWaitingCalls(t *testing.T) {
 	if got := answer(t, rt2, "x"); got != "plain x" {
 		t.Errorf("after: %q", got)
 	}
+	eventually(t, "every pool token to be back", func() bool { return tokensBack(rt) && tokensBack(rt2) })
 }
 
 // robot.async work of one message is bounded: 8 functions, those they

@@ -580,18 +580,22 @@ func (rt *Runtime) runAsync(parent context.Context, st *state, l *lease) {
 // with its state.
 func (st *state) exec(ctx context.Context, j job) (v any, err error) {
 	L := st.L
-	ctx, watched, unwatch := st.rt.mem.watch(ctx, st.task)
+	ctx, watched := st.rt.mem.watch(ctx, st.task)
 	st.watched = watched
 	defer func() {
 		st.watched = nil
-		unwatch()
+		watched.unwatch()
 		if r := recover(); r != nil {
 			st.broken = true
 			err = fmt.Errorf("luaapi: internal error: %v", r)
 		}
 		if stoppedForMemory(ctx) {
 			st.broken = true
-			st.rt.log.Warn("a Lua call was stopped by lua_memory_limit; its state is discarded", "err", err)
+			if err == nil {
+				st.rt.log.Warn("a Lua call returned as lua_memory_limit stopped it; its state is discarded")
+			} else {
+				st.rt.log.Warn("a Lua call was stopped by lua_memory_limit; its state is discarded", "err", err)
+			}
 		}
 	}()
 	L.SetContext(ctx)

@@ -95,8 +95,8 @@ func (rt *Runtime) newState(ctx context.Context, ver *version) (st *state, err e
 	L.G.Global.RawSetString("robot", st.newRobot())
 	st.freezeLibraries()
 
-	ctx, _, unwatch := rt.mem.watch(ctx, nil)
-	defer unwatch()
+	ctx, watched := rt.mem.watch(ctx, nil)
+	defer watched.unwatch()
 	L.SetContext(ctx)
 	defer L.RemoveContext()
 	for _, c := range ver.scripts {

@@ -97,7 +97,7 @@ end)`}, Options{PoolSize: 1, HandlerTimeout: shortTimeout, Send: send})
 	}
 	release <- struct{}{}
 	eventually(t, "the abandoned state to close", func() bool {
-		return strings.Contains(logs.String(), "an abandoned Lua state has returned and is closed")
+		return strings.Contains(logs.String(), "an abandoned Lua state has returned and is closed") && tokensBack(rt)
 	})
 }
 
@@ -223,7 +223,9 @@ end)`}, Options{PoolSize: 1, HandlerTimeout: timeout, Stats: stats})
 		t.Errorf("no log line for the call over the bound:\n%s", logs)
 	}
 	unblock()
-	eventually(t, "the stuck calls to return", func() bool { return luaStopped(rt) && rt.pool.abandonedRunning() == 0 })
+	eventually(t, "the stuck calls to return", func() bool {
+		return luaStopped(rt) && rt.pool.abandonedRunning() == 0 && tokensBack(rt)
+	})
 	for i := 0; i < 3; i++ {
 		if got := answer(t, rt, "ok"); got != "alive" {
 			t.Fatalf("after the stuck calls returned: %q", got)
@@ -273,7 +275,9 @@ end)`}, Options{PoolSize: 1, MaxStates: 2, HandlerTimeout: timeout, Send: send})
 		t.Errorf("States() = %+v: abandoned calls are counted as live states", s)
 	}
 	unblock()
-	eventually(t, "the stuck calls to return", func() bool { return luaStopped(rt) && rt.pool.abandonedRunning() == 0 })
+	eventually(t, "the stuck calls to return", func() bool {
+		return luaStopped(rt) && rt.pool.abandonedRunning() == 0 && tokensBack(rt)
+	})
 	for i := 0; i < 3; i++ {
 		if got := answer(t, rt, "ok"); got != "alive" {
 			t.Fatalf("after the stuck calls returned: %q", got)
