@@ -347,3 +347,21 @@ end)`}, Options{PoolSize: 1, HandlerTimeout: 500 * time.Millisecond, Values: val
 		t.Errorf("the count starts again with each message: %q", got)
 	}
 }
+
+// A Go panic in a binding that waits (here Options.Send) is an error the
+// script sees, and the state takes its pool slot back first: after it,
+// the slots are all there.
+func TestPanicWhileWaiting(t *testing.T) {
+	send := func(ctx context.Context, openid string, r reply.Reply) error { panic("send broke") }
+	rt, _ := startRuntime(t, map[string]string{"p.lua": `
+robot.text(function(msg)
+  local ok, err = pcall(robot.send, msg.source, "x")
+  return tostring(ok) .. " " .. tostring(err)
+end)`}, Options{PoolSize: 1, Send: send})
+	for i := 0; i < 3; i++ {
+		if got := answer(t, rt, "x"); !strings.HasPrefix(got, "false ") || !strings.Contains(got, "send broke") {
+			t.Fatalf("a panicking robot.send: %q", got)
+		}
+	}
+	eventually(t, "every pool token to be back", func() bool { return tokensBack(rt) })
+}

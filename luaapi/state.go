@@ -187,9 +187,17 @@ func (st *state) wait(L *lua.LState, name string, fn func(ctx context.Context)) 
 	t.lease.yield(st.rt.pool)
 	w := st.watched
 	w.setWaiting(true)
+	resumed := false
+	defer func() {
+		if !resumed { // fn panicked: Lua may catch it, and must not run without a token
+			t.lease.resume(ctx, st.rt.pool)
+			w.setWaiting(false)
+		}
+	}()
 	fn(ctx)
 	ended := ctx.Err() != nil // during fn: fn's own error says so to Lua, but the call is over
 	err := t.lease.resume(ctx, st.rt.pool)
+	resumed = true
 	w.setWaiting(false)
 	switch {
 	case ended:
