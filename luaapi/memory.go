@@ -59,11 +59,11 @@ type memoryWatch struct {
 
 	// threshold is the heap past which calls are stopped: the limit;
 	// from a stop until the collection that follows it, twice the heap
-	// at the stop (the stopped calls' memory is still in it, see stop) and
-	// a quarter of the limit for the calls that start meanwhile; more
+	// at the stop (the stopped calls' memory is still in it, see stop)
+	// and a quarter of the limit for the calls that start meanwhile; more
 	// while memory that is not the Lua calls' keeps the heap over the
-	// limit (see settle). near is set while the heap is over a quarter of the limit:
-	// calls then check it themselves (see watchedCall.Done).
+	// limit (see settle). near is set while the heap is over a quarter of
+	// the limit: calls then check it themselves (see watchedCall.Done).
 	threshold atomic.Uint64
 	near      atomic.Bool
 	stops     chan memoryStopEvent // stops made by the calls themselves, for the sampler to settle
