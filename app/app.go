@@ -156,6 +156,8 @@ func New(ctx context.Context, opts Options) (_ *Bot, err error) {
 	b.Runtime, err = luaapi.New(luaapi.Options{
 		Dir:            cfg.Scripts,
 		PoolSize:       cfg.PoolSize,
+		MaxStates:      cfg.MaxStates,
+		MemoryLimit:    cfg.LuaMemoryLimit,
 		HandlerTimeout: cfg.HandlerTimeout,
 		LoadTimeout:    cfg.LoadTimeout,
 		Config:         cfg.Public(),

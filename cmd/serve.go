@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -80,6 +81,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 		}
 	}()
 
+	// A process-wide setting, so serve's and not the bot's (luarobot test
+	// builds many bots in one process).
+	setGoMemoryLimit(cfg.LuaMemoryLimit, log)
 	bot, err := app.New(ctx, app.Options{Config: cfg, Store: st, Logger: log})
 	if err != nil {
 		return err
@@ -154,3 +158,15 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 	return nil
 }
 
+// setGoMemoryLimit sets Go's soft memory limit to lua_memory_limit, unless
+// the operator set GOMEMLIMIT: the collector then works harder as the heap
+// nears the limit, so that garbage does not pass it and make the Lua
+// memory watchdog stop calls for memory nobody holds (see luaapi's
+// memoryWatch).
+func setGoMemoryLimit(limit int64, log *slog.Logger) {
+	if _, set := os.LookupEnv("GOMEMLIMIT"); set || limit <= 0 {
+		return
+	}
+	debug.SetMemoryLimit(limit)
+	log.Debug("Go soft memory limit set to lua_memory_limit", "bytes", limit)
+}

@@ -1,6 +1,7 @@
 package luaapi
 
 import (
+	"context"
 	"math"
 	"time"
 
@@ -32,9 +33,9 @@ func (st *state) newStoreTableOn(name string, values store.Values) *lua.LTable {
 	t := L.CreateTable(0, 4)
 	t.RawSetString("get", L.NewFunction(func(L *lua.LState) int {
 		key := st.storeKey(L, name, "get", values)
-		done := st.goCall(L, "robot.store.get")
-		data, err := values.Get(st.ctx(), key)
-		done()
+		var data []byte
+		var err error
+		st.waitOrRaise(L, "robot.store.get", func(ctx context.Context) { data, err = values.Get(ctx, key) })
 		if err != nil {
 			L.RaiseError("%s.get(%q): %s", name, key, err)
 		}
@@ -60,9 +61,10 @@ func (st *state) newStoreTableOn(name string, values store.Values) *lua.LTable {
 			}
 			ttl = time.Duration(secs * float64(time.Second))
 		}
-		defer st.goCall(L, "robot.store.set")()
 		if v == lua.LNil {
-			if err := values.Delete(st.ctx(), key); err != nil {
+			var err error
+			st.waitOrRaise(L, "robot.store.set", func(ctx context.Context) { err = values.Delete(ctx, key) })
+			if err != nil {
 				L.RaiseError("%s.set(%q, nil): %s", name, key, err)
 			}
 			return 0
@@ -71,15 +73,17 @@ func (st *state) newStoreTableOn(name string, values store.Values) *lua.LTable {
 		if err != nil {
 			L.RaiseError("%s.set(%q): %s", name, key, err)
 		}
-		if err := values.Set(st.ctx(), key, data, ttl); err != nil {
+		st.waitOrRaise(L, "robot.store.set", func(ctx context.Context) { err = values.Set(ctx, key, data, ttl) })
+		if err != nil {
 			L.RaiseError("%s.set(%q): %s", name, key, err)
 		}
 		return 0
 	}))
 	t.RawSetString("delete", L.NewFunction(func(L *lua.LState) int {
 		key := st.storeKey(L, name, "delete", values)
-		defer st.goCall(L, "robot.store.delete")()
-		if err := values.Delete(st.ctx(), key); err != nil {
+		var err error
+		st.waitOrRaise(L, "robot.store.delete", func(ctx context.Context) { err = values.Delete(ctx, key) })
+		if err != nil {
 			L.RaiseError("%s.delete(%q): %s", name, key, err)
 		}
 		return 0
@@ -90,9 +94,9 @@ func (st *state) newStoreTableOn(name string, values store.Values) *lua.LTable {
 		if n != math.Trunc(n) || math.Abs(n) > maxSafeInteger {
 			L.ArgError(2, "incr adds an integer")
 		}
-		done := st.goCall(L, "robot.store.incr")
-		v, err := values.Incr(st.ctx(), key, int64(n))
-		done()
+		var v int64
+		var err error
+		st.waitOrRaise(L, "robot.store.incr", func(ctx context.Context) { v, err = values.Incr(ctx, key, int64(n)) })
 		if err != nil {
 			L.RaiseError("%s.incr(%q): %s", name, key, err)
 		}
