@@ -28,6 +28,8 @@ func run(args []string) int {
 		err = serveCommand(args)
 	case "check":
 		err = checkCommand(args)
+	case "test":
+		err = testCommand(args)
 	case "simulate":
 		err = simulateCommand(args)
 	case "token":
@@ -65,6 +67,7 @@ func usage() {
 Usage:
   luarobot [serve] [--config FILE] [--KEY VALUE ...]   serve the bot (default)
   luarobot check [DIR]                                  load the scripts of DIR, list their handlers
+  luarobot test [DIR] [--run REGEXP] [-v]               run the *_test.lua files of DIR against a test bot
   luarobot simulate [flags] "text"                      send a message to a running host as WeChat does
   luarobot token                                        print a new random token
 

@@ -93,13 +93,33 @@ func (s *Sandbox) Run(ctx context.Context, name string, src []byte) error {
 	return nil
 }
 
-// Call calls fn with args under ctx and returns its first result; a Lua
-// error comes back as an *Error naming the file and line.
-func (s *Sandbox) Call(ctx context.Context, fn *lua.LFunction, args ...lua.LValue) (lua.LValue, error) {
+// Call calls fn with args under ctx and returns its results; a Lua error
+// comes back as an *Error naming the file and line. Called from a Go
+// function that Lua called (a nested call), it runs under the outer
+// call's context.
+func (s *Sandbox) Call(ctx context.Context, fn *lua.LFunction, args ...lua.LValue) ([]lua.LValue, error) {
 	L := s.st.L
-	L.SetContext(ctx)
-	defer L.RemoveContext()
-	return s.st.call(ctx, fn, args...)
+	if L.Context() == nil {
+		L.SetContext(ctx)
+		defer L.RemoveContext()
+	} else {
+		ctx = L.Context()
+	}
+	top := L.GetTop()
+	L.Push(fn)
+	for _, a := range args {
+		L.Push(a)
+	}
+	if err := L.PCall(len(args), lua.MultRet, nil); err != nil {
+		L.SetTop(top)
+		return nil, callError(ctx, err, fn)
+	}
+	ret := make([]lua.LValue, 0, L.GetTop()-top)
+	for i := top + 1; i <= L.GetTop(); i++ {
+		ret = append(ret, L.Get(i))
+	}
+	L.SetTop(top)
+	return ret, nil
 }
 
 // ReadOnly returns a read-only view of t, as the robot table is: the
