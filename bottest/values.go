@@ -184,4 +184,3 @@ func keyPath(k lua.LValue) string {
 	}
 	return "[" + show(k) + "]"
 }
-
