@@ -39,7 +39,7 @@ const generatedTokenKey = "luarobot:callback_token"
 func loadConfig(fs *flag.FlagSet, args []string) (config.Config, error) {
 	configFile := fs.String("config", "", "TOML configuration file (default luarobot.toml when it exists)")
 	setFlags := config.RegisterFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return config.Config{}, err
 	}
 	l := config.Loader{File: *configFile, FileExplicit: *configFile != "", Env: os.Environ(), Flags: setFlags()}
@@ -66,7 +66,7 @@ func serveCommand(args []string) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q (configuration goes in --<key> flags)", fs.Arg(0))
+		return usageError{fmt.Sprintf("unexpected argument %q (configuration goes in --<key> flags)", fs.Arg(0))}
 	}
 	log := newLogger(cfg, os.Stderr)
 	slog.SetDefault(log)
@@ -99,11 +99,21 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 	}()
 
 	if cfg.Token == "" {
-		if cfg.Token, err = generatedToken(ctx, st); err != nil {
+		if cfg.Token, err = generatedToken(ctx, st, generatedTokenKey); err != nil {
 			return err
 		}
 		log.Warn("no token configured; using a generated one (set token in luarobot.toml or LUAROBOT_TOKEN to choose)", "token", cfg.Token)
 	}
+
+	// The admin listener starts before the scripts load: /healthz answers
+	// at once, /readyz says "loading" until they are, and an admin_addr
+	// in use stops start-up before any work is done.
+	var scriptsLoaded atomic.Bool
+	adm, err := startAdmin(ctx, cfg, st, log, scriptsLoaded.Load)
+	if err != nil {
+		return err
+	}
+	defer adm.stop()
 
 	var api *client.Client
 	if cfg.AppID != "" && cfg.AppSecret != "" {
@@ -155,6 +165,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 		return err
 	}
 	defer rt.Close()
+	scriptsLoaded.Store(true)
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go func() {
@@ -257,11 +268,12 @@ func robotSend(send host.SendFunc) func(ctx context.Context, openid string, r re
 	}
 }
 
-// generatedToken returns the token kept in the store, making one the first
-// time. It lives with the access tokens, where scripts cannot reach it
-// (robot.store can).
-func generatedToken(ctx context.Context, st store.Tokens) (string, error) {
-	t, err := st.LoadToken(ctx, generatedTokenKey)
+// generatedToken returns the token kept in the store under key, making one
+// the first time: the callback token and the admin token of a host started
+// without them. They live with the access tokens, where scripts cannot
+// reach them (robot.store can).
+func generatedToken(ctx context.Context, st store.Tokens, key string) (string, error) {
+	t, err := st.LoadToken(ctx, key)
 	if err == nil && t.Value != "" {
 		return t.Value, nil
 	}
@@ -269,7 +281,7 @@ func generatedToken(ctx context.Context, st store.Tokens) (string, error) {
 		return "", fmt.Errorf("reading the generated token: %w", err)
 	}
 	token := luaapi.GenerateToken(32)
-	if err := st.SaveToken(ctx, generatedTokenKey, store.Token{Value: token}); err != nil {
+	if err := st.SaveToken(ctx, key, store.Token{Value: token}); err != nil {
 		return "", fmt.Errorf("saving the generated token: %w", err)
 	}
 	return token, nil

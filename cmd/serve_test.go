@@ -1,0 +1,187 @@
+package cmd
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/luarobot/luarobot/config"
+	"github.com/luarobot/luarobot/metrics/metricstest"
+)
+
+// servedHost is serve running in this process.
+type servedHost struct {
+	addr       string // the bot's listener
+	adminURL   string // http://127.0.0.1:PORT, "" when admin_addr is off
+	adminToken string // the generated one, when none was configured
+	logs       *syncBuffer
+	stop       func() error
+}
+
+// testConfig is serve's configuration for a test: memory store, a free
+// port for the bot and one for the admin listener.
+func testConfig(t *testing.T, scripts string) config.Config {
+	cfg := config.Default()
+	cfg.Token = "serveToken1"
+	cfg.Scripts = scripts
+	cfg.SessionStorage = "memory"
+	cfg.Port = 0
+	cfg.AdminAddr = "127.0.0.1:0"
+	return cfg
+}
+
+var (
+	adminURLRE   = regexp.MustCompile(`msg="admin listening" url=(http://[0-9.:]+)/`)
+	adminTokenRE = regexp.MustCompile(`admin_token=([A-Za-z0-9]+)`)
+)
+
+func startServe(t *testing.T, cfg config.Config) *servedHost {
+	t.Helper()
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, log, ready) }()
+	h := &servedHost{logs: logs}
+	select {
+	case h.addr = <-ready:
+	case err := <-done:
+		cancel()
+		t.Fatalf("serve: %v\n%s", err, logs)
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatalf("serve did not start:\n%s", logs)
+	}
+	if m := adminURLRE.FindStringSubmatch(logs.String()); m != nil {
+		h.adminURL = m[1]
+	}
+	if m := adminTokenRE.FindStringSubmatch(logs.String()); m != nil {
+		h.adminToken = m[1]
+	}
+	stopped := false
+	h.stop = func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		return <-done
+	}
+	t.Cleanup(func() { h.stop() })
+	return h
+}
+
+func httpGet(t *testing.T, url, bearer string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+func TestServeAdminListener(t *testing.T) {
+	scripts := writeScripts(t, map[string]string{"hello.lua": `robot.text(function(m) return "hi" end)`})
+	h := startServe(t, testConfig(t, scripts))
+	if h.adminURL == "" || h.adminToken == "" {
+		t.Fatalf("no admin URL or generated admin_token in the log:\n%s", h.logs)
+	}
+	if !strings.Contains(h.logs.String(), "no admin_token configured; using a generated one") {
+		t.Errorf("the generated admin token is not announced:\n%s", h.logs)
+	}
+	if code, body := httpGet(t, h.adminURL+"/healthz", ""); code != 200 || body != "ok\n" {
+		t.Errorf("/healthz = %d %q", code, body)
+	}
+	if code, body := httpGet(t, h.adminURL+"/readyz", ""); code != 200 || body != "ok\n" {
+		t.Errorf("/readyz = %d %q", code, body)
+	}
+	if code, _ := httpGet(t, h.adminURL+"/metrics", ""); code != 401 {
+		t.Errorf("/metrics without the token = %d", code)
+	}
+	if code, _ := httpGet(t, h.adminURL+"/metrics", "serveToken1"); code != 401 {
+		t.Errorf("/metrics with the callback token = %d", code)
+	}
+	code, body := httpGet(t, h.adminURL+"/metrics", h.adminToken)
+	if code != 200 {
+		t.Fatalf("/metrics = %d", code)
+	}
+	fams, err := metricstest.Parse(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"luarobot_reloads_total", "luarobot_requests_refused_total", "go_goroutines"} {
+		if _, ok := fams[name]; !ok {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+	if err := h.stop(); err != nil {
+		t.Errorf("stop: %v", err)
+	}
+	if _, err := http.Get(h.adminURL + "/healthz"); err == nil {
+		t.Errorf("the admin listener outlives serve")
+	}
+}
+
+// The generated admin token is kept in the store: a restart keeps it, so
+// Prometheus' configuration does not change.
+func TestServeAdminTokenSurvivesRestart(t *testing.T) {
+	scripts := writeScripts(t, map[string]string{"hello.lua": `robot.text(function(m) return "hi" end)`})
+	cfg := testConfig(t, scripts)
+	cfg.SessionStorage = "bolt"
+	cfg.DB = filepath.Join(t.TempDir(), "luarobot.db")
+	first := startServe(t, cfg)
+	first.stop()
+	second := startServe(t, cfg)
+	second.stop()
+	if first.adminToken == "" || first.adminToken != second.adminToken {
+		t.Errorf("admin tokens %q then %q", first.adminToken, second.adminToken)
+	}
+	cfg.AdminToken = "chosenAdminToken"
+	third := startServe(t, cfg)
+	if third.adminToken != "" || strings.Contains(third.logs.String(), "chosenAdminToken") {
+		t.Errorf("a configured admin_token is generated or logged:\n%s", third.logs)
+	}
+	if code, _ := httpGet(t, third.adminURL+"/metrics", "chosenAdminToken"); code != 200 {
+		t.Errorf("/metrics with the configured token = %d", code)
+	}
+}
+
+func TestServeAdminAddrInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	scripts := writeScripts(t, map[string]string{"hello.lua": `robot.text(function(m) return "hi" end)`})
+	cfg := testConfig(t, scripts)
+	cfg.AdminAddr = ln.Addr().String()
+	err = serve(context.Background(), cfg, slog.New(slog.DiscardHandler), nil)
+	if err == nil || !strings.HasPrefix(err.Error(), "admin_addr "+cfg.AdminAddr+": ") || !strings.Contains(err.Error(), "address already in use") ||
+		!strings.Contains(err.Error(), `admin_addr = "off"`) {
+		t.Errorf("serve = %v", err)
+	}
+}
+
+func TestServeAdminOff(t *testing.T) {
+	scripts := writeScripts(t, map[string]string{"hello.lua": `robot.text(function(m) return "hi" end)`})
+	cfg := testConfig(t, scripts)
+	cfg.AdminAddr = "off"
+	h := startServe(t, cfg)
+	if h.adminURL != "" || strings.Contains(h.logs.String(), "admin") {
+		t.Errorf("admin_addr = off still starts it:\n%s", h.logs)
+	}
+}
