@@ -129,6 +129,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 			// A download must never become a script that hot reload runs.
 			ForbiddenDirs: []string{cfg.Scripts},
 			Logger:        log,
+			Metrics:       adm.metrics,
 		})
 		if err != nil {
 			return err
@@ -160,6 +161,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 		Send:           robotSend(send),
 		Stats:          stats,
 		Logger:         log,
+		Metrics:        adm.metrics,
 	})
 	if err != nil {
 		return err
@@ -198,6 +200,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 		TimestampTolerance: toleranceOption(cfg.TimestampTolerance),
 		MaxBody:            cfg.MaxBody,
 		Logger:             log,
+		Metrics:            adm.metrics,
+		OnRefused:          adm.metrics.Refused,
+		LogUserIDs:         cfg.LogUserIDs,
 	})
 	if err != nil {
 		return err

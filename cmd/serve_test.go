@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -13,6 +14,9 @@ import (
 	"time"
 
 	"github.com/luarobot/luarobot/config"
+	"github.com/luarobot/luarobot/host"
+	"github.com/luarobot/luarobot/host/message"
+	"github.com/luarobot/luarobot/host/simulate"
 	"github.com/luarobot/luarobot/metrics/metricstest"
 )
 
@@ -183,5 +187,86 @@ func TestServeAdminOff(t *testing.T) {
 	h := startServe(t, cfg)
 	if h.adminURL != "" || strings.Contains(h.logs.String(), "admin") {
 		t.Errorf("admin_addr = off still starts it:\n%s", h.logs)
+	}
+}
+
+// The operator's view of a serving host: each delivery's log line and the
+// metrics they move, a Lua error with its file:line, a refused request,
+// and a hot reload that fails.
+func TestServeMetricsAndDeliveryLog(t *testing.T) {
+	scripts := writeScripts(t, map[string]string{"hello.lua": `robot.filter("fail", function(m) local t = nil; return t.name end)
+robot.text(function(m)
+  return "echo: " .. m.content
+end)`})
+	cfg := testConfig(t, scripts)
+	cfg.AdminToken = "metricsToken1"
+	h := startServe(t, cfg)
+	sim, err := simulate.New(simulate.Options{URL: "http://" + h.addr + "/", Token: cfg.Token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range []string{"hi", "fail"} {
+		m, _ := simulate.Build(simulate.Spec{Type: "text", Text: text, From: "oAlice"})
+		body, _ := message.Marshal(m)
+		if d := sim.Deliver(context.Background(), body); d.Err != nil || d.Status != 200 {
+			t.Fatalf("%s: %d %v", text, d.Status, d.Err)
+		}
+	}
+	resp, err := http.Post("http://"+h.addr+"/?signature=bad&timestamp=1&nonce=1", "text/xml", strings.NewReader("<xml/>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+
+	user := host.UserHash("oAlice")
+	for _, re := range []string{
+		`level=INFO msg=delivery type=text user=` + user + ` handler=hello.lua:2 reply=text duration=\S+ outcome=replied`,
+		`level=ERROR msg=delivery type=text user=` + user + ` handler=- reply=success duration=\S+ outcome=error error="hello.lua:1: attempt to index a non-table object\(nil\) with key 'name'"`,
+	} {
+		if !regexp.MustCompile(re).MatchString(h.logs.String()) {
+			t.Errorf("no log line matches %s:\n%s", re, h.logs)
+		}
+	}
+	if strings.Contains(h.logs.String(), "oAlice") {
+		t.Errorf("the openid is in the log")
+	}
+
+	scrape := func() metricstest.Families {
+		code, body := httpGet(t, h.adminURL+"/metrics", cfg.AdminToken)
+		if code != 200 {
+			t.Fatalf("/metrics = %d", code)
+		}
+		fams, err := metricstest.Parse(strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fams
+	}
+	s := scrape()
+	for _, c := range []struct {
+		name   string
+		labels []string
+	}{
+		{"luarobot_deliveries_total", []string{"type", "text", "outcome", "replied"}},
+		{"luarobot_deliveries_total", []string{"type", "text", "outcome", "error"}},
+		{"luarobot_handler_errors_total", []string{"script", "hello.lua"}},
+		{"luarobot_requests_refused_total", []string{"reason", "signature"}},
+		{"luarobot_reloads_total", []string{"result", "ok"}},
+	} {
+		if got := s.Value(c.name, c.labels...); got != 1 {
+			t.Errorf("%s%v = %v, want 1", c.name, c.labels, got)
+		}
+	}
+
+	// A broken save: the reload fails, counted, and the old scripts serve.
+	if err := os.WriteFile(filepath.Join(scripts, "broken.lua"), []byte("robot.text(function( end)"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for scrape().Value("luarobot_reloads_total", "result", "error") != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the failed reload is not counted:\n%s", h.logs)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

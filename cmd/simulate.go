@@ -63,9 +63,9 @@ Examples:
   luarobot simulate --verify --url https://bot.example.com/wechat
   luarobot simulate -i
 
-Flags:
+Flags (and every configuration key as --<key>, as "luarobot serve -h" lists them):
 `)
-		fs.PrintDefaults()
+		printOwnFlags(fs)
 	}
 	typ := fs.String("type", "text", "message or event type: text, image, voice, video, shortvideo, location, link, subscribe, unsubscribe, scan, click, view, location_event, scancode_push, ... (WeRoBot's names; _event optional)")
 	key := fs.String("key", "", "EventKey of an event (menu key, QR scene)")
@@ -250,4 +250,18 @@ func converse(ctx context.Context, sim *simulate.Simulator, in io.Reader, out io
 		return exitError(1)
 	}
 	return nil
+}
+
+// printOwnFlags prints the defaults of a command's own flags, leaving out
+// the --<key> flag of every configuration key that loadConfig adds: they
+// are serve's to list.
+func printOwnFlags(fs *flag.FlagSet) {
+	own := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
+	own.SetOutput(fs.Output())
+	fs.VisitAll(func(f *flag.Flag) {
+		if !config.IsKey(f.Name) {
+			own.Var(f.Value, f.Name, f.Usage)
+		}
+	})
+	own.PrintDefaults()
 }

@@ -185,6 +185,12 @@ var keys = []key{
 	{"log_format", kindString, "text or json", false, func(c *Config) any { return &c.LogFormat }},
 }
 
+// IsKey reports whether name is a configuration key.
+func IsKey(name string) bool {
+	_, ok := lookupKey(name)
+	return ok
+}
+
 func lookupKey(name string) (key, bool) {
 	for _, k := range keys {
 		if k.name == name {

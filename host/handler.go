@@ -14,6 +14,7 @@ import (
 
 	"github.com/luarobot/luarobot/host/message"
 	"github.com/luarobot/luarobot/host/wxcrypto"
+	"github.com/luarobot/luarobot/metrics"
 	"github.com/luarobot/luarobot/store"
 )
 
@@ -53,6 +54,19 @@ type Options struct {
 	TimestampTolerance time.Duration
 	// MaxBody limits the request body (default 1 MiB).
 	MaxBody int64
+
+	// OnRefused, when set, is called once for each request refused before
+	// the handlers ran, with the reason: one of the Reason* constants (the
+	// reason label of luarobot_requests_refused_total). It must be fast and
+	// safe for concurrent use. Deliveries turned away during shutdown are
+	// not refusals.
+	OnRefused func(reason string)
+	// Metrics counts deliveries (luarobot_deliveries_total and
+	// luarobot_delivery_seconds); nil counts nothing.
+	Metrics *metrics.Metrics
+	// LogUserIDs writes openids in the delivery log line instead of their
+	// short hashes (log_user_ids).
+	LogUserIDs bool
 
 	Logger *slog.Logger
 	// Now is the clock (tests); default time.Now.
@@ -115,10 +129,11 @@ func (h *Handler) Stats() Stats { return h.engine.stats.snapshot() }
 // in the background.
 func (h *Handler) Close(ctx context.Context) error { return h.engine.close(ctx) }
 
-// requestError is a refused request: the status and what the log and the
-// client are told.
+// requestError is a refused request: the status, the reason (a Reason*
+// constant) and what the log and the client are told.
 type requestError struct {
 	status int
+	reason string
 	msg    string
 	err    error
 }
@@ -130,8 +145,8 @@ func (e *requestError) Error() string {
 	return e.msg
 }
 
-func refuse(status int, msg string, err error) *requestError {
-	return &requestError{status: status, msg: msg, err: err}
+func refuse(status int, reason, msg string, err error) *requestError {
+	return &requestError{status: status, reason: reason, msg: msg, err: err}
 }
 
 // ServeHTTP runs the pipeline: verify → read → decrypt → parse → answer
@@ -142,15 +157,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	q, err := wxcrypto.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		h.fail(w, r, refuse(http.StatusBadRequest, "bad query string", err))
+		h.fail(w, r, refuse(http.StatusBadRequest, ReasonMalformed, "bad query string", err))
 		return
 	}
 	if !wxcrypto.VerifySignature(h.opts.Token, q.Timestamp, q.Nonce, q.Signature) {
-		h.forbidden(w, r, "signature does not match the token")
+		h.forbidden(w, r, ReasonSignature, "signature does not match the token")
 		return
 	}
 	if err := wxcrypto.CheckTimestamp(q.Timestamp, h.opts.Now(), h.opts.TimestampTolerance); err != nil {
-		h.forbidden(w, r, "timestamp refused: "+err.Error())
+		h.forbidden(w, r, ReasonTimestamp, "timestamp refused: "+err.Error())
 		return
 	}
 	switch r.Method {
@@ -164,7 +179,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	default:
 		w.Header().Set("Allow", "GET, POST")
-		h.fail(w, r, refuse(http.StatusMethodNotAllowed, "method not allowed", nil))
+		h.fail(w, r, refuse(http.StatusMethodNotAllowed, ReasonMethod, "method not allowed", nil))
 	}
 }
 
@@ -186,12 +201,12 @@ func (h *Handler) serveMessage(w http.ResponseWriter, r *http.Request, q wxcrypt
 	}
 	msg, err := message.Parse(raw)
 	if err != nil {
-		return refuse(http.StatusBadRequest, "malformed message", err)
+		return refuse(http.StatusBadRequest, ReasonMalformed, "malformed message", err)
 	}
 
 	out, err := h.engine.answer(r.Context(), start, msg)
 	if err != nil {
-		return refuse(http.StatusServiceUnavailable, "shutting down", err)
+		return refuse(http.StatusServiceUnavailable, "", "shutting down", err)
 	}
 	// Whatever follows (the rest of a long text) goes after the answer
 	// has left.
@@ -217,7 +232,7 @@ func (h *Handler) serveMessage(w http.ResponseWriter, r *http.Request, q wxcrypt
 // readBody reads the body, refusing more than MaxBody bytes.
 func (h *Handler) readBody(r *http.Request) ([]byte, *requestError) {
 	if r.ContentLength > h.opts.MaxBody {
-		return nil, refuse(http.StatusRequestEntityTooLarge, fmt.Sprintf("body of %d bytes is over max_body (%d)", r.ContentLength, h.opts.MaxBody), nil)
+		return nil, refuse(http.StatusRequestEntityTooLarge, ReasonBodyTooLarge, fmt.Sprintf("body of %d bytes is over max_body (%d)", r.ContentLength, h.opts.MaxBody), nil)
 	}
 	size := int64(512)
 	if r.ContentLength > 0 {
@@ -225,31 +240,31 @@ func (h *Handler) readBody(r *http.Request) ([]byte, *requestError) {
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, size))
 	if _, err := buf.ReadFrom(io.LimitReader(r.Body, h.opts.MaxBody+1)); err != nil {
-		return nil, refuse(http.StatusBadRequest, "reading the body", err)
+		return nil, refuse(http.StatusBadRequest, ReasonMalformed, "reading the body", err)
 	}
 	if int64(buf.Len()) > h.opts.MaxBody {
-		return nil, refuse(http.StatusRequestEntityTooLarge, fmt.Sprintf("body is over max_body (%d bytes)", h.opts.MaxBody), nil)
+		return nil, refuse(http.StatusRequestEntityTooLarge, ReasonBodyTooLarge, fmt.Sprintf("body is over max_body (%d bytes)", h.opts.MaxBody), nil)
 	}
 	if buf.Len() == 0 {
-		return nil, refuse(http.StatusBadRequest, "empty body", nil)
+		return nil, refuse(http.StatusBadRequest, ReasonMalformed, "empty body", nil)
 	}
 	return buf.Bytes(), nil
 }
 
 func (h *Handler) decrypt(body []byte, q wxcrypto.Query) ([]byte, *requestError) {
 	if h.cipher == nil {
-		return nil, refuse(http.StatusBadRequest, "encrypted message, but encoding_aes_key is not configured", nil)
+		return nil, refuse(http.StatusBadRequest, ReasonDecrypt, "encrypted message, but encoding_aes_key is not configured", nil)
 	}
 	env, err := wxcrypto.ParseEnvelope(body)
 	if err != nil {
-		return nil, refuse(http.StatusBadRequest, "malformed encrypted envelope", err)
+		return nil, refuse(http.StatusBadRequest, ReasonMalformed, "malformed encrypted envelope", err)
 	}
 	if !wxcrypto.VerifyMsgSignature(h.opts.Token, q.Timestamp, q.Nonce, env.Encrypt, q.MsgSignature) {
-		return nil, refuse(http.StatusForbidden, "msg_signature does not match the token", errBadSignature)
+		return nil, refuse(http.StatusForbidden, ReasonSignature, "msg_signature does not match the token", errBadSignature)
 	}
 	plain, err := h.cipher.Decrypt(env.Encrypt)
 	if err != nil {
-		return nil, refuse(http.StatusBadRequest, "cannot decrypt the message", err)
+		return nil, refuse(http.StatusBadRequest, ReasonDecrypt, "cannot decrypt the message", err)
 	}
 	return plain, nil
 }
@@ -276,10 +291,11 @@ var errBadSignature = errors.New("bad signature")
 
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, e *requestError) {
 	if errors.Is(e.err, errBadSignature) {
-		h.forbidden(w, r, e.msg)
+		h.forbidden(w, r, e.reason, e.msg)
 		return
 	}
-	h.log.Warn("request refused", "status", e.status, "error", e.Error(), "remote", r.RemoteAddr, "uri", r.URL.RequestURI())
+	h.refused(e.reason)
+	h.log.Warn("request refused", "status", e.status, "reason", e.reason, "error", e.Error(), "remote", r.RemoteAddr, "uri", r.URL.RequestURI())
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(e.status)
@@ -288,8 +304,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, e *requestError) 
 
 // forbidden answers a request that failed authentication with the error
 // page, which scripts can replace (robot.error_page).
-func (h *Handler) forbidden(w http.ResponseWriter, r *http.Request, why string) {
-	h.log.Warn("request refused", "status", http.StatusForbidden, "error", why, "remote", r.RemoteAddr, "uri", r.URL.RequestURI())
+func (h *Handler) forbidden(w http.ResponseWriter, r *http.Request, reason, why string) {
+	h.refused(reason)
+	h.log.Warn("request refused", "status", http.StatusForbidden, "reason", reason, "error", why, "remote", r.RemoteAddr, "uri", r.URL.RequestURI())
 	url := requestURL(r)
 	page := ""
 	if pager, ok := h.opts.Dispatcher.(ErrorPager); ok {

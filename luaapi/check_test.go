@@ -167,26 +167,34 @@ func TestCheckUnknownRobotName(t *testing.T) {
 	})
 }
 
-// At serve too: the robot table raises on a name it does not have, so a
-// typo at a script's top level stops the load, and one in a handler fails
-// that call with the same message instead of "attempt to call a nil value".
-func TestUnknownRobotNameRaises(t *testing.T) {
-	dir := writeScripts(t, map[string]string{"a.lua": "robot.text(function() end)\nrobot.subscibe(function() end)"})
-	_, err := New(Options{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
-	if err == nil || err.Error() != "a.lua:2: robot.subscibe does not exist (did you mean robot.subscribe?)" {
-		t.Errorf("New = %v", err)
+// At serve too: a typo at a script's top level stops the load through the
+// robot table, which raises on a name it does not have; one in a handler's
+// body stops it through the reading of the source; one the source does
+// not show (a computed name) fails that call with the same message instead
+// of "attempt to call a nil value".
+func TestUnknownRobotNameAtServe(t *testing.T) {
+	for src, want := range map[string]string{
+		"robot.text(function() end)\nrobot.subscibe(function() end)":           "a.lua:2: robot.subscibe does not exist (did you mean robot.subscribe?)",
+		"robot.text(function(m)\n  return robot.replly.text('x')\nend)":        "a.lua:2: robot.replly does not exist (did you mean robot.reply?)",
+		"local t = {}\nrobot.text(function(m)\n  return robot : sendd()\nend)": "a.lua:3: robot.sendd does not exist (did you mean robot.send?)",
+	} {
+		dir := writeScripts(t, map[string]string{"a.lua": src})
+		_, err := New(Options{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
+		if err == nil || err.Error() != want {
+			t.Errorf("%s:\nNew = %v\nwant %s", src, err, want)
+		}
 	}
 
 	rt, _ := startRuntime(t, map[string]string{"a.lua": `
-robot.filter("typo", function(m) return robot.replly.text("x") end)
+robot.filter("typo", function(m) return robot["rep" .. "lly"].text("x") end)
 robot.text(function(m)
   local n = 0
   for k in pairs(robot) do n = n + 1 end
   return tostring(robot[1]) .. " " .. tostring(n > 40) .. " " .. type(robot.text)
 end)`}, Options{})
-	_, _, err = rt.Dispatch(context.Background(), textMsg("typo"), nil)
+	_, _, err := rt.Dispatch(context.Background(), textMsg("typo"), nil)
 	if err == nil || !strings.Contains(err.Error(), "a.lua:2: robot.replly does not exist (did you mean robot.reply?)") {
-		t.Errorf("handler typo: %v", err)
+		t.Errorf("computed typo: %v", err)
 	}
 	r, _ := dispatch(t, rt, textMsg("hi"), nil)
 	if got := textOf(r); got != "nil true function" {

@@ -8,6 +8,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/luarobot/luarobot/host/delivery"
 	"github.com/luarobot/luarobot/host/message"
 	"github.com/luarobot/luarobot/host/reply"
 )
@@ -285,6 +286,7 @@ lists:
 					Message: "the handler returned " + err.Error()}
 			}
 			answer = r
+			delivery.SetHandler(ctx, where(h.fn))
 			break lists
 		}
 	}

@@ -147,3 +147,28 @@ func splitLines(data []byte) [][]byte {
 	}
 	return append(lines, data[start:])
 }
+
+// lint reads every source of a version that loaded in st: an unknown
+// robot.* name anywhere fails the load (the first is returned), as it
+// fails `luarobot check`; warnings are logged.
+func (rt *Runtime) lint(st *state, groups ...[]source) error {
+	members := robotMembers(st)
+	var first *Error
+	var warns []Warning
+	for _, group := range groups {
+		for _, s := range group {
+			errs, w := lint(s.name, s.data, members)
+			if len(errs) > 0 && first == nil {
+				first = errs[0]
+			}
+			warns = append(warns, w...)
+		}
+	}
+	if first != nil {
+		return first
+	}
+	for _, w := range append(warns, duplicateRules(st)...) {
+		rt.log.Warn("script warning: " + w.String())
+	}
+	return nil
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/luarobot/luarobot/host/client"
 	"github.com/luarobot/luarobot/host/message"
 	"github.com/luarobot/luarobot/host/reply"
+	"github.com/luarobot/luarobot/metrics"
 	"github.com/luarobot/luarobot/store"
 )
 
@@ -48,6 +49,9 @@ type Options struct {
 	// Logger receives print, robot.log and the runtime's own messages
 	// (default slog.Default()).
 	Logger *slog.Logger
+	// Metrics counts handler errors by script and loads of the scripts
+	// folder; nil counts nothing.
+	Metrics *metrics.Metrics
 }
 
 // cancelGrace is how long a call whose context ended may take to unwind
@@ -126,6 +130,7 @@ func (rt *Runtime) Dispatch(ctx context.Context, msg *message.Message, session [
 		return dispatchResult{r, s}, nil
 	})
 	if err != nil {
+		rt.countError(err)
 		return nil, nil, err
 	}
 	res := v.(dispatchResult)
@@ -199,6 +204,13 @@ func (rt *Runtime) reload(force bool) error {
 		var st *state
 		st, err = rt.validate(ver)
 		if err == nil {
+			// What Lua only finds when it gets there: robot.subscibe in a
+			// handler's body.
+			if err = rt.lint(st, scripts, libs); err != nil {
+				st.close()
+			}
+		}
+		if err == nil {
 			ver.hasErrorPage = st.errorPage != nil
 			ver.handlers = len(st.report)
 			rt.cur.Store(ver)
@@ -207,18 +219,30 @@ func (rt *Runtime) reload(force bool) error {
 			rt.pool.addIdle(st)
 			rt.log.Info("scripts loaded", "dir", rt.opts.Dir, "scripts", len(ver.scripts),
 				"modules", len(ver.libs), "registrations", ver.handlers, "took", time.Since(start).Round(time.Microsecond))
+			rt.opts.Metrics.Reload(true)
 			for i := 0; i < onLoad; i++ {
 				rt.runOnLoad(i)
 			}
 			return nil
 		}
 	}
+	rt.opts.Metrics.Reload(false)
 	if old != nil {
 		rt.log.Error("scripts not reloaded; the last good ones keep serving", "err", err)
 	} else {
 		rt.log.Error("scripts not loaded", "err", err)
 	}
 	return err
+}
+
+// countError counts a failed call against the script it failed in: an
+// *Error names it. Errors of no script (no Lua state free) are not the
+// handlers' and are not counted.
+func (rt *Runtime) countError(err error) {
+	var e *Error
+	if errors.As(err, &e) && e.File != "" {
+		rt.opts.Metrics.HandlerError(e.File)
+	}
 }
 
 // validate makes the first state of a new version, apart from the caller
@@ -518,6 +542,7 @@ func (rt *Runtime) runAsync(parent context.Context, st *state, l *lease) {
 		watchdog.Stop()
 		cancel()
 		if err != nil {
+			rt.countError(err)
 			rt.log.Error("robot.async function failed", "err", err, "queued_at", a.where)
 		}
 	}

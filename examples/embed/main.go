@@ -31,12 +31,13 @@ import (
 // adminToken). It returns a function that stops the bot's background work.
 func newMux(ctx context.Context, scripts, token, adminToken string) (http.Handler, func(), error) {
 	st := memory.New(memory.Options{})
-	rt, err := luaapi.New(luaapi.Options{Dir: scripts, Values: st})
+	m := metrics.New()
+	rt, err := luaapi.New(luaapi.Options{Dir: scripts, Values: st, Metrics: m})
 	if err != nil {
 		return nil, nil, fmt.Errorf("load the bot scripts: %w", err)
 	}
 	go rt.Watch(ctx) // hot reload, as `luarobot serve` does
-	bot, err := host.New(host.Options{Token: token, Dispatcher: rt, Sessions: st})
+	bot, err := host.New(host.Options{Token: token, Dispatcher: rt, Sessions: st, Metrics: m, OnRefused: m.Refused})
 	if err != nil {
 		rt.Close()
 		return nil, nil, err
@@ -46,7 +47,6 @@ func newMux(ctx context.Context, scripts, token, adminToken string) (http.Handle
 		fmt.Fprintln(w, "the application's own page; the WeChat bot answers at /wechat")
 	})
 	mux.Handle("/wechat", bot)
-	m := metrics.New()
 	adm, err := admin.New(admin.Options{
 		Token:   adminToken,
 		Metrics: m.Handler(),

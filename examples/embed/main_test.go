@@ -64,7 +64,8 @@ func TestEmbeddedBot(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(body), "luarobot_reloads_total") {
+	// The two messages above are counted.
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `luarobot_deliveries_total{outcome="replied",type="text"} 2`) {
 		t.Errorf("/admin/metrics with the token = %d %.200s", resp.StatusCode, body)
 	}
 }
