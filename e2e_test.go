@@ -86,13 +86,24 @@ func freePort(t *testing.T) int {
 // waits until it answers WeChat's URL check.
 func startHost(t *testing.T, flags ...string) *hostProcess {
 	t.Helper()
+	return startHostUnder(t, nil, flags...)
+}
+
+// startHostUnder is startHost with the binary run by a wrapper command
+// (prlimit with its options, for instance).
+func startHostUnder(t *testing.T, wrapper []string, flags ...string) *hostProcess {
+	t.Helper()
 	port, adminPort := freePort(t), freePort(t)
 	// Each host gets its own admin listener: the default 127.0.0.1:8889
 	// would be shared by every process of the machine.
 	args := append([]string{"serve", "--port", strconv.Itoa(port), "--token", e2eToken, "--app_id", e2eAppID,
 		"--scripts", "testdata/e2e", "--log_level", "debug",
 		"--admin_addr", fmt.Sprintf("127.0.0.1:%d", adminPort), "--admin_token", e2eAdminToken}, flags...)
-	p := &hostProcess{cmd: exec.Command(binary, args...), url: fmt.Sprintf("http://127.0.0.1:%d/", port),
+	cmd := exec.Command(binary, args...)
+	if len(wrapper) > 0 {
+		cmd = exec.Command(wrapper[0], append(append(wrapper[1:], binary), args...)...)
+	}
+	p := &hostProcess{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d/", port),
 		adminURL: fmt.Sprintf("http://127.0.0.1:%d", adminPort),
 		logs:     new(bytes.Buffer), mu: new(sync.Mutex), done: make(chan error, 1)}
 	p.cmd.Stdout = syncBuffer{p.mu, p.logs}

@@ -60,12 +60,17 @@ func TestEveryFormThroughTheHost(t *testing.T) {
 		{simulate.Spec{Type: "location"}, []string{"location 广州市海珠区 23.134521,113.358803 20"}},
 		{simulate.Spec{Type: "link"}, []string{"link LuaRoBot https://example.com/"}},
 		{simulate.Spec{Type: "unknown"}, []string{"unknown message"}},
+		{simulate.Spec{Type: "miniprogrampage"}, []string{"miniprogrampage a mini program card wx_simulated pages/index/index"}},
+		// The device's content travels as base64 and arrives decoded.
+		{simulate.Spec{Type: "device_text", Fields: map[string]string{"content": "温度 21℃"}}, []string{"device_text simulated_device: 温度 21℃"}},
+		{simulate.Spec{Type: "device_event", Fields: map[string]string{"event": "unbind"}}, []string{"device_event unbind simulated_device: bound"}},
+		{text("empty"), []string{"success"}},
 		{simulate.Spec{Type: "click", Key: "music"}, []string{"key_click music"}},
 		{simulate.Spec{Type: "click", Key: "other"}, []string{"event click -> click_event"}},
 	}
 	// Every event type reaches its own registration.
 	for _, typ := range message.Types() {
-		if !strings.HasSuffix(typ, "_event") || typ == "click_event" {
+		if !strings.HasSuffix(typ, "_event") || typ == "click_event" || typ == "device_event" {
 			continue
 		}
 		name := strings.TrimSuffix(typ, "_event")

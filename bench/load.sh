@@ -18,17 +18,20 @@ command -v wrk >/dev/null || { echo "wrk not found: apt-get install wrk" >&2; ex
 go build -o "$work/luarobot" .
 go build -o "$work/bare" ./bench/bare
 
-# Sign once: the signature covers token, timestamp and nonce, not the body.
+# wechat.lua signs each request with its own nonce: the host refuses a
+# signed query reused with another body (a replay). The start-up check is a
+# GET, signed here once.
+export WECHAT_TOKEN=$token
 ts=$(date +%s)
 nonce=12345
 sig=$(printf '%s\n' "$token" "$ts" "$nonce" | sort | tr -d '\n' | sha1sum | cut -d' ' -f1)
-export WECHAT_QUERY="signature=$sig&timestamp=$ts&nonce=$nonce"
+check_query="signature=$sig&timestamp=$ts&nonce=$nonce"
 
 start() { # name port cmd...
 	local name=$1 port=$2; shift 2
 	taskset -c 0 "$@" >"$work/$name.log" 2>&1 &
 	for _ in $(seq 100); do
-		curl -fs -o /dev/null "http://127.0.0.1:$port/?$WECHAT_QUERY&echostr=ok" && return 0
+		curl -fs -o /dev/null "http://127.0.0.1:$port/?$check_query&echostr=ok" && return 0
 		sleep 0.1
 	done
 	echo "$name did not start:" >&2; cat "$work/$name.log" >&2; exit 1
@@ -39,8 +42,14 @@ start luarobot 8898 "$work/luarobot" serve --port 8898 --token "$token" \
 	--scripts bench/echo --session_storage memory --log_level error
 
 rps() { # port
-	taskset -c 1 wrk -t1 -c"$conns" -d"${secs}s" -s bench/wechat.lua "http://127.0.0.1:$1/" |
-		awk '/Requests\/sec/ {print $2}'
+	local out
+	out=$(taskset -c 1 wrk -t1 -c"$conns" -d"${secs}s" -s bench/wechat.lua "http://127.0.0.1:$1/" 2>"$work/wrk.err")
+	# Refused requests would measure the refusal path, not the bot.
+	if grep -q "Non-2xx" <<<"$out"; then
+		echo "port $1: $(grep Non-2xx <<<"$out"); first: $(head -1 "$work/wrk.err")" >&2
+		exit 1
+	fi
+	awk '/Requests\/sec/ {print $2}' <<<"$out"
 }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 

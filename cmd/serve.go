@@ -82,7 +82,7 @@ func serveCommand(args []string) error {
 // serve runs the host until ctx ends. ready, when not nil, receives the
 // listening address (tests).
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- string) (err error) {
-	st, err := storeopen.Open(store.Options{
+	st, err := storeopen.OpenContext(ctx, store.Options{
 		Kind:       cfg.SessionStorage,
 		Path:       cfg.DB,
 		RedisURL:   cfg.RedisURL,
@@ -155,13 +155,16 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 		Dir:            cfg.Scripts,
 		PoolSize:       cfg.PoolSize,
 		HandlerTimeout: cfg.HandlerTimeout,
+		LoadTimeout:    cfg.LoadTimeout,
 		Config:         cfg.Public(),
 		Client:         api,
 		Values:         st,
-		Send:           robotSend(send),
+		Send:           robotSend(send, cfg.MaxReplyParts, log),
 		Stats:          stats,
 		Logger:         log,
 		Metrics:        adm.metrics,
+		// No sessions to carry dialog records: they stay in memory.
+		DialogMemory: cfg.SessionStorage == store.KindOff,
 	})
 	if err != nil {
 		return err
@@ -186,23 +189,42 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 	if cfg.SessionStorage == store.KindOff {
 		sessions = nil
 	}
+	callers, err := callbackCallers(ctx, cfg, api, st, log)
+	if err != nil {
+		return err
+	}
+	if callers != nil {
+		// The daily refresh of WeChat's list ends before the store closes.
+		refreshCtx, stopRefresh := context.WithCancel(ctx)
+		refreshed := make(chan struct{})
+		go func() { defer close(refreshed); callers.Run(refreshCtx) }()
+		defer func() { stopRefresh(); <-refreshed }()
+	}
+
 	h, err := host.New(host.Options{
-		Token:              cfg.Token,
-		AppID:              cfg.AppID,
-		EncodingAESKey:     cfg.EncodingAESKey,
-		Dispatcher:         rt,
-		Sessions:           sessions,
-		Dedup:              dedup,
-		SharedStore:        cfg.SessionStorage == store.KindRedis,
-		Sender:             send,
-		ReplyTimeout:       cfg.ReplyTimeout,
-		HandlerTimeout:     cfg.HandlerTimeout,
-		TimestampTolerance: toleranceOption(cfg.TimestampTolerance),
-		MaxBody:            cfg.MaxBody,
-		Logger:             log,
-		Metrics:            adm.metrics,
-		OnRefused:          adm.metrics.Refused,
-		LogUserIDs:         cfg.LogUserIDs,
+		Token:          cfg.Token,
+		AppID:          cfg.AppID,
+		EncodingAESKey: cfg.EncodingAESKey,
+		// During a key rotation in the admin console, the old key still opens
+		// messages; each reply goes back under its request's key.
+		EncodingAESKeyPrevious: cfg.EncodingAESKeyPrevious,
+		Dispatcher:             rt,
+		Sessions:               sessions,
+		Dedup:                  dedup,
+		SharedStore:            cfg.SessionStorage == store.KindRedis,
+		Sender:                 send,
+		ReplyTimeout:           cfg.ReplyTimeout,
+		HandlerTimeout:         cfg.HandlerTimeout,
+		TimestampTolerance:     toleranceOption(cfg.TimestampTolerance),
+		MaxBody:                cfg.MaxBody,
+		Callers:                callers,
+		RefusePlaintext:        !cfg.AcceptPlaintext,
+		StoreErrorReply:        cfg.StoreErrorReply,
+		MaxReplyParts:          cfg.MaxReplyParts,
+		Logger:                 log,
+		Metrics:                adm.metrics,
+		OnRefused:              adm.metrics.Refused,
+		LogUserIDs:             cfg.LogUserIDs,
 	})
 	if err != nil {
 		return err
@@ -253,6 +275,31 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 	return nil
 }
 
+// callbackCallers builds the callback IP allowlist from callback_ips and
+// trusted_proxies; nil (anyone may call) when callback_ips is empty. With
+// "wechat" it fetches WeChat's list now, or stops start-up when there is
+// none to be had.
+func callbackCallers(ctx context.Context, cfg config.Config, api *client.Client, st store.Tokens, log *slog.Logger) (*host.Callers, error) {
+	if len(cfg.CallbackIPs) == 0 {
+		if len(cfg.TrustedProxies) > 0 {
+			log.Warn("trusted_proxies has no effect without callback_ips")
+		}
+		return nil, nil
+	}
+	opts := host.CallersOptions{Allow: cfg.CallbackIPs, TrustedProxies: cfg.TrustedProxies, Store: st, Logger: log}
+	if api != nil {
+		opts.FetchWeChatIPs = api.CallbackIPs
+	}
+	callers, err := host.NewCallers(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	wechat, fetched := callers.WeChatIPs()
+	log.Info("callback_ips: only these callers are answered", "allow", cfg.CallbackIPs,
+		"trusted_proxies", cfg.TrustedProxies, "wechat_addresses", len(wechat), "wechat_list_fetched", fetched)
+	return callers, nil
+}
+
 // toleranceOption maps the config's "0 disables" onto host.Options, where
 // 0 means the default.
 func toleranceOption(d time.Duration) time.Duration {
@@ -263,13 +310,13 @@ func toleranceOption(d time.Duration) time.Duration {
 }
 
 // robotSend is robot.send: the reply through the customer-service API,
-// long texts split as the reply engine splits them.
-func robotSend(send host.SendFunc) func(ctx context.Context, openid string, r reply.Reply) error {
+// long texts split and capped at max_reply_parts as the reply engine does.
+func robotSend(send host.SendFunc, maxParts int, log *slog.Logger) func(ctx context.Context, openid string, r reply.Reply) error {
 	if send == nil {
 		return nil
 	}
 	return func(ctx context.Context, openid string, r reply.Reply) error {
-		return host.SendSplit(ctx, send, openid, r)
+		return host.SendSplit(ctx, send, openid, r, maxParts, log)
 	}
 }
 

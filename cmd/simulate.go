@@ -59,6 +59,7 @@ Examples:
   luarobot simulate --type click --key music
   luarobot simulate --type subscribe --from oUser123
   luarobot simulate --type location --field label=天安门 --field scale=15
+  luarobot simulate --type subscribe_msg_popup --field 'subscribes=[{"template_id":"T1","subscribe_status_string":"accept"}]'
   luarobot simulate --retry 2 --retry-interval 1s "slow question"
   luarobot simulate --verify --url https://bot.example.com/wechat
   luarobot simulate -i
@@ -73,7 +74,7 @@ Flags (and every configuration key as --<key>, as "luarobot serve -h" lists them
 	to := fs.String("to", "gh_simulated", "the account's original ID (ToUserName)")
 	msgID := fs.String("msg-id", "", "MsgId of a message (default: a fresh one)")
 	fields := fieldFlags{}
-	fs.Var(fields, "field", "set a type-specific field, name=value (repeatable), e.g. --field label=天安门")
+	fs.Var(fields, "field", "set a type-specific field, name=value (repeatable), e.g. --field label=天安门; lists and blocks (subscribes, chosen_beacon) as JSON")
 	raw := fs.String("raw", "", "send this XML file as the message instead of building one")
 	target := fs.String("url", "", "the host's URL (default http://<host>:<port><path> from the configuration)")
 	retry := fs.Int("retry", 0, "send the message this many more times, as WeChat retries a late answer")

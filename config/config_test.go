@@ -47,7 +47,7 @@ func TestFileEveryKey(t *testing.T) {
 		AdminAddr: "127.0.0.1:9001", AdminToken: "admintoken123", PublicURL: "https://bot.example.com/wechat", LogUserIDs: true,
 		CallbackIPs: []string{"wechat", "203.0.113.0/24"}, TrustedProxies: []string{"127.0.0.1"},
 		EncodingAESKeyPrevious: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq",
-		Settings: map[string]any{"api_key": "sk-test", "base_url": "https://llm.example.com/v1", "retries": int64(2)},
+		Settings:               map[string]any{"api_key": "sk-test", "base_url": "https://llm.example.com/v1", "retries": int64(2)},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got  %+v\nwant %+v", c, want)

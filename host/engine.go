@@ -70,15 +70,23 @@ type engine struct {
 	notify notifier
 	stats  counters
 
+	// leaseTTL is how long a user's lease lasts unrenewed (lease.go).
+	leaseTTL time.Duration
+	// orphans are leases to release once the store answers (lease.go).
+	orphans orphanLeases
+
 	mu     sync.Mutex
 	closed bool
+	// stopping is closed by close: background work that may give up
+	// (retrying a lease release) stops then instead of holding Close.
+	stopping chan struct{}
 	// work tracks goroutines that outlive their request: handler runs
 	// past the deadline, late deliveries, the rest of long texts.
 	work sync.WaitGroup
 }
 
 func newEngine(opts *Options) *engine {
-	e := &engine{opts: opts, log: opts.Logger, dedup: opts.Dedup}
+	e := &engine{opts: opts, log: opts.Logger, dedup: opts.Dedup, leaseTTL: defaultLeaseTTL, stopping: make(chan struct{})}
 	if e.dedup == nil {
 		e.dedup = memory.New(memory.Options{})
 	}
@@ -209,6 +217,13 @@ func (e *engine) runAndWait(reqCtx, ctx context.Context, key string, msg *messag
 // run loads the user's session, runs the handlers, saves the session and
 // renders the reply. It holds the user's lock throughout, so that two
 // messages of one user never overwrite each other's session changes.
+//
+// A reply never claims what was not stored: when the session cannot be
+// loaded the handlers do not run (on an empty session they would answer as
+// if the user were new), and when the session they changed cannot be saved
+// their reply is withheld. Either way the delivery gets StoreErrorReply
+// instead, through the same paths as a reply (passive, a retry, or the API
+// when late), so that a retry answers the same.
 func (e *engine) run(msg *message.Message) (res result) {
 	ctx, cancel := context.WithTimeout(context.Background(), e.opts.HandlerTimeout)
 	defer cancel()
@@ -228,13 +243,10 @@ func (e *engine) run(msg *message.Message) (res result) {
 	defer unlock()
 
 	var session []byte
-	loaded := true
 	if e.opts.Sessions != nil {
 		session, err = e.opts.Sessions.LoadSession(ctx, msg.Source)
 		if err != nil {
-			loaded = false
-			e.log.Error("session not loaded; the handler runs with an empty session, which will not be saved", "user", e.user(msg.Source), "error", err)
-			session = nil
+			return e.storeFailed(msg, "session not loaded; the handlers did not run", err)
 		}
 	}
 	r, newSession, err := e.opts.Dispatcher.Dispatch(ctx, msg, session)
@@ -243,22 +255,14 @@ func (e *engine) run(msg *message.Message) (res result) {
 		e.stats.failures.Add(1)
 		return result{err: err}
 	}
-	switch {
-	case newSession == nil || e.opts.Sessions == nil:
-	case !loaded:
-		// Saving what the handler made of an empty session would
-		// overwrite the real one, which merely could not be read.
-		e.stats.failures.Add(1)
-		e.log.Error("session not saved: it could not be loaded, and saving would overwrite it", "user", e.user(msg.Source))
-	default:
+	if newSession != nil && e.opts.Sessions != nil {
 		// Committed before the reply leaves: a crash after the answer
 		// loses nothing the user was answered about.
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
 		err := e.opts.Sessions.SaveSession(sctx, msg.Source, newSession)
 		cancel()
 		if err != nil {
-			e.stats.failures.Add(1)
-			e.log.Error("session not saved", "user", e.user(msg.Source), "error", err)
+			return e.storeFailed(msg, "session not saved; the handlers' reply is withheld", err)
 		}
 	}
 	if r == nil {
@@ -267,10 +271,32 @@ func (e *engine) run(msg *message.Message) (res result) {
 	if _, ok := r.(*reply.Success); ok {
 		return result{handler: info.Handler()}
 	}
-	parts := splitReply(r)
+	res = e.render(msg, r)
+	res.handler = info.Handler()
+	return res
+}
+
+// render turns a reply into a result: the passive XML of its first part,
+// and its parts as the API would send them.
+func (e *engine) render(msg *message.Message, r reply.Reply) result {
+	parts := e.splitReply(msg.Source, r)
 	buf := make([]byte, 0, 512) // fits a typical reply: one allocation
-	return result{first: reply.Render(buf, parts[0], msg.Source, msg.Target, time.Now().Unix()), parts: parts,
-		handler: info.Handler(), kind: r.Kind()}
+	return result{first: reply.Render(buf, parts[0], msg.Source, msg.Target, time.Now().Unix()), parts: parts, kind: r.Kind()}
+}
+
+// storeFailed returns what a delivery whose handlers' reply is withheld
+// gets instead: StoreErrorReply, or nothing ("success"). Its outcome is
+// error, and its log line says why (reply=text when StoreErrorReply
+// answered).
+func (e *engine) storeFailed(msg *message.Message, why string, err error) result {
+	e.stats.failures.Add(1)
+	e.stats.withheld.Add(1)
+	res := result{}
+	if e.opts.StoreErrorReply != "" {
+		res = e.render(msg, &reply.Text{Content: e.opts.StoreErrorReply})
+	}
+	res.err = fmt.Errorf("%s: %w", why, err)
+	return res
 }
 
 // joinRetry answers a delivery of a message that an earlier delivery is
@@ -570,7 +596,10 @@ func (e *engine) send(openid string, r reply.Reply) error {
 // still running.
 func (e *engine) close(ctx context.Context) error {
 	e.mu.Lock()
-	e.closed = true
+	if !e.closed {
+		e.closed = true
+		close(e.stopping)
+	}
 	e.mu.Unlock()
 	finished := make(chan struct{})
 	go func() {

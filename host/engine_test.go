@@ -257,7 +257,7 @@ func TestSessionChangesSerialisedPerUser(t *testing.T) {
 func TestSendSplit(t *testing.T) {
 	api := newAPIRecorder()
 	long := strings.Repeat("x", 2000) + "\n" + strings.Repeat("y", 100)
-	if err := host.SendSplit(context.Background(), api.send, "u", &reply.Text{Content: long}); err != nil {
+	if err := host.SendSplit(context.Background(), api.send, "u", &reply.Text{Content: long}, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	got := api.all()

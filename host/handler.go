@@ -26,6 +26,10 @@ type Options struct {
 	// 安全模式). AppID also scopes the retry-dedup keys.
 	AppID          string
 	EncodingAESKey string
+	// EncodingAESKeyPrevious is the key EncodingAESKey replaced: during a
+	// rotation in the admin console messages under either key are
+	// accepted, and each reply is encrypted with its request's key.
+	EncodingAESKeyPrevious string
 
 	// Dispatcher runs the bot's handlers.
 	Dispatcher Dispatcher
@@ -54,7 +58,23 @@ type Options struct {
 	TimestampTolerance time.Duration
 	// MaxBody limits the request body (default 1 MiB).
 	MaxBody int64
+	// Callers, when set, is the callback IP allowlist: requests from any
+	// other address get 403 before anything else is read (callers.go).
+	Callers *Callers
 
+	// RefusePlaintext, with EncodingAESKey set, refuses unencrypted
+	// messages with 403 (安全模式 only; the config key accept_plaintext =
+	// false). The zero value accepts them, as 兼容模式 does.
+	RefusePlaintext bool
+	// StoreErrorReply is the answer of a delivery whose session could not
+	// be loaded or saved: the handlers' reply is withheld then, because it
+	// may tell the user about a change that was not kept. Empty answers
+	// "success" (nothing is shown); any other text is sent as a text reply,
+	// e.g. "系统繁忙，请稍后再试".
+	StoreErrorReply string
+	// MaxReplyParts caps the messages one long text becomes, the passive
+	// answer included; the rest is dropped with a log line (default 5).
+	MaxReplyParts int
 	// OnRefused, when set, is called once for each request refused before
 	// the handlers ran, with the reason: one of the Reason* constants (the
 	// reason label of luarobot_requests_refused_total). It must be fast and
@@ -76,7 +96,7 @@ type Options struct {
 // Handler is the http.Handler WeChat calls. It is safe for concurrent use.
 type Handler struct {
 	opts   Options
-	cipher *wxcrypto.Cipher
+	keys   *wxcrypto.Keys
 	log    *slog.Logger
 	engine *engine
 }
@@ -104,6 +124,9 @@ func New(opts Options) (*Handler, error) {
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = 1 << 20
 	}
+	if opts.MaxReplyParts <= 0 {
+		opts.MaxReplyParts = DefaultMaxReplyParts
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -112,11 +135,13 @@ func New(opts Options) (*Handler, error) {
 	}
 	h := &Handler{opts: opts, log: opts.Logger}
 	if opts.EncodingAESKey != "" {
-		c, err := wxcrypto.NewCipher(opts.EncodingAESKey, opts.AppID)
+		k, err := wxcrypto.NewKeys(opts.EncodingAESKey, opts.EncodingAESKeyPrevious, opts.AppID)
 		if err != nil {
 			return nil, fmt.Errorf("host: %w", err)
 		}
-		h.cipher = c
+		h.keys = k
+	} else if opts.EncodingAESKeyPrevious != "" {
+		return nil, errors.New("host: EncodingAESKeyPrevious without EncodingAESKey")
 	}
 	h.engine = newEngine(&h.opts)
 	return h, nil
@@ -149,12 +174,19 @@ func refuse(status int, reason, msg string, err error) *requestError {
 	return &requestError{status: status, reason: reason, msg: msg, err: err}
 }
 
-// ServeHTTP runs the pipeline: verify → read → decrypt → parse → answer
-// (dedup, dispatch, deadline) → render → encrypt.
+// ServeHTTP runs the pipeline: caller → verify → read → decrypt → bind the
+// query to the body (replay.go) → parse → answer (dedup, dispatch,
+// deadline) → render → encrypt.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The reply deadline counts from here: reading and decrypting the body
 	// spend WeChat's time too.
 	start := time.Now()
+	if c := h.opts.Callers; c != nil {
+		if caller := c.Caller(r); !c.Allowed(caller) {
+			h.refuseCaller(w, r, caller)
+			return
+		}
+	}
 	q, err := wxcrypto.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		h.fail(w, r, refuse(http.StatusBadRequest, ReasonMalformed, "bad query string", err))
@@ -170,7 +202,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-		// The URL check of the admin console: echo echostr back.
+		// The URL check of the admin console: echo echostr back. Its query
+		// is bound too, so that it cannot carry a forged message later.
+		h.bindQuery(r.Context(), start, q, h.echoBinding(q.Echostr))
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, q.Echostr)
 	case http.MethodPost:
@@ -193,11 +227,16 @@ func (h *Handler) serveMessage(w http.ResponseWriter, r *http.Request, q wxcrypt
 
 	encrypted := q.EncryptType == "aes"
 	raw := body
+	var key *wxcrypto.Cipher // the key the request came under, for the reply
 	if encrypted {
 		var rerr *requestError
-		if raw, rerr = h.decrypt(body, q); rerr != nil {
+		if raw, key, rerr = h.decrypt(body, q); rerr != nil {
 			return rerr
 		}
+	}
+	// One signed query authenticates one body (replay.go).
+	if rerr := h.checkReplay(r.Context(), start, q, body, encrypted); rerr != nil {
+		return rerr
 	}
 	msg, err := message.Parse(raw)
 	if err != nil {
@@ -221,7 +260,7 @@ func (h *Handler) serveMessage(w http.ResponseWriter, r *http.Request, q wxcrypt
 	}
 	resp := out.body
 	if encrypted {
-		resp = h.encrypt(out.body)
+		resp = h.encrypt(key, out.body)
 	}
 	w.Header().Set("Content-Type", "application/xml; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(len(resp)))
@@ -251,27 +290,30 @@ func (h *Handler) readBody(r *http.Request) ([]byte, *requestError) {
 	return buf.Bytes(), nil
 }
 
-func (h *Handler) decrypt(body []byte, q wxcrypto.Query) ([]byte, *requestError) {
-	if h.cipher == nil {
-		return nil, refuse(http.StatusBadRequest, ReasonDecrypt, "encrypted message, but encoding_aes_key is not configured", nil)
+// decrypt opens an encrypted message and returns it with the key that
+// opened it (the current one, or the previous during a rotation).
+func (h *Handler) decrypt(body []byte, q wxcrypto.Query) ([]byte, *wxcrypto.Cipher, *requestError) {
+	if h.keys == nil {
+		return nil, nil, refuse(http.StatusBadRequest, ReasonDecrypt, "encrypted message, but encoding_aes_key is not configured", nil)
 	}
 	env, err := wxcrypto.ParseEnvelope(body)
 	if err != nil {
-		return nil, refuse(http.StatusBadRequest, ReasonMalformed, "malformed encrypted envelope", err)
+		return nil, nil, refuse(http.StatusBadRequest, ReasonMalformed, "malformed encrypted envelope", err)
 	}
 	if !wxcrypto.VerifyMsgSignature(h.opts.Token, q.Timestamp, q.Nonce, env.Encrypt, q.MsgSignature) {
-		return nil, refuse(http.StatusForbidden, ReasonSignature, "msg_signature does not match the token", errBadSignature)
+		return nil, nil, refuse(http.StatusForbidden, ReasonSignature, "msg_signature does not match the token", errBadSignature)
 	}
-	plain, err := h.cipher.Decrypt(env.Encrypt)
+	plain, key, err := h.keys.Decrypt(env.Encrypt)
 	if err != nil {
-		return nil, refuse(http.StatusBadRequest, ReasonDecrypt, "cannot decrypt the message", err)
+		return nil, nil, refuse(http.StatusBadRequest, ReasonDecrypt, "cannot decrypt the message", err)
 	}
-	return plain, nil
+	return plain, key, nil
 }
 
-// encrypt wraps a reply in the encrypted envelope with a fresh nonce.
-func (h *Handler) encrypt(plain []byte) []byte {
-	enc, err := h.cipher.Encrypt(plain)
+// encrypt wraps a reply in the encrypted envelope with a fresh nonce,
+// under key: the one its request came under.
+func (h *Handler) encrypt(key *wxcrypto.Cipher, plain []byte) []byte {
+	enc, err := key.Encrypt(plain)
 	if err != nil {
 		// crypto/rand failing is not something a request can fix.
 		panic(fmt.Sprintf("host: encrypt reply: %v", err))

@@ -70,7 +70,16 @@ func (w *wechat) query(extra url.Values) url.Values {
 // request returns a signed POST of the message XML, encrypted when the
 // wechat is in AES mode.
 func (w *wechat) request(path string, msgXML []byte) *http.Request {
-	q := w.query(nil)
+	return w.requestWith(path, w.query(nil), msgXML)
+}
+
+// requestWith is request under a given signed query: a query seen in an
+// access log, reused.
+func (w *wechat) requestWith(path string, signed url.Values, msgXML []byte) *http.Request {
+	q := url.Values{}
+	for k, v := range signed {
+		q[k] = v
+	}
 	body := msgXML
 	if w.cipher != nil {
 		enc, err := w.cipher.Encrypt(msgXML)

@@ -70,7 +70,7 @@ func (e *engine) observe(msg *message.Message, o observation) {
 		"duration", roundDuration(o.answered), "outcome", o.outcome)
 	attrs = append(attrs, o.extra...)
 	if o.err != nil {
-		attrs = append(attrs, "error", o.err.Error())
+		attrs = append(attrs, "error", e.redactUser(o.err.Error(), msg.Source))
 	}
 	e.log.Log(context.Background(), level, "delivery", attrs...)
 }
@@ -83,6 +83,15 @@ func (e *engine) user(openid string) string {
 		return openid
 	}
 	return UserHash(openid)
+}
+
+// redactUser replaces the openid in a message (a store error names the
+// session's key) with the name logs give the user.
+func (e *engine) redactUser(text, openid string) string {
+	if e.opts.LogUserIDs || openid == "" {
+		return text
+	}
+	return strings.ReplaceAll(text, openid, UserHash(openid))
 }
 
 // UserHash is the short stable hash logs give an openid: 8 hex digits of

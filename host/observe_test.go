@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -55,6 +56,9 @@ var scriptedBot = funcDispatcher(func(ctx context.Context, msg *message.Message,
 		return &reply.Text{Content: "finally"}, nil, nil
 	case "panic":
 		panic("boom")
+	case "leak":
+		// A store error names the session's key: the openid.
+		return nil, nil, errors.New(`save session "` + msg.Source + `": disk full`)
 	}
 	return nil, nil, nil
 })
@@ -91,7 +95,9 @@ func TestDeliveryLogLineAndMetrics(t *testing.T) {
 	logLine(t, logs, `level=ERROR msg=delivery type=text user=`+alice+` handler=- reply=success `+durationRE+` outcome=error error="hello.lua:7: attempt to index a non-table object\(nil\) with key 'name'"$`)
 	send("panic", 4)
 	logLine(t, logs, `level=ERROR msg=delivery .* outcome=error error="handler panicked: boom"$`)
-	if body := send("slow", 5); string(body) != "success" {
+	send("leak", 6)
+	logLine(t, logs, `level=ERROR msg=delivery .* outcome=error error="save session \\"`+alice+`\\": disk full"$`)
+	if body := send("slow", 7); string(body) != "success" {
 		t.Errorf("slow: %s", body)
 	}
 	api.waitSent(t, 1)
@@ -101,13 +107,13 @@ func TestDeliveryLogLineAndMetrics(t *testing.T) {
 	}
 
 	s := metricstest.Gather(t, m.Gatherer())
-	for outcome, want := range map[string]float64{"replied": 1, "retry": 1, "empty": 1, "error": 2, "late": 1} {
+	for outcome, want := range map[string]float64{"replied": 1, "retry": 1, "empty": 1, "error": 3, "late": 1} {
 		if got := s.Value("luarobot_deliveries_total", "type", "text", "outcome", outcome); got != want {
 			t.Errorf("deliveries{outcome=%s} = %v, want %v (%v)", outcome, got, want, s.Series("luarobot_deliveries_total"))
 		}
 	}
-	if got := s.Value("luarobot_delivery_seconds"); got != 6 {
-		t.Errorf("delivery_seconds count = %v, want 6", got)
+	if got := s.Value("luarobot_delivery_seconds"); got != 7 {
+		t.Errorf("delivery_seconds count = %v, want 7", got)
 	}
 	if st := h.Stats(); st.Late != 1 {
 		t.Errorf("late_replies = %d, want 1", st.Late)
@@ -179,13 +185,42 @@ func TestRefusalsAreCounted(t *testing.T) {
 	wrongKey := &wechat{t: t, token: testToken, cipher: other}
 	serve(h, wrongKey.request("/", textXML("oAlice", "hi", 5)))
 
+	// Only 192.0.2.0/24 may call: the test's 192.0.2.1 may, 198.51.100.7
+	// may not.
+	callers, err := host.NewCallers(context.Background(), host.CallersOptions{Allow: []string{"192.0.2.0/24"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	guarded := newHandler(t, host.Options{Dispatcher: echo, Callers: callers, OnRefused: m.Refused})
+	stranger := w.request("/", textXML("oAlice", "hi", 7))
+	stranger.RemoteAddr = "198.51.100.7:4000"
+	if code, _ := serve(guarded, stranger); code != http.StatusForbidden {
+		t.Errorf("a caller outside callback_ips: %d", code)
+	}
+	if code, _ := serve(guarded, w.request("/", textXML("oAlice", "hi", 8))); code != 200 {
+		t.Errorf("a caller in callback_ips: %d", code)
+	}
+
+	// 安全模式 only: a plain message is refused. And a signed query seen
+	// before with another body is a replay.
+	strict := newHandler(t, host.Options{Dispatcher: echo, EncodingAESKey: testAESKey, RefusePlaintext: true, OnRefused: m.Refused})
+	serve(strict, w.request("/", textXML("oAlice", "hi", 9)))
+	first := w.request("/", textXML("oAlice", "hi", 10))
+	replayed := httptest.NewRequest(http.MethodPost, first.URL.String(), strings.NewReader(string(textXML("oMallory", "forged", 11))))
+	if code, _ := serve(h, first); code != 200 {
+		t.Fatalf("first: %d", code)
+	}
+	if code, _ := serve(h, replayed); code != http.StatusForbidden {
+		t.Errorf("a replayed query with another body: %d", code)
+	}
+
 	// A good message is no refusal.
 	serve(h, w.request("/", textXML("oAlice", "hi", 6)))
 
 	s := metricstest.Gather(t, m.Gatherer())
 	for reason, want := range map[string]float64{
 		"signature": 1, "timestamp": 1, "method": 1, "malformed": 1, "body_too_large": 1, "decrypt": 1,
-		"replay": 0, "plaintext": 0, "callback_ip": 0,
+		"callback_ip": 1, "replay": 1, "plaintext": 1,
 	} {
 		if got := s.Value("luarobot_requests_refused_total", "reason", reason); got != want {
 			t.Errorf("refused{reason=%s} = %v, want %v", reason, got, want)

@@ -74,44 +74,6 @@ func TestHandoverToRetryInAnotherProcess(t *testing.T) {
 	}
 }
 
-// flakySessions fails the next failLoads loads, as a Redis timeout does.
-type flakySessions struct {
-	*memory.Store
-	failLoads atomic.Int32
-}
-
-func (f *flakySessions) LoadSession(ctx context.Context, id string) ([]byte, error) {
-	if f.failLoads.Add(-1) >= 0 {
-		return nil, errors.New("redis 127.0.0.1:6379: load session: timeout")
-	}
-	return f.Store.LoadSession(ctx, id)
-}
-
-// TestSessionLoadErrorKeepsSession: a session that could not be read is
-// not overwritten by what the handler made of an empty one; the user is
-// still answered.
-func TestSessionLoadErrorKeepsSession(t *testing.T) {
-	sessions := &flakySessions{Store: memory.New(memory.Options{})}
-	ctx := context.Background()
-	const stored = `{"cart":["a","b","c"],"visits":41}`
-	sessions.SaveSession(ctx, "u1", []byte(stored))
-	d := funcDispatcher(func(ctx context.Context, msg *message.Message, session []byte) (reply.Reply, []byte, error) {
-		if len(session) == 0 {
-			return &reply.Text{Content: "hi"}, []byte(`{"visits":1}`), nil
-		}
-		return &reply.Text{Content: "hi"}, []byte(`{"cart":["a","b","c"],"visits":42}`), nil
-	})
-	h := newHandler(t, host.Options{Dispatcher: d, Sessions: sessions})
-	w := newWechat(t, false)
-	sessions.failLoads.Store(1)
-	if _, body := serve(h, w.request("/", textXML("u1", "x", 1))); !strings.Contains(string(body), "hi") {
-		t.Errorf("answer with the store failing: %s", body)
-	}
-	if got, _ := sessions.Store.LoadSession(ctx, "u1"); string(got) != stored {
-		t.Errorf("a transient load error changed the session to %s", got)
-	}
-}
-
 // failingHandover fails the ready→sent swap, as a Redis timeout would.
 type failingHandover struct{ *memory.Store }
 

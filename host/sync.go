@@ -122,10 +122,14 @@ type Stats struct {
 	APISends int64 `luar:"api_sends"`
 	// Failures is handler errors and replies that could not be delivered.
 	Failures int64 `luar:"failures"`
+	// Withheld is the replies withheld because the session could not be
+	// loaded or saved (answered with store_error_reply); also counted in
+	// Failures.
+	Withheld int64 `luar:"withheld"`
 }
 
 type counters struct {
-	deliveries, retries, late, apiSends, failures atomic.Int64
+	deliveries, retries, late, apiSends, failures, withheld atomic.Int64
 }
 
 func (c *counters) snapshot() Stats {
@@ -135,5 +139,6 @@ func (c *counters) snapshot() Stats {
 		Late:       c.late.Load(),
 		APISends:   c.apiSends.Load(),
 		Failures:   c.failures.Load(),
+		Withheld:   c.withheld.Load(),
 	}
 }

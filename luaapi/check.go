@@ -116,19 +116,25 @@ func (r *Report) addError(e *Error) {
 // store) and no Client: robot.client and robot.send answer nil and an
 // error, as on a host without app_id and app_secret.
 func Check(dir string) (*Report, error) {
-	scripts, libs, err := readSources(dir)
+	src, err := readSources(dir)
 	if err != nil {
 		return nil, err
 	}
 	rep := &Report{Dir: dir}
-	if len(scripts) == 0 {
+	if len(src.scripts) == 0 {
 		rep.Warnings = append(rep.Warnings, Warning{File: dir, Msg: "no scripts (*.lua) in the folder: every message will be answered with success"})
+	}
+	for _, name := range sortedKeys(src.refused) {
+		rep.Warnings = append(rep.Warnings, Warning{File: name, Msg: "not loaded: a link to outside the scripts folder (" + src.refused[name] + "); require of it fails"})
 	}
 
 	// Each file compiles on its own, so that every syntax error shows.
-	ver := &version{dir: dir, libs: make(map[string]*chunk, len(libs))}
-	for _, s := range libs {
-		v, err := compileSources(dir, nil, []source{s})
+	ver := &version{dir: src.dir, root: src.root, libs: make(map[string]*chunk, len(src.libs)), refused: src.refused}
+	one := func(scripts, libs []source) (*version, error) {
+		return compileSources(&sources{dir: src.dir, root: src.root, scripts: scripts, libs: libs})
+	}
+	for _, s := range src.libs {
+		v, err := one(nil, []source{s})
 		if err != nil {
 			e := asError(s.name, err)
 			rep.addError(e)
@@ -142,10 +148,10 @@ func Check(dir string) (*Report, error) {
 		}
 	}
 	byFile := map[string]int{}
-	for _, s := range scripts {
+	for _, s := range src.scripts {
 		byFile[s.name] = len(rep.Files)
 		rep.Files = append(rep.Files, FileReport{File: s.name})
-		v, err := compileSources(dir, []source{s}, nil)
+		v, err := one([]source{s}, nil)
 		if err != nil {
 			e := asError(s.name, err)
 			rep.Files[len(rep.Files)-1].Err = e
@@ -171,7 +177,7 @@ func Check(dir string) (*Report, error) {
 	}
 
 	members := robotMembers(st)
-	for _, group := range [][]source{scripts, libs} {
+	for _, group := range [][]source{src.scripts, src.libs} {
 		for _, s := range group {
 			errs, warns := lint(s.name, s.data, members)
 			for _, e := range errs {

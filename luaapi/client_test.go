@@ -177,6 +177,59 @@ var clientCases = []clientCase{
 		body: `{"msg_id":201053012}`, check: `res.msg_status == "SEND_SUCCESS"`},
 	{method: "get_mass_msg_speed", lua: `client.get_mass_msg_speed()`, http: "POST", path: "/cgi-bin/message/mass/speed/get",
 		body: `{}`, check: `res.speed == 3`},
+
+	// Issue 14: WeRoBot's get, post and set_mass_msg_speed, WeChat's own
+	// names, 订阅通知, quotas and diagnostics.
+	{method: "send_mass_msg", lua: `client.send_mass_msg("text", "hi", nil, 1)`, http: "POST", path: "/cgi-bin/message/mass/sendall",
+		body: `{"filter":{"is_to_all":true},"msgtype":"text","send_ignore_reprint":1,"text":{"content":"hi"}}`},
+	{method: "set_mass_msg_speed", lua: `client.set_mass_msg_speed(2)`, http: "POST", path: "/cgi-bin/message/mass/speed/set",
+		body: `{"speed":2}`, check: `res.errcode == 0`},
+	{method: "get", lua: `client.get("/cgi-bin/user/info", {openid = "o1", lang = "en"})`, http: "GET", path: "/cgi-bin/user/info",
+		query: map[string]string{"openid": "o1", "lang": "en"}, check: `res.openid == "o1" and res.language == "en"`},
+	{method: "get", lua: `client.get("https://api.weixin.qq.com/cgi-bin/menu/get")`, http: "GET", path: "/cgi-bin/menu/get",
+		check: `res.menu ~= nil`},
+	{method: "post", lua: `client.post("/cgi-bin/tags/create", {tag = {name = "广东"}})`, http: "POST", path: "/cgi-bin/tags/create",
+		body: `{"tag":{"name":"广东"}}`, check: `res.tag.id == 134 and res.tag.name == "广东"`},
+	{method: "post", lua: `client.post("/cgi-bin/media/upload?type=image", nil, {media = "a.jpg"})`, http: "POST", path: "/cgi-bin/media/upload",
+		query: map[string]string{"type": "image"}, file: "a.jpg", check: `res.media_id ~= nil and res.type == "image"`},
+	{method: "post", lua: `client.post("/cgi-bin/material/add_material?type=video", {description = {title = "t", introduction = "i"}}, {media = "v.mp4"})`,
+		http: "POST", path: "/cgi-bin/material/add_material", query: map[string]string{"type": "video"}, file: "v.mp4",
+		form: map[string]string{"description": `{"introduction":"i","title":"t"}`}, check: `res.media_id ~= nil`},
+	{method: "get_callback_ip", lua: `client.get_callback_ip()`, http: "GET", path: "/cgi-bin/getcallbackip",
+		check: `res.ip_list[2] == "101.226.62.78"`},
+	{method: "get_current_selfmenu_info", lua: `client.get_current_selfmenu_info()`, http: "GET", path: "/cgi-bin/get_current_selfmenu_info",
+		check: `res.is_menu_open == 1`},
+	{method: "get_api_domain_ip", lua: `client.get_api_domain_ip()`, http: "GET", path: "/cgi-bin/get_api_domain_ip",
+		check: `res.ip_list[1] == "101.89.47.18"`},
+	{method: "check_callback", lua: `client.check_callback()`, http: "POST", path: "/cgi-bin/callback/check",
+		body: `{"action":"all","check_operator":"DEFAULT"}`, check: `res.dns[1].real_operator == "UNICOM" and res.ping[1].package_loss == "0%"`},
+	{method: "check_callback", lua: `client.check_callback("dns", "CHINANET")`, http: "POST", path: "/cgi-bin/callback/check",
+		body: `{"action":"dns","check_operator":"CHINANET"}`},
+	{method: "clear_quota", lua: `client.clear_quota()`, http: "POST", path: "/cgi-bin/clear_quota",
+		body: `{"appid":"wxtestapp"}`, check: `res.errcode == 0`},
+	{method: "get_api_quota", lua: `client.get_api_quota("/cgi-bin/message/custom/send")`, http: "POST", path: "/cgi-bin/openapi/quota/get",
+		body: `{"cgi_path":"/cgi-bin/message/custom/send"}`, check: `res.quota.daily_limit == 10000000 and res.quota.remain == 9999999`},
+	{method: "add_subscribe_template", lua: `client.add_subscribe_template("99", {3, 5, 4}, "付款通知")`, http: "POST", path: "/wxaapi/newtmpl/addtemplate",
+		body: `{"kidList":[3,5,4],"sceneDesc":"付款通知","tid":"99"}`, check: `res.priTmplId == "9Aw5ZV1j9xdWTFEkqCpZ7mIBbSC34khK55OtzUPl0rU"`},
+	{method: "delete_subscribe_template", lua: `client.delete_subscribe_template("9Aw5ZV1j")`, http: "POST", path: "/wxaapi/newtmpl/deltemplate",
+		body: `{"priTmplId":"9Aw5ZV1j"}`, check: `res.errcode == 0`},
+	{method: "get_subscribe_category", lua: `client.get_subscribe_category()`, http: "GET", path: "/wxaapi/newtmpl/getcategory",
+		check: `res.data[1].id == 616 and res.data[1].name == "公交"`},
+	{method: "get_subscribe_template_keywords", lua: `client.get_subscribe_template_keywords("99")`, http: "GET", path: "/wxaapi/newtmpl/getpubtemplatekeywords",
+		query: map[string]string{"tid": "99"}, check: `res.data[1].rule == "thing"`},
+	{method: "get_subscribe_template_titles", lua: `client.get_subscribe_template_titles({616, "617"})`, http: "GET", path: "/wxaapi/newtmpl/getpubtemplatetitles",
+		query: map[string]string{"ids": "616,617", "start": "0", "limit": "30"}, check: `res.data[1].categoryId == "616,617"`},
+	{method: "get_subscribe_template_titles", lua: `client.get_subscribe_template_titles("616", 30, 10)`, http: "GET", path: "/wxaapi/newtmpl/getpubtemplatetitles",
+		query: map[string]string{"ids": "616", "start": "30", "limit": "10"}},
+	{method: "get_subscribe_templates", lua: `client.get_subscribe_templates()`, http: "GET", path: "/wxaapi/newtmpl/gettemplate",
+		check: `res.data[1].title == "付款成功通知"`},
+	{method: "send_subscribe_message", lua: `client.send_subscribe_message("o1", "T", {thing1 = {value = "咖啡"}}, "https://example.com/?a=1&b=2", {appid = "wxa", pagepath = "index"})`,
+		http: "POST", path: "/cgi-bin/message/subscribe/bizsend",
+		body:  `{"data":{"thing1":{"value":"咖啡"}},"miniprogram":{"appid":"wxa","pagepath":"index"},"page":"https://example.com/?a=1&b=2","template_id":"T","touser":"o1"}`,
+		check: `res.errcode == 0`},
+	{method: "send_subscribe_message", lua: `client.send_subscribe_message("o1", "T", {thing1 = {value = "x"}})`,
+		http: "POST", path: "/cgi-bin/message/subscribe/bizsend",
+		body: `{"data":{"thing1":{"value":"x"}},"template_id":"T","touser":"o1"}`},
 	{method: "create_group", lua: `client.create_group("test")`, http: "POST", path: "/cgi-bin/groups/create",
 		body: `{"group":{"name":"test"}}`, check: `res.group.id == 107 and res.group.name == "test"`},
 	{method: "get_groups", lua: `client.get_groups()`, http: "GET", path: "/cgi-bin/groups/get", check: `res.groups[1].name == "未分组"`},
@@ -533,5 +586,30 @@ func TestClientNotConfigured(t *testing.T) {
 		res, err = client.call("GET", "/cgi-bin/menu/get")
 		assert(res == nil and err.errmsg:find("not configured", 1, true), "call")`); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// robot.client.get and post refuse, with a Lua error, a URL that would
+// carry the access token to another host, and uploads from outside
+// media_dir come back as an error table.
+func TestClientGetPostRefusalsFromLua(t *testing.T) {
+	e := newClientTestEnv(t)
+	for _, chunk := range []string{
+		`return client.get("https://evil.example/cgi-bin/menu/get")`,
+		`return client.post("//evil.example/cgi-bin/menu/create", {})`,
+		`return client.get("https://api.weixin.qq.com@evil.example/cgi-bin/menu/get")`,
+		`return client.get("/cgi-bin/../../steal")`,
+	} {
+		out := e.run(t, `local ok, err = pcall(function() `+chunk+` end) return ok, tostring(err)`)
+		if out[0] != lua.LFalse || !strings.Contains(out[1].String(), "the access token goes to api_base") {
+			t.Errorf("%s: %v %v", chunk, out[0], out[1])
+		}
+	}
+	out := e.run(t, `local res, err = client.post("/cgi-bin/media/upload?type=image", nil, {media = "../../etc/passwd"}) return res, err.errmsg`)
+	if out[0] != lua.LNil || !strings.Contains(out[1].String(), "media_dir") {
+		t.Errorf("upload from outside media_dir: %v %v", out[0], out[1])
+	}
+	if calls := e.wx.Calls(); len(calls) != 0 {
+		t.Errorf("refused calls reached WeChat: %v", clientCallPaths(calls))
 	}
 }

@@ -49,6 +49,16 @@
 // the version they started with; idle states of the old version are
 // closed, busy ones when they come back.
 //
+// # Dialogs
+//
+// robot.dialog (dialog.go) keeps nothing in memory between two messages:
+// the record of a user's dialog in progress rides inside the session
+// bytes Dispatch receives and returns, under a member scripts cannot
+// write, and each message replays the dialog's function against it. A
+// user's message goes to their dialog before any handler. With
+// Options.DialogMemory (a host that stores no sessions) the records stay
+// in the Runtime instead; Options.Now is the clock of their timeouts.
+//
 // # Sandbox
 //
 // A state opens base, table, string and math, and a reduced os (time, date,

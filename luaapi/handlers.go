@@ -39,13 +39,13 @@ func (r rule) String() string {
 type HandlerInfo struct {
 	// Func is the registration function: "text", "subscribe", "filter",
 	// "key_click", "handler", "add_handler", "add_filter", "error_page",
-	// "on_load".
+	// "on_load", "dialog".
 	Func string
 	// Type is the message type handled ("text", "click_event"), "all" for
 	// robot.handler, empty for error_page and on_load.
 	Type string
 	// Rule is what the handler waits for: the filter rules, or the key of
-	// key_click; empty otherwise.
+	// key_click; the name of a dialog; empty otherwise.
 	Rule string
 	// At is the file and line of the registration call.
 	At string
@@ -257,12 +257,21 @@ func (h *handler) matches(L *lua.LState, msg *message.Message) (bool, lua.LValue
 
 // dispatch runs the handlers for msg: the typed handlers of its type, then
 // robot.handler ones, each as fn(message, session, match), until one
-// returns something other than nil (or false). It returns the reply, the
+// returns something other than nil, false or "". It returns the reply, the
 // new session bytes (nil when unchanged) and the first error.
+//
+// Dialogs come first: while the user is in one, a message (not an event)
+// goes to it and to nothing else (dialog.go).
 func (st *state) dispatch(ctx context.Context, msg *message.Message, in []byte) (reply.Reply, []byte, error) {
 	L := st.L
+	dd, userIn := st.openDialogs(ctx, msg, in)
+	defer st.closeDialogs()
+	if dd.active != nil && takesMessage(msg) {
+		return st.continueDialog(ctx, dd, in)
+	}
 	msgV := st.messageTable(msg)
-	sess := st.decodeSession(ctx, in, msg.Source)
+	sess := st.decodeSession(ctx, userIn, msg.Source)
+	dd.msgV, dd.sess = msgV, sess
 	var answer reply.Reply
 	var last *handler // the last handler called, to blame for a bad session
 lists:
@@ -277,6 +286,12 @@ lists:
 			if err != nil {
 				return nil, nil, err
 			}
+			if fn, ok := ret.(*lua.LFunction); ok && st.dialog.starters[fn] != nil {
+				// `return order`: a handler hands the message to a dialog.
+				if ret, err = st.call(ctx, fn, msgV, sess, match); err != nil {
+					return nil, nil, err
+				}
+			}
 			if ret == lua.LNil || ret == lua.LFalse {
 				continue
 			}
@@ -284,6 +299,9 @@ lists:
 			if err != nil {
 				return nil, nil, &Error{File: h.fn.Proto.SourceName, Line: h.fn.Proto.LineDefined,
 					Message: "the handler returned " + err.Error()}
+			}
+			if r == nil {
+				continue // "": falsy, as in WeRoBot
 			}
 			answer = r
 			delivery.SetHandler(ctx, where(h.fn))
@@ -307,6 +325,15 @@ lists:
 			e.Message += " (a session holds strings, numbers, booleans and tables)"
 		}
 		return nil, nil, e
+	}
+	out, override, err := st.finishDialogs(ctx, dd, out)
+	if err != nil {
+		return nil, nil, err
+	}
+	if override != nil {
+		if answer, err = st.toReply(override); err != nil {
+			return nil, nil, err
+		}
 	}
 	return answer, sessionChange(in, out), nil
 }

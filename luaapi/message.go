@@ -60,6 +60,21 @@ func fieldValue(L *lua.LState, v any) lua.LValue {
 			arr.Append(e)
 		}
 		return arr
+	case []map[string]any:
+		// subscribes, around_beacons, ...: an array of tables.
+		arr := L.CreateTable(len(v), 0)
+		for _, m := range v {
+			arr.Append(fieldValue(L, m))
+		}
+		return arr
+	case map[string]any:
+		// chosen_beacon, copyright_check_result: a table, whose members
+		// are field values again.
+		t := L.CreateTable(0, len(v))
+		for k, e := range v {
+			t.RawSetString(k, fieldValue(L, e))
+		}
+		return t
 	default:
 		return FromGo(L, v)
 	}

@@ -2,6 +2,7 @@ package luaapi
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 
@@ -180,5 +181,66 @@ func TestUnknownEventNameAndKey(t *testing.T) {
 	r, _ := dispatch(t, rt, msg, nil)
 	if got := textOf(r); got != "unknown_event brand_new k1" {
 		t.Errorf("unknown_event reads %q", got)
+	}
+}
+
+// The lists and blocks of the newer events reach Lua as arrays of tables
+// and tables, numbers as numbers and 64-bit ids as strings; read from the
+// parser's golden samples.
+func TestMessageListsAndTables(t *testing.T) {
+	rt, _ := startRuntime(t, map[string]string{"m.lua": `
+robot.subscribe_msg_popup(function(msg)
+  assert(#msg.subscribes == 2, "subscribes")
+  local s = msg.subscribes[2]
+  assert(s.template_id == "9nLIlbOQZC5Y89AZteFEux3WCXRRRG5Wfzkpssu4bLI" and s.subscribe_status_string == "reject")
+  assert(s.popup_scene == 2, "popup_scene is a number")
+  return "popup ok"
+end)
+robot.subscribe_msg_sent(function(msg)
+  assert(msg.subscribes[1].msg_id == "1700827132819554304", "64-bit id as a string")
+  assert(msg.subscribes[1].error_code == 0)
+  return "sent ok"
+end)
+robot.shakearoundusershake(function(msg)
+  assert(msg.chosen_beacon.distance == 0.057 and msg.chosen_beacon.uuid == "uuid")
+  assert(#msg.around_beacons == 2 and msg.around_beacons[2].distance == 15.013)
+  return "shake ok"
+end)
+robot.masssendjobfinish(function(msg)
+  local cc = msg.copyright_check_result
+  assert(cc.count == 2 and cc.check_state == 2 and #cc.result_list == 2)
+  assert(cc.result_list[1].original_article_url == "Url_1")
+  assert(msg.article_url_result.result_list[1].article_url == "Url")
+  assert(msg.message_id == "1000001625" and msg.status == "err(30003)" and msg.total_count == 0)
+  return "mass ok"
+end)
+robot.device_event(function(msg)
+  assert(msg.event == "bind" and msg.content == "123" and msg.device_id == "123")
+  return "device ok"
+end)
+robot.subscribe(function(msg)
+  assert(msg.scene == "scanbarcode" and msg.key_standard == "keystandard" and msg.key_str == "keystr")
+  return "product ok"
+end)
+`}, Options{})
+	for sample, want := range map[string]string{
+		"subscribe_msg_popup_event":    "popup ok",
+		"subscribe_msg_sent_event":     "sent ok",
+		"shakearoundusershake_event":   "shake ok",
+		"masssendjobfinish_event":      "mass ok",
+		"device_event":                 "device ok",
+		"subscribe_event_scan_product": "product ok",
+	} {
+		raw, err := os.ReadFile("../host/message/testdata/messages/" + sample + ".xml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := message.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r, _ := dispatch(t, rt, m, nil); textOf(r) != want {
+			t.Errorf("%s: %q, want %q", sample, textOf(r), want)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package luaapi
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -47,6 +48,7 @@ robot.text(function(msg, session)
   session.first = true
   if msg.content == "skip" then return nil end
   if msg.content == "false" then return false end
+  if msg.content == "empty" then return "" end
   return "first"
 end)`,
 		"2.lua": `
@@ -59,6 +61,8 @@ robot.text(function(msg, session) session.third = true; return "third" end)`,
 		{"hello", "first", `{"first":true}`},
 		{"skip", "second", `{"first":true,"second":true}`},
 		{"false", "second", `{"first":true,"second":true}`},
+		// WeRoBot's rule: an empty reply is falsy.
+		{"empty", "second", `{"first":true,"second":true}`},
 	}
 	for _, tt := range tests {
 		r, s := dispatch(t, rt, textMsg(tt.content), nil)
@@ -69,6 +73,34 @@ robot.text(function(msg, session) session.third = true; return "third" end)`,
 	r, s := dispatch(t, rt, &message.Message{Type: "image", Source: "u"}, nil)
 	if textOf(r) != "fallback" || string(s) != `{"ran_all":true}` {
 		t.Errorf("image: got %q %s, want the fallback", textOf(r), s)
+	}
+}
+
+// Every type the parser produces has a registration function.
+func TestEveryParsedTypeCanBeRegistered(t *testing.T) {
+	for _, typ := range message.Types() {
+		if handlerTypes[typ] != typ {
+			t.Errorf("type %s has no robot.<name> registration", typ)
+		}
+	}
+	for _, name := range eventTypes {
+		if _, ok := message.FieldNames(eventType(name)); !ok {
+			t.Errorf("robot.%s handles %s, which the parser never produces", name, eventType(name))
+		}
+	}
+}
+
+// A handler returning "" lets the next one try; when all do, there is no
+// answer (the host answers success), not an empty text bubble.
+func TestEmptyStringIsNoAnswer(t *testing.T) {
+	rt, _ := startRuntime(t, map[string]string{"a.lua": `
+robot.text(function() return "" end)
+robot.handler(function(msg) if msg.content == "fall" then return "from handler" end return "" end)`}, Options{})
+	if r, _ := dispatch(t, rt, textMsg("fall"), nil); textOf(r) != "from handler" {
+		t.Errorf("got %q, want robot.handler's answer", textOf(r))
+	}
+	if r, _ := dispatch(t, rt, textMsg("x"), nil); r != nil {
+		t.Errorf("all handlers returned \"\", got the reply %#v", r)
 	}
 }
 
@@ -282,5 +314,30 @@ func TestErrorPageGivesUpWhenBusy(t *testing.T) {
 	defer cancel()
 	if _, ok := rt.ErrorPage(ctx, "http://x/"); ok {
 		t.Error("the error page waited for the busy state instead of giving up")
+	}
+}
+
+// docs/lua.md has a row for every registration, naming the type it
+// handles, and one in the field tables for every type.
+func TestDocsListEveryType(t *testing.T) {
+	data, err := os.ReadFile("../docs/lua.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(data)
+	for _, name := range messageTypes {
+		if !strings.Contains(doc, "| `robot."+name+"(fn)` | `"+name+"` |") {
+			t.Errorf("docs/lua.md lacks the registration row of robot.%s", name)
+		}
+	}
+	for _, name := range eventTypes {
+		if !strings.Contains(doc, "| `robot."+name+"(fn)` | `"+eventType(name)+"` |") {
+			t.Errorf("docs/lua.md lacks the registration row of robot.%s", name)
+		}
+	}
+	for _, typ := range message.Types() {
+		if !strings.Contains(doc, "\n| `"+typ+"` | ") {
+			t.Errorf("docs/lua.md lacks the field row of %s", typ)
+		}
 	}
 }

@@ -401,7 +401,7 @@ func TestReloadSkipsUnchanged(t *testing.T) {
 	dir := writeScripts(t, map[string]string{"a.lua": `robot.text(function() return "x" end)`})
 	rt, logs := startRuntime(t, nil, Options{Dir: dir})
 	seq := rt.cur.Load().seq
-	if err := rt.reload(false); err != nil {
+	if err := rt.reload(context.Background(), false); err != nil {
 		t.Fatal(err)
 	}
 	if rt.cur.Load().seq != seq || strings.Count(logs.String(), "scripts loaded") != 1 {

@@ -16,12 +16,12 @@ import (
 //	robot.reply.text/image/voice/video/music/articles/transfer_customer_service/success(...)
 //	{ {title, description, img, url}, ... }   → reply.Articles (entries may also be keyed tables)
 //	{title, description, url, hq_url?}        → reply.Music
-//	nil (or false)                            → the next handler
+//	nil, false or ""                          → the next handler
 //
 // Anything else is an error that names the handler and what it returned.
 
-// toReply converts a handler's (or robot.send's) value into a reply. nil
-// and false give nil: no answer. A reply WeChat would reject (an empty
+// toReply converts a handler's (or robot.send's) value into a reply. nil,
+// false and "" give nil: no answer. A reply WeChat would reject (an empty
 // media_id, too many articles) is an error here, where the script's line
 // is known, rather than a blank message on the user's phone.
 func (st *state) toReply(v lua.LValue) (reply.Reply, error) {
@@ -44,6 +44,11 @@ func (st *state) convertReply(v lua.LValue) (reply.Reply, error) {
 			return nil, nil
 		}
 	case lua.LString:
+		if v == "" {
+			// WeRoBot's rule: an empty reply is falsy, so the next
+			// handler tries (and with none, the answer is success).
+			return nil, nil
+		}
 		return &reply.Text{Content: string(v)}, nil
 	case *lua.LUserData:
 		if r, ok := v.Value.(reply.Reply); ok {

@@ -27,10 +27,13 @@ import (
 // robot.reply), and the files named below.
 
 // messageTypes are the message types: robot.NAME handles type NAME.
-var messageTypes = []string{"text", "image", "location", "link", "voice", "video", "shortvideo", "unknown"}
+var messageTypes = []string{"text", "image", "location", "link", "voice", "video", "shortvideo",
+	"miniprogrampage", "device_text", "device_event", "unknown"}
 
 // eventTypes are the events: robot.NAME handles type NAME_event (NAME when
-// it already ends in _event), as WeRoBot names them.
+// it already ends in _event), as WeRoBot names them. The events WeRoBot
+// lacks follow DESIGN.md's rule: the type without its _event suffix
+// (robot.subscribe_msg_popup handles subscribe_msg_popup_event).
 var eventTypes = []string{
 	"subscribe", "unsubscribe", "click", "view", "scan",
 	"scancode_push", "scancode_waitmsg",
@@ -42,6 +45,13 @@ var eventTypes = []string{
 	"user_del_card", "user_consume_card", "user_pay_from_pay_cell", "user_view_card",
 	"user_enter_session_from_card", "update_member_card", "card_sku_remind",
 	"card_pay_order", "submit_membercard_user_info",
+	"masssendjobfinish", "subscribe_msg_popup", "subscribe_msg_change", "subscribe_msg_sent",
+	"merchant_order", "kf_create_session", "kf_close_session", "kf_switch_session",
+	"shakearoundusershake", "poi_check_notify", "wificonnected",
+	"qualification_verify_success", "qualification_verify_fail", "naming_verify_success",
+	"naming_verify_fail", "annual_renew", "verify_expired",
+	"user_authorize_invoice", "update_invoice_status", "submit_invoice_title",
+	"user_enter_tempsession", "view_miniprogram", "wxa_media_check",
 	"unknown_event",
 }
 
@@ -87,6 +97,10 @@ func (st *state) newRobot() *lua.LTable {
 	fn("key_click", st.keyClick)
 	fn("error_page", st.registerErrorPage)
 	fn("on_load", st.registerOnLoad)
+
+	// Conversations (dialog.go).
+	st.newDialogs()
+	fn("dialog", st.registerDialog)
 
 	// Replies (replies.go) and regular expressions.
 	r.RawSetString("reply", st.newReplyTable())
@@ -219,7 +233,7 @@ func (st *state) newClient() lua.LValue {
 // secretKeys never reach robot.config, should the caller forget to remove
 // them: a script that logs its configuration must not log these (a proxy
 // URL, api_proxy, may hold a password).
-var secretKeys = []string{"token", "app_secret", "encoding_aes_key", "redis_url", "api_proxy"}
+var secretKeys = []string{"token", "app_secret", "encoding_aes_key", "encoding_aes_key_previous", "redis_url", "api_proxy"}
 
 // configTable is robot.config: Options.Config as nested read-only tables.
 func (st *state) configTable() lua.LValue {

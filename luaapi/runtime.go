@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -29,8 +30,11 @@ type Options struct {
 	PoolSize int
 	// HandlerTimeout bounds every Lua call: a handler, a robot.async
 	// function, robot.on_load, the error page, the top level of the
-	// scripts (default 30s).
+	// scripts in a new state of the pool (default 30s).
 	HandlerTimeout time.Duration
+	// LoadTimeout bounds the scripts' top level during a (re)load, in
+	// the state that checks a new set before it goes live (default 5s).
+	LoadTimeout time.Duration
 	// Config is robot.config, read-only in Lua. The caller removes the
 	// secrets (token, app_secret, encoding_aes_key) first.
 	Config map[string]any
@@ -52,6 +56,13 @@ type Options struct {
 	// Metrics counts handler errors by script and loads of the scripts
 	// folder; nil counts nothing.
 	Metrics *metrics.Metrics
+	// Now is the clock of dialog timeouts (default time.Now): a test
+	// harness moves it forward.
+	Now func() time.Time
+	// DialogMemory keeps the records of dialogs in progress in memory
+	// instead of in the session: for a host that stores no sessions
+	// (session_storage = "off"). They are lost on restart.
+	DialogMemory bool
 }
 
 // cancelGrace is how long a call whose context ended may take to unwind
@@ -74,13 +85,19 @@ type Runtime struct {
 	cur atomic.Pointer[version] // the scripts serving now
 	seq atomic.Uint64
 
-	reloadMu sync.Mutex // one reload at a time
+	reloadMu     sync.Mutex              // guards reloadGen and cancelReload
+	reloadGen    uint64                  // the newest reload's number
+	cancelReload context.CancelCauseFunc // stops the newest reload
+	reloading    sync.WaitGroup          // reloads in progress
+	commitMu     sync.Mutex              // one swap at a time
 
 	mu     sync.RWMutex // guards closed and the Add of calls
 	closed bool
 	calls  sync.WaitGroup // calls in flight, and their robot.async work
 
 	running atomic.Int64 // calls running Lua (abandoned ones included), and states being made
+
+	dialogMem dialogMemory // dialog records, with DialogMemory
 }
 
 // New loads the scripts of opts.Dir and returns a Runtime serving them. It
@@ -88,7 +105,7 @@ type Runtime struct {
 // file and line.
 func New(opts Options) (*Runtime, error) {
 	rt := newRuntime(opts)
-	if err := rt.reload(true); err != nil {
+	if err := rt.reload(context.Background(), true); err != nil {
 		rt.pool.closeIdle()
 		return nil, err
 	}
@@ -104,6 +121,9 @@ func newRuntime(opts Options) *Runtime {
 	}
 	if opts.HandlerTimeout <= 0 {
 		opts.HandlerTimeout = 30 * time.Second
+	}
+	if opts.LoadTimeout <= 0 {
+		opts.LoadTimeout = 5 * time.Second
 	}
 	rt := &Runtime{opts: opts, log: opts.Logger}
 	if rt.log == nil {
@@ -175,62 +195,45 @@ func (rt *Runtime) ErrorPage(ctx context.Context, url string) (string, bool) {
 // Reload loads the folder now and, if every script loads, swaps the new
 // set in and runs robot.on_load. When a script fails, the error names it
 // (file:line: message) and the scripts loaded before keep serving.
-// Requests in flight finish on the scripts they started with.
+// Requests in flight finish on the scripts they started with. A reload
+// that starts while another is running stops the other one (see reload).
 func (rt *Runtime) Reload() error {
-	return rt.reload(true)
+	return rt.reload(context.Background(), true)
 }
 
+// errSuperseded is the cause of a reload stopped because a newer one
+// started.
+var errSuperseded = errors.New("superseded by a newer reload")
+
 // reload loads the folder; unless force is set, it does nothing when no
-// file changed since the last successful load.
-func (rt *Runtime) reload(force bool) error {
-	rt.reloadMu.Lock()
-	defer rt.reloadMu.Unlock()
-	if rt.isClosed() {
-		return ErrClosed
-	}
-	start := time.Now()
-	scripts, libs, err := readSources(rt.opts.Dir)
+// file changed since the last successful load. ctx ending stops it.
+//
+// Reloads do not wait for each other. Each reads the folder as it is when
+// it starts, so a newer one supersedes one in progress: the older is
+// stopped (its scripts' top level too) and never swapped in. A save that
+// loops in its top level therefore holds nothing up: the next save's
+// reload stops it and goes live at once, without waiting for load_timeout.
+// Only the swap itself is done one reload at a time.
+func (rt *Runtime) reload(ctx context.Context, force bool) error {
+	ctx, gen, done, err := rt.startReload(ctx)
 	if err != nil {
-		rt.log.Error("scripts not loaded", "dir", rt.opts.Dir, "err", err)
 		return err
 	}
+	defer done()
 	old := rt.cur.Load()
-	if !force && old != nil && old.digest == digestSources(scripts, libs) {
-		return nil
-	}
-	ver, err := compileSources(rt.opts.Dir, scripts, libs)
-	if err == nil {
-		ver.seq = rt.seq.Add(1)
-		var st *state
-		st, err = rt.validate(ver)
-		if err == nil {
-			// What Lua only finds when it gets there: robot.subscibe in a
-			// handler's body.
-			if err = rt.lint(st, scripts, libs); err != nil {
-				st.close()
-			}
-		}
-		if err == nil {
-			ver.hasErrorPage = st.errorPage != nil
-			ver.handlers = len(st.report)
-			rt.cur.Store(ver)
-			rt.pool.prune(ver)
-			onLoad := len(st.onLoad)
-			rt.pool.addIdle(st)
-			rt.log.Info("scripts loaded", "dir", rt.opts.Dir, "scripts", len(ver.scripts),
-				"modules", len(ver.libs), "registrations", ver.handlers, "took", time.Since(start).Round(time.Microsecond))
-			rt.opts.Metrics.Reload(true)
-			for i := 0; i < onLoad; i++ {
-				rt.runOnLoad(i)
-			}
-			return nil
-		}
-	}
-	rt.opts.Metrics.Reload(false)
-	if old != nil {
+	err = rt.load(ctx, gen, old, force)
+	switch {
+	case err == nil:
+	case errors.Is(err, errSuperseded):
+		rt.log.Info("a newer change superseded the reload in progress", "stopped", err)
+	case errors.Is(err, ErrClosed) || errors.Is(err, context.Canceled):
+		rt.log.Info("a reload in progress was stopped", "stopped", err)
+	case old != nil:
+		rt.opts.Metrics.Reload(false)
 		rt.log.Error("scripts not reloaded; the last good ones keep serving", "err", err)
-	} else {
-		rt.log.Error("scripts not loaded", "err", err)
+	default:
+		rt.opts.Metrics.Reload(false)
+		rt.log.Error("scripts not loaded", "dir", rt.opts.Dir, "err", err)
 	}
 	return err
 }
@@ -245,11 +248,106 @@ func (rt *Runtime) countError(err error) {
 	}
 }
 
+// load is the work of reload number gen: read, compile, validate and
+// swap in the folder, unless (without force) it is what old already is.
+func (rt *Runtime) load(ctx context.Context, gen uint64, old *version, force bool) error {
+	start := time.Now()
+	src, err := readSources(rt.opts.Dir)
+	if err != nil {
+		return err
+	}
+	if !force && old != nil && old.digest == digestSources(src) {
+		return nil
+	}
+	for _, name := range sortedKeys(src.refused) {
+		rt.log.Warn("not loaded: a link to outside the scripts folder; require of it fails",
+			"file", name, "target", src.refused[name])
+	}
+	ver, err := compileSources(src)
+	if err != nil {
+		return err
+	}
+	ver.seq = rt.seq.Add(1)
+	st, err := rt.validate(ctx, ver)
+	if err != nil {
+		return err
+	}
+	// What Lua only finds when it gets there: robot.subscibe in a
+	// handler's body.
+	if err := rt.lint(st, src.scripts, src.libs); err != nil {
+		st.close()
+		return err
+	}
+	return rt.commit(gen, ver, st, start)
+}
+
+// startReload registers a reload and stops the one in progress, if any.
+// The context it returns ends when a newer reload starts (with the cause
+// errSuperseded), when the Runtime closes, or when ctx ends; gen orders
+// the reloads. done must be called when the reload ends.
+func (rt *Runtime) startReload(ctx context.Context) (_ context.Context, gen uint64, done func(), _ error) {
+	rt.mu.RLock()
+	if rt.closed {
+		rt.mu.RUnlock()
+		return nil, 0, nil, ErrClosed
+	}
+	rt.reloading.Add(1)
+	rt.mu.RUnlock()
+	ctx, cancel := context.WithCancelCause(ctx)
+	rt.reloadMu.Lock()
+	if rt.cancelReload != nil {
+		rt.cancelReload(errSuperseded)
+	}
+	rt.reloadGen++
+	gen = rt.reloadGen
+	rt.cancelReload = cancel
+	if rt.isClosed() { // Close ran since the check above, and missed this one
+		cancel(ErrClosed)
+	}
+	rt.reloadMu.Unlock()
+	return ctx, gen, func() { cancel(nil); rt.reloading.Done() }, nil
+}
+
+// commit swaps in ver, validated by st, unless a newer reload started
+// meanwhile, then runs ver's robot.on_load functions.
+func (rt *Runtime) commit(gen uint64, ver *version, st *state, start time.Time) error {
+	rt.commitMu.Lock()
+	rt.reloadMu.Lock()
+	newest := gen == rt.reloadGen
+	rt.reloadMu.Unlock()
+	if !newest || rt.isClosed() {
+		rt.commitMu.Unlock()
+		st.close()
+		if !newest {
+			return &Error{Message: "stopped: a newer change superseded this reload", err: errSuperseded}
+		}
+		return ErrClosed
+	}
+	ver.hasErrorPage = st.errorPage != nil
+	ver.handlers = len(st.report)
+	rt.cur.Store(ver)
+	rt.pool.prune(ver)
+	onLoad := len(st.onLoad)
+	rt.pool.addIdle(st)
+	rt.commitMu.Unlock()
+	args := []any{"dir", rt.opts.Dir, "scripts", len(ver.scripts), "modules", len(ver.libs),
+		"registrations", ver.handlers, "took", time.Since(start).Round(time.Microsecond)}
+	if abs, err := filepath.Abs(rt.opts.Dir); err != nil || abs != ver.root {
+		args = append(args, "path", ver.root) // the folder is, or is under, a link
+	}
+	rt.log.Info("scripts loaded", args...)
+	rt.opts.Metrics.Reload(true)
+	for i := 0; i < onLoad; i++ {
+		rt.runOnLoad(ver, i)
+	}
+	return nil
+}
+
 // validate makes the first state of a new version, apart from the caller
-// and within HandlerTimeout: a script whose top level never ends must not
-// stop reloads.
-func (rt *Runtime) validate(ver *version) (*state, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), rt.opts.HandlerTimeout)
+// and within LoadTimeout: a script whose top level never ends must not
+// stop reloads. ctx ending (a newer reload, Close) stops it too.
+func (rt *Runtime) validate(parent context.Context, ver *version) (*state, error) {
+	ctx, cancel := context.WithTimeout(parent, rt.opts.LoadTimeout)
 	defer cancel()
 	type result struct {
 		st  *state
@@ -268,35 +366,68 @@ func (rt *Runtime) validate(ver *version) (*state, error) {
 		ch <- result{st, nil}
 		rt.serve(st) // until the pool, or the timeout below, closes it
 	}()
+	var r result
 	select {
-	case r := <-ch:
-		return r.st, r.err
+	case r = <-ch:
 	case <-ctx.Done():
-	}
-	t := time.NewTimer(rt.cancelGrace())
-	defer t.Stop()
-	select {
-	case r := <-ch:
-		return r.st, r.err
-	case <-t.C:
-	}
-	go func() {
-		if r := <-ch; r.st != nil {
-			r.st.close()
+		t := time.NewTimer(rt.cancelGrace())
+		defer t.Stop()
+		select {
+		case r = <-ch:
+		case <-t.C:
+			// The top level is stuck where the context cannot reach
+			// (in Go): leave it, and close its state when it returns.
+			go func() {
+				if r := <-ch; r.st != nil {
+					r.st.close()
+				}
+			}()
+			return nil, rt.loadStopped(parent, ver, nil)
 		}
-	}()
-	e := &Error{Message: "stopped: the top level was still running at handler_timeout", err: ErrTimeout}
-	if name := ver.loading.Load(); name != nil {
-		e.File = *name
 	}
-	return nil, e
+	if r.err != nil && ctx.Err() != nil {
+		return nil, rt.loadStopped(parent, ver, r.err)
+	}
+	return r.st, r.err
 }
 
-// runOnLoad runs the i-th robot.on_load function in one state.
-func (rt *Runtime) runOnLoad(i int) {
+// loadStopped is the error of a validation that ctx stopped: at
+// LoadTimeout, by a newer reload, or by Close. It names the script whose
+// top level was running, and its line when the stop was seen there (err).
+func (rt *Runtime) loadStopped(parent context.Context, ver *version, err error) *Error {
+	e := &Error{}
+	if se, ok := err.(*Error); ok {
+		e.File, e.Line, e.Trace = se.File, se.Line, se.Trace
+	} else if name := ver.loading.Load(); name != nil {
+		e.File = *name
+	}
+	switch cause := context.Cause(parent); {
+	case parent.Err() == nil:
+		e.Message = fmt.Sprintf("stopped: the top level was still running at load_timeout (%s)", rt.opts.LoadTimeout)
+		e.err = ErrTimeout
+	case errors.Is(cause, errSuperseded):
+		e.Message = "stopped: a newer change superseded this reload"
+		e.err = errSuperseded
+	case errors.Is(cause, ErrClosed):
+		e.Message = "stopped: the runtime is closing"
+		e.err = cause
+	case errors.Is(cause, context.Canceled):
+		e.Message = "stopped: cancelled (the watcher is stopping)"
+		e.err = cause
+	default:
+		e.Message = "stopped: " + cause.Error()
+		e.err = cause
+	}
+	return e
+}
+
+// runOnLoad runs the i-th robot.on_load function of ver in one state.
+func (rt *Runtime) runOnLoad(ver *version, i int) {
 	_, err := rt.run(context.Background(), func(ctx context.Context, st *state) (any, error) {
-		if i >= len(st.onLoad) {
-			return nil, nil // a top level that registers differently in each state
+		if st.ver != ver || i >= len(st.onLoad) {
+			// A newer version went live meanwhile, and runs its own; or a
+			// top level that registers differently in each state.
+			return nil, nil
 		}
 		_, err := st.call(ctx, st.onLoad[i])
 		return nil, err
@@ -316,8 +447,12 @@ func (rt *Runtime) Close() error {
 	}
 	rt.closed = true
 	rt.mu.Unlock()
-	rt.reloadMu.Lock() // let a reload in progress finish
+	rt.reloadMu.Lock() // stop a reload in progress, and wait for it
+	if rt.cancelReload != nil {
+		rt.cancelReload(ErrClosed)
+	}
 	rt.reloadMu.Unlock()
+	rt.reloading.Wait()
 	rt.calls.Wait()
 	rt.pool.closeIdle()
 	return nil

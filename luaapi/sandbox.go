@@ -28,7 +28,18 @@ import (
 //   - setmetatable takes tables only, as in Lua 5.1: gopher-lua's would set
 //     the metatable of a whole type (every number, every function), one per
 //     state and so shared by every later request the state serves;
-//   - os is a new table with time, date, clock and difftime only.
+//   - os is a new table with time, date, clock and difftime only;
+//   - math.randomseed does nothing (Go's generator is one per process).
+//
+// Everything a script shares with the later requests of its state is
+// read-only by every path: the library tables and the robot table are
+// read-only views (readOnly) whose backing tables no Lua code can reach —
+// every table inside a view is a view too, the string metatable's __index
+// is the string view, getmetatable refuses the views' metatables, pairs
+// and next never hand out a backing table, and the registry holds the
+// views. The globals are frozen once the scripts have run
+// (freezeGlobals). What stays writable is the scripts' own: their
+// top-level locals and tables, per-state caches by design.
 //
 // What the sandbox cannot bound: memory in general, and the `..` operator
 // (a VM instruction, not a function: s = s .. s doubles a string at every
@@ -154,24 +165,52 @@ func (st *state) openSandbox() {
 	str.RawSetString("gmatch", gmatch)
 	str.RawSetString("gfind", gmatch)
 	str.RawSetString("gsub", L.NewFunction(st.strGsub))
-	// Methods on strings ("x"):upper() look in the string metatable; give
-	// strings one whose __index is the library and which cannot be changed.
-	smt := L.CreateTable(0, 2)
-	smt.RawSetString("__index", str)
-	smt.RawSetString("__metatable", lua.LFalse)
-	L.SetMetatable(lua.LString(""), smt)
+	// gopher-lua's string library holds itself as string.__index (it
+	// doubles as the string metatable): ("").__index would hand out the
+	// library table. Lua 5.1's has no such field.
+	str.RawSetString("__index", lua.LNil)
+
+	// math.random is Go's generator, one for the whole process: a
+	// request that seeded it would make every later request's numbers
+	// predictable, in every state. Go ignores its Seed since 1.24; this
+	// makes that hold whatever GODEBUG says.
+	mathLib := G.RawGetString("math").(*lua.LTable)
+	mathLib.RawSetString("randomseed", L.NewFunction(func(*lua.LState) int { return 0 }))
 }
 
-// freezeLibraries makes the standard library tables read-only: a handler
-// that replaced string.format would change it for every later request of
-// the state.
+// freezeLibraries makes the standard library tables read-only, and the
+// string metatable's way to them: a handler that replaced string.format,
+// or ("").upper, would change it for every later request of the state.
+// The registry's list of loaded modules gets the read-only views too, so
+// that no path to a writable library table is left in the state, even one
+// scripts cannot take today.
 func (st *state) freezeLibraries() {
-	G := st.L.G.Global
+	L := st.L
+	G := L.G.Global
+	loaded, _ := L.GetField(L.Get(lua.RegistryIndex), "_LOADED").(*lua.LTable)
 	for _, name := range []string{"string", "table", "math", "os"} {
-		if t, ok := G.RawGetString(name).(*lua.LTable); ok {
-			G.RawSetString(name, st.readOnly(t, name))
+		t, ok := G.RawGetString(name).(*lua.LTable)
+		if !ok {
+			continue
+		}
+		view := st.readOnly(t, name)
+		G.RawSetString(name, view)
+		if loaded != nil {
+			loaded.RawSetString(name, view)
 		}
 	}
+	// Methods on strings ("x"):upper() look in the string metatable: its
+	// __index is the read-only view, and the metatable itself cannot be
+	// had (getmetatable("") is false) nor assigned through.
+	smt := L.CreateTable(0, 3)
+	smt.RawSetString("__index", G.RawGetString("string"))
+	smt.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
+		L.RaiseError("cannot set %s on a string: strings have no fields, and the string library is read-only",
+			lua.LVAsString(L.Get(2)))
+		return 0
+	}))
+	smt.RawSetString("__metatable", lua.LFalse)
+	L.SetMetatable(lua.LString(""), smt)
 }
 
 // freezeGlobals makes the global table read-only once the scripts have run.
@@ -214,8 +253,45 @@ func assignGlobal(L *lua.LState) int {
 
 // readOnly returns a read-only view of t: reads go through, writes raise an
 // error naming the table. pairs, ipairs and # see t's contents.
+//
+// A table inside t (robot.config's lists, a sub-table added to robot
+// later) is reached through the view, so it is made read-only too, all
+// the way down: name.key is its name in errors. t itself must not be
+// handed out after this; only the view.
 func (st *state) readOnly(t *lua.LTable, name string) *lua.LTable {
+	return st.readOnlyTree(t, name, map[*lua.LTable]*lua.LTable{})
+}
+
+// readOnlyTree is readOnly; views maps the tables already made read-only
+// by this call to their views, so a table found twice (or inside itself)
+// gets one view.
+func (st *state) readOnlyTree(t *lua.LTable, name string, views map[*lua.LTable]*lua.LTable) *lua.LTable {
+	if v, ok := views[t]; ok {
+		return v
+	}
 	L := st.L
+	proxy := L.CreateTable(0, 0)
+	views[t] = proxy
+	type entry struct{ k, v lua.LValue }
+	var inner []entry
+	t.ForEach(func(k, v lua.LValue) {
+		kt, kok := k.(*lua.LTable)
+		vt, vok := v.(*lua.LTable)
+		if kok && !st.isReadOnly(kt) || vok && !st.isReadOnly(vt) {
+			inner = append(inner, entry{k, v})
+		}
+	})
+	for _, e := range inner {
+		k, v := e.k, e.v
+		if kt, ok := k.(*lua.LTable); ok && !st.isReadOnly(kt) {
+			t.RawSet(k, lua.LNil)
+			k = st.readOnlyTree(kt, name+".(key)", views)
+		}
+		if vt, ok := v.(*lua.LTable); ok && !st.isReadOnly(vt) {
+			v = st.readOnlyTree(vt, name+"."+lua.LVAsString(k), views)
+		}
+		t.RawSet(k, v)
+	}
 	mt := L.CreateTable(0, 6)
 	mt.RawSetString("__index", t)
 	mt.RawSetString("__newindex", st.roNewIndex)
@@ -223,7 +299,6 @@ func (st *state) readOnly(t *lua.LTable, name string) *lua.LTable {
 	mt.RawSetString("__pairs", st.roPairs)
 	mt.RawSetString("__metatable", lua.LFalse)
 	mt.RawSetString("__name", lua.LString(name))
-	proxy := L.CreateTable(0, 0)
 	proxy.Metatable = mt
 	return proxy
 }
@@ -282,6 +357,8 @@ func (st *state) readOnlyNewIndex(L *lua.LState) int {
 	switch {
 	case strings.HasPrefix(name, "robot"):
 		hint = ": the robot API cannot be changed by scripts"
+	case name == "string" || name == "table" || name == "math" || name == "os":
+		hint = ": the standard library is shared by every request this Lua state serves; keep your own functions in locals"
 	}
 	L.RaiseError("%s is read-only (cannot set %s)%s", name, lua.LVAsString(L.Get(2)), hint)
 	return 0
@@ -626,6 +703,9 @@ func (st *state) requireModule(L *lua.LState) int {
 	}
 	c, ok := st.ver.libs[name]
 	if !ok {
+		if why := st.ver.whyMissing(name); why != "" {
+			L.RaiseError("require %q: %s", name, why)
+		}
 		L.RaiseError("require %q: there is no %s in the scripts folder", name, modulePath(name))
 	}
 	st.modules[name] = nil // loading: a loop finds nil

@@ -37,6 +37,8 @@ type state struct {
 
 	replyMeta *lua.LTable // metatable of robot.reply values
 	reMeta    *lua.LTable // metatable of robot.re values
+
+	dialog dialogState // robot.dialog (dialog.go)
 }
 
 // registration is one entry of a state's report: what was registered, and

@@ -98,6 +98,7 @@ type Client struct {
 	http          *http.Client
 	log           *slog.Logger
 	metrics       *metrics.Metrics
+	now           func() time.Time // the back-off's clock (tests move it)
 
 	access *credential
 	ticket *credential
@@ -121,6 +122,7 @@ func New(opts Options) (*Client, error) {
 		mediaDir: opts.MediaDir,
 		log:      opts.Logger,
 		metrics:  opts.Metrics,
+		now:      time.Now,
 	}
 	if opts.APIBase != "" {
 		u, err := url.Parse(opts.APIBase)
@@ -266,8 +268,11 @@ func (c *Client) do(ctx context.Context, r *request) (map[string]any, *Media, er
 			// unless someone already did, and try once more with a new one.
 			c.log.Info("wechat rejected the access token; refreshing and retrying once",
 				"method", r.name, "errcode", apiErr.Code, "errmsg", apiErr.Msg)
-			c.access.invalidate(ctx, token)
+			c.access.invalidate(ctx, token, apiErr)
 			continue
+		}
+		if r.auth == authApp && (err == nil || apiErr != nil && !tokenRejected(apiErr.Code)) {
+			c.access.confirm(token) // WeChat accepted the token
 		}
 		if err != nil {
 			c.logError(r.name, err)

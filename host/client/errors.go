@@ -41,7 +41,7 @@ var hints = map[int]string{
 	41001: "the access token is missing",
 	42001: "the access token expired",
 	43004: "the user does not follow this account",
-	45009: "the daily quota of this API is used up; it resets at midnight (Beijing time), or clear it with /cgi-bin/clear_quota",
+	45009: "the daily quota of this API is used up; it resets at midnight (Beijing time), or clear it with robot.client.clear_quota() (a few times a month)",
 	45015: "the user has not talked to the account in the last 48 hours, so customer-service messages cannot reach them",
 	45047: "too many customer-service messages to this user without an answer from them",
 	48001: "this account is not authorised for this API (account type or verification); see the permissions page of the admin console",

@@ -78,13 +78,14 @@ const (
 	tList                  // a JSON array (a Lua sequence; {} is the empty list)
 	tJSON                  // any JSON value
 	tBool                  // a boolean
+	tFlag                  // a boolean, or 0/1 as Python callers pass it
 	tPath                  // a path inside media_dir
 	tAny                   // any value; the method's build checks it
 )
 
 var typeNames = map[argType]string{
 	tString: "a string", tInt: "an integer", tTable: "a table", tList: "a list",
-	tJSON: "a table", tBool: "a boolean", tPath: "a path inside media_dir", tAny: "a value",
+	tJSON: "a table", tBool: "a boolean", tFlag: "a boolean (or 0/1)", tPath: "a path inside media_dir", tAny: "a value",
 }
 
 // place is where an argument goes in the request.
@@ -382,6 +383,23 @@ func convert(t argType, v any) (any, bool) {
 	case tBool:
 		if b, ok := v.(bool); ok {
 			return b, true
+		}
+	case tFlag:
+		switch v := v.(type) {
+		case bool:
+			return v, true
+		case int64:
+			if v == 0 || v == 1 {
+				return v == 1, true
+			}
+		case float64:
+			if v == 0 || v == 1 {
+				return v == 1, true
+			}
+		case json.Number:
+			if v == "0" || v == "1" {
+				return v == "1", true
+			}
 		}
 	case tAny:
 		return v, true

@@ -18,6 +18,12 @@ const (
 	srcWeRoBot = "werobot"           // WeRoBot's and ZgRoBot's Client chapter
 	srcPySDK   = "wechat-python-sdk" // wechat-python-sdk's WechatBasic
 	srcOAuth   = "oauth"             // OAuth web authorization (网页授权), named after wechatpy's WeChatOAuth
+	// WeRoBot's Client (werobot/client.py) has methods its docs do not
+	// list: get, post, set_mass_msg_speed.
+	srcWeRoBotCode = "werobot client.py"
+	// WeChat's API under its own names (DESIGN.md, "WeChat coverage"):
+	// 订阅通知, quotas, diagnostics, and aliases of WeRoBot's names.
+	srcWeChat = "wechat"
 )
 
 const (
@@ -56,6 +62,32 @@ var methods = []Method{
 		Note:  "the cached token, fetched when needed",
 		local: current("get_access_token", func(c *Client) *credential { return c.access })},
 	{Name: "get_ip_list", Source: srcWeRoBot, HTTPMethod: get, Path: "/cgi-bin/getcallbackip"},
+	{Name: "get_callback_ip", Source: srcWeChat, HTTPMethod: get, Path: "/cgi-bin/getcallbackip",
+		Note: "WeChat's name for get_ip_list: the addresses WeChat calls the bot from"},
+	{Name: "get_api_domain_ip", Source: srcWeChat, HTTPMethod: get, Path: "/cgi-bin/get_api_domain_ip",
+		Note: "the addresses of api.weixin.qq.com"},
+	{Name: "check_callback", Source: srcWeChat, HTTPMethod: post, Path: "/cgi-bin/callback/check",
+		Params: []Param{body("action", "action", tString).def("all"), body("check_operator", "check_operator", tString).def("DEFAULT")},
+		Note:   "网络检测: WeChat tries to reach the callback URL (action: all, dns or ping; check_operator: DEFAULT, CHINANET, UNICOM, CAP)"},
+	{Name: "clear_quota", Source: srcWeChat, HTTPMethod: post, Path: "/cgi-bin/clear_quota",
+		Note: "resets the account's API call counts (errcode 45009); WeChat allows a few a month",
+		build: func(c *Client, _ *args, _ *request, b map[string]any) error {
+			b["appid"] = c.appID
+			return nil
+		}},
+	{Name: "get_api_quota", Source: srcWeChat, HTTPMethod: post, Path: "/cgi-bin/openapi/quota/get",
+		Params: []Param{body("cgi_path", "cgi_path", tString)},
+		Note:   "cgi_path such as \"/cgi-bin/message/custom/send\": its daily_limit, used and remain"},
+
+	// Any endpoint, as WeRoBot's Client.get and Client.post (rawcall.go).
+	{Name: "get", Source: srcWeRoBotCode, HTTPMethod: get, Path: "(path_or_url)",
+		Params: []Param{local("path_or_url", tString), local("params", tTable).opt()},
+		Note:   "a path under api_base or a URL on it (https://api.weixin.qq.com/... goes to api_base); params: the query",
+		local:  rawGet},
+	{Name: "post", Source: srcWeRoBotCode, HTTPMethod: post, Path: "(path_or_url)",
+		Params: []Param{local("path_or_url", tString), local("data", tAny).opt(), local("files", tTable).opt()},
+		Note:   "data: the JSON body (a table, or a JSON string); files: {field = path inside media_dir}, data then gives the form fields",
+		local:  rawPost},
 
 	// Menus.
 	{Name: "create_menu", Source: srcWeRoBot, HTTPMethod: post, Path: "/cgi-bin/menu/create",
@@ -78,6 +110,8 @@ var methods = []Method{
 	{Name: "match_custom_menu", Source: srcWeRoBot, HTTPMethod: post, Path: "/cgi-bin/menu/trymatch",
 		Params: []Param{body("user_id", "user_id", tString)}},
 	{Name: "get_custom_menu_config", Source: srcWeRoBot, HTTPMethod: get, Path: "/cgi-bin/get_current_selfmenu_info"},
+	{Name: "get_current_selfmenu_info", Source: srcWeChat, HTTPMethod: get, Path: "/cgi-bin/get_current_selfmenu_info",
+		Note: "WeChat's name for get_custom_menu_config"},
 
 	// Customer-service accounts.
 	{Name: "add_custom_service_account", Source: srcWeRoBot, HTTPMethod: post, Path: "/customservice/kfaccount/add",
@@ -136,8 +170,8 @@ var methods = []Method{
 	// Mass messages.
 	{Name: "send_mass_msg", Source: srcWeRoBot, HTTPMethod: post, Path: "/cgi-bin/message/mass/sendall",
 		Params: []Param{local("msg_type", tString), local("content", tAny), local("user_list", tAny).opt(),
-			local("send_ignore_reprint", tBool).def(false), body("client_msg_id", "clientmsgid", tString).opt()},
-		Note:  "user_list: nil sends to everyone, a number to that tag (sendall), a list of openids to them (/cgi-bin/message/mass/send)",
+			local("send_ignore_reprint", tFlag).def(false), body("client_msg_id", "clientmsgid", tString).opt()},
+		Note:  "user_list: nil sends to everyone, a number to that tag (sendall), a list of openids to them (/cgi-bin/message/mass/send); send_ignore_reprint: true/false or 1/0",
 		build: buildMassMsg},
 	{Name: "delete_mass_msg", Source: srcWeRoBot, HTTPMethod: post, Path: "/cgi-bin/message/mass/delete",
 		Params: []Param{body("msg_id", "msg_id", tInt), body("article_idx", "article_idx", tInt).def(int64(0))}},
@@ -147,6 +181,9 @@ var methods = []Method{
 	{Name: "get_mass_msg_status", Source: srcWeRoBot, HTTPMethod: post, Path: "/cgi-bin/message/mass/get",
 		Params: []Param{body("msg_id", "msg_id", tInt)}},
 	{Name: "get_mass_msg_speed", Source: srcWeRoBot, HTTPMethod: post, Path: "/cgi-bin/message/mass/speed/get"},
+	{Name: "set_mass_msg_speed", Source: srcWeRoBotCode, HTTPMethod: post, Path: "/cgi-bin/message/mass/speed/set",
+		Params: []Param{body("speed", "speed", tInt)},
+		Note:   "speed: 0 (fastest) to 4"},
 
 	// Groups (WeChat replaced them with tags, but old accounts still use them).
 	{Name: "create_group", Source: srcWeRoBot, HTTPMethod: post, Path: "/cgi-bin/groups/create",
@@ -264,6 +301,32 @@ var methods = []Method{
 		Params: []Param{body("industry_id1", "industry_id1", tString), body("industry_id2", "industry_id2", tString)}},
 	{Name: "get_template_id", Source: srcPySDK, HTTPMethod: post, Path: "/cgi-bin/template/api_add_template",
 		Params: []Param{body("template_id_short", "template_id_short", tString)}},
+
+	// Subscription messages (订阅通知), the successor of template messages.
+	{Name: "add_subscribe_template", Source: srcWeChat, HTTPMethod: post, Path: "/wxaapi/newtmpl/addtemplate",
+		Params: []Param{body("tid", "tid", tString), body("kid_list", "kidList", tList), body("scene_desc", "sceneDesc", tString).opt()},
+		Note:   "picks a template of the public library (tid) with its keywords (kid_list, 2 to 5 ids); returns priTmplId"},
+	{Name: "delete_subscribe_template", Source: srcWeChat, HTTPMethod: post, Path: "/wxaapi/newtmpl/deltemplate",
+		Params: []Param{body("pri_tmpl_id", "priTmplId", tString)}},
+	{Name: "get_subscribe_category", Source: srcWeChat, HTTPMethod: get, Path: "/wxaapi/newtmpl/getcategory"},
+	{Name: "get_subscribe_template_keywords", Source: srcWeChat, HTTPMethod: get, Path: "/wxaapi/newtmpl/getpubtemplatekeywords",
+		Params: []Param{query("tid", "tid", tString)}},
+	{Name: "get_subscribe_template_titles", Source: srcWeChat, HTTPMethod: get, Path: "/wxaapi/newtmpl/getpubtemplatetitles",
+		Params: []Param{local("ids", tAny), query("start", "start", tInt).def(int64(0)), query("limit", "limit", tInt).def(int64(30))},
+		Note:   "ids: the category ids, a list or a comma-separated string; limit at most 30",
+		build: func(_ *Client, a *args, r *request, _ map[string]any) error {
+			ids, err := commaList(a.val("ids"))
+			if err != nil {
+				return &ArgError{Method: a.m.Name, Msg: "argument #1 (ids) " + err.Error()}
+			}
+			r.query.Set("ids", ids)
+			return nil
+		}},
+	{Name: "get_subscribe_templates", Source: srcWeChat, HTTPMethod: get, Path: "/wxaapi/newtmpl/gettemplate"},
+	{Name: "send_subscribe_message", Source: srcWeChat, HTTPMethod: post, Path: "/cgi-bin/message/subscribe/bizsend",
+		Params: []Param{body("user_id", "touser", tString), body("template_id", "template_id", tString),
+			body("data", "data", tTable), body("page", "page", tString).opt(), body("miniprogram", "miniprogram", tTable).opt()},
+		Note: "as send_template_message: page is the web page to open, miniprogram {appid=, pagepath=} the mini program"},
 
 	// JS-SDK.
 	{Name: "grant_jsapi_ticket", Source: srcPySDK, HTTPMethod: get, Path: "/cgi-bin/ticket/getticket",
@@ -386,6 +449,29 @@ func JSAPISignature(ticket, noncestr, timestamp, pageURL string) string {
 	}
 	sum := sha1.Sum([]byte("jsapi_ticket=" + ticket + "&noncestr=" + noncestr + "&timestamp=" + timestamp + "&url=" + pageURL))
 	return hex.EncodeToString(sum[:])
+}
+
+// commaList reads a list of ids for a query parameter: a list (of strings
+// or numbers), or a string already comma-separated.
+func commaList(v any) (string, error) {
+	switch v := v.(type) {
+	case string:
+		return v, nil
+	case []any:
+		parts := make([]string, len(v))
+		for i, e := range v {
+			s, ok := convert(tString, e)
+			if !ok {
+				return "", fmt.Errorf("item %d must be a string or a number, got %s", i+1, describe(e))
+			}
+			parts[i] = s.(string)
+		}
+		return strings.Join(parts, ","), nil
+	}
+	if s, ok := convert(tString, v); ok {
+		return s.(string), nil
+	}
+	return "", fmt.Errorf("must be a list of ids or a comma-separated string, got %s", describe(v))
 }
 
 // newsArticles turns the articles of send_article_message into WeChat's

@@ -74,6 +74,14 @@ func TestSignatures(t *testing.T) {
 		`send_template_message(user_id, template_id, data, url="", miniprogram=nil)`,
 		`generate_jsapi_signature(timestamp, noncestr, url, jsapi_ticket=nil)`,
 		`download_media(media_id, save_as=nil)`,
+		`get(path_or_url, params=nil)`,
+		`post(path_or_url, data=nil, files=nil)`,
+		`set_mass_msg_speed(speed)`,
+		`add_subscribe_template(tid, kid_list, scene_desc=nil)`,
+		`get_subscribe_template_titles(ids, start=0, limit=30)`,
+		`send_subscribe_message(user_id, template_id, data, page=nil, miniprogram=nil)`,
+		`check_callback(action="all", check_operator="DEFAULT")`,
+		`get_api_quota(cgi_path)`,
 	} {
 		name := want[:strings.IndexByte(want, '(')]
 		m, ok := client.LookupMethod(name)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -19,11 +20,46 @@ import (
 // after it did.
 const refreshMargin = 5 * time.Minute
 
-// failureBackoff is how long a fetch that WeChat refused (wrong secret, IP
-// not whitelisted, quota) is answered from memory: these do not fix
-// themselves in seconds, and a busy bot retrying on every message would burn
-// the token endpoint's daily quota and flood the log.
-const failureBackoff = 5 * time.Second
+// Repeated failures to get a credential back off exponentially, from
+// minBackoff to maxBackoff: WeChat allows 2,000 token requests a day, and a
+// busy bot retrying on every message burnt thousands in seconds when the
+// endpoint answered 500 or garbage, or when every token it issued was
+// rejected. A failure is a fetch that did not give a credential (transport
+// error, 5xx, an answer that is not JSON, an errcode), and, for the access
+// token, WeChat rejecting a token fetched to replace one it had just
+// rejected. During the back-off calls fail at once with a *BackoffError.
+const (
+	minBackoff = time.Second
+	maxBackoff = 5 * time.Minute
+)
+
+// backoffDelay is the wait after the n-th failure in a row (n >= 1).
+func backoffDelay(n int) time.Duration {
+	d := minBackoff
+	for i := 1; i < n && d < maxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, maxBackoff)
+}
+
+// BackoffError is returned, without asking WeChat, while fetches of a
+// credential back off after failures. It unwraps to the last failure, so
+// that an errcode (40125 wrong secret, 40164 IP not whitelisted) still
+// reaches scripts as one.
+type BackoffError struct {
+	Credential string        // "access token" or "jsapi ticket"
+	Failures   int           // failures in a row
+	Next       time.Time     // when the next fetch may be made
+	Wait       time.Duration // from the refusal to Next
+	Err        error         // the last failure
+}
+
+func (e *BackoffError) Error() string {
+	return fmt.Sprintf("wechat %s unavailable after %d failed attempts in a row (last: %v); next attempt in %s, at %s",
+		e.Credential, e.Failures, e.Err, e.Wait.Round(time.Second), e.Next.Format("15:04:05"))
+}
+
+func (e *BackoffError) Unwrap() error { return e.Err }
 
 // AccessToken returns a valid access token, fetching one when none is
 // cached or the cached one is about to expire.
@@ -51,8 +87,16 @@ type credential struct {
 	mu       sync.Mutex
 	cached   store.Token
 	rejected string // the last value WeChat rejected: never adopted again from the store
-	failed   error  // the last refused fetch, answered until failedAt+failureBackoff
-	failedAt time.Time
+
+	// The back-off. failures counts failures in a row; a fetch waits for
+	// retryAt. rejections counts tokens WeChat rejected with no call
+	// accepted in between: the second in a row means the fresh token was
+	// rejected too, which a new fetch will not cure.
+	failures   int
+	lastErr    error
+	retryAt    time.Time
+	rejections int
+	unsettled  atomic.Bool // failures or rejections > 0: confirm has work
 }
 
 // get returns a usable value: the cached one, else the stored one, else a
@@ -127,24 +171,62 @@ func (cr *credential) loadOrFetch(ctx context.Context) (store.Token, error) {
 		// A broken store must not stop the bot from talking to WeChat.
 		cr.c.log.Warn("loading the cached credential failed; fetching a new one", "credential", cr.name, "err", err)
 	}
-	cr.mu.Lock()
-	failed := cr.failed
-	if failed != nil && time.Since(cr.failedAt) < failureBackoff {
-		cr.mu.Unlock()
-		return store.Token{}, failed
-	}
-	cr.mu.Unlock()
 	t, _, err = cr.refresh(ctx, true)
 	if err != nil {
-		var apiErr *APIError
-		if errors.As(err, &apiErr) {
-			cr.mu.Lock()
-			cr.failed, cr.failedAt = err, time.Now()
-			cr.mu.Unlock()
-		}
 		return store.Token{}, err
 	}
 	return t, nil
+}
+
+// backingOff returns the error to fail with while the back-off lasts.
+func (cr *credential) backingOff() error {
+	cr.mu.Lock()
+	defer cr.mu.Unlock()
+	now := cr.c.now()
+	if cr.lastErr == nil || !now.Before(cr.retryAt) {
+		return nil
+	}
+	return &BackoffError{Credential: cr.name, Failures: cr.failures, Next: cr.retryAt, Wait: cr.retryAt.Sub(now), Err: cr.lastErr}
+}
+
+// failed records a failure and starts the next back-off.
+func (cr *credential) failed(err error) {
+	cr.mu.Lock()
+	cr.failures++
+	cr.lastErr = err
+	wait := backoffDelay(cr.failures)
+	cr.retryAt = cr.c.now().Add(wait)
+	n := cr.failures
+	cr.unsettled.Store(true)
+	cr.mu.Unlock()
+	cr.c.log.Warn("getting the credential from wechat failed; backing off", "credential", cr.name, "failures", n, "retry_in", wait, "err", err)
+}
+
+// fetched notes a successful fetch. It ends the back-off, unless the fetch
+// replaced a rejected token: whether that one works is only known when a
+// call is accepted with it (confirm).
+func (cr *credential) fetched() {
+	cr.mu.Lock()
+	defer cr.mu.Unlock()
+	cr.lastErr = nil
+	if cr.rejections == 0 {
+		cr.failures = 0
+		cr.unsettled.Store(false)
+	}
+}
+
+// confirm notes that WeChat accepted a call made with value: the
+// credential works, and the back-off starts again from the beginning.
+func (cr *credential) confirm(value string) {
+	if !cr.unsettled.Load() {
+		return // the usual case: one atomic load per call
+	}
+	cr.mu.Lock()
+	defer cr.mu.Unlock()
+	if value == cr.cached.Value {
+		cr.failures, cr.rejections, cr.lastErr = 0, 0, nil
+		cr.unsettled.Store(false)
+	}
 }
 
 // refresh fetches a new value from WeChat and, when save is set, caches it
@@ -156,19 +238,33 @@ func (cr *credential) loadOrFetch(ctx context.Context) (store.Token, error) {
 // kill that deployment's token in turn, and the two would force each other
 // for ever (WeChat allows 20 forced refreshes a day). Only when WeChat hands
 // back the very token it just rejected is a forced refresh the way out.
+//
+// During a back-off it fails at once with a *BackoffError; a failed fetch
+// starts the next back-off.
 func (cr *credential) refresh(ctx context.Context, save bool) (store.Token, map[string]any, error) {
+	if err := cr.backingOff(); err != nil {
+		return store.Token{}, nil, err
+	}
 	t, raw, err := cr.fetch(ctx, false)
 	if err == nil && cr.wasRejected(t.Value) {
 		cr.c.log.Info("wechat issued the credential it had just rejected; forcing a new one", "credential", cr.name)
 		t, raw, err = cr.fetch(ctx, true)
 	}
 	if err != nil {
+		var b *BackoffError
+		switch {
+		case errors.As(err, &b):
+			// The jsapi ticket waiting for the access token's back-off:
+			// that one already counts the failure.
+		case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+			// The caller gave up; WeChat did not fail.
+		default:
+			cr.failed(err)
+		}
 		return store.Token{}, nil, err
 	}
 	cr.c.log.Info("fetched a new credential from wechat", "credential", cr.name, "use_until", t.Expires.Format(time.RFC3339))
-	cr.mu.Lock()
-	cr.failed = nil
-	cr.mu.Unlock()
+	cr.fetched()
 	if !save {
 		return t, raw, nil
 	}
@@ -189,13 +285,25 @@ func (cr *credential) wasRejected(value string) bool {
 // invalidate forgets value after WeChat rejected it, but only if it is
 // still the current one: callers that failed with the same old value while
 // another caller already replaced it must not throw the new one away.
-func (cr *credential) invalidate(ctx context.Context, value string) {
+//
+// The second rejection in a row with no call accepted in between is a
+// failure: the token fetched to replace the first rejected one was rejected
+// too (the AppSecret was reset, or another deployment keeps fetching), and
+// fetching again at once would only do the same.
+func (cr *credential) invalidate(ctx context.Context, value string, why error) {
 	cr.mu.Lock()
-	if cr.cached.Value == value {
+	first := cr.cached.Value == value
+	if first {
 		cr.cached = store.Token{}
 		cr.rejected = value
+		cr.rejections++
+		cr.unsettled.Store(true)
 	}
+	again := first && cr.rejections >= 2
 	cr.mu.Unlock()
+	if again {
+		cr.failed(fmt.Errorf("the %s fetched to replace a rejected one was rejected too: %w", cr.name, why))
+	}
 	if err := cr.c.tokens.InvalidateToken(context.WithoutCancel(ctx), cr.key, value); err != nil {
 		cr.c.log.Warn("invalidating the cached credential failed", "credential", cr.name, "err", err)
 	}

@@ -27,6 +27,9 @@ func BenchmarkParseClick(b *testing.B) { benchParse(b, "testdata/messages/click_
 func BenchmarkParsePicEvent(b *testing.B) {
 	benchParse(b, "testdata/messages/pic_sysphoto_event_three.xml")
 }
+func BenchmarkParseMassSendJobFinish(b *testing.B) {
+	benchParse(b, "testdata/messages/masssendjobfinish_event.xml")
+}
 func BenchmarkParseLongChinese(b *testing.B) {
 	benchParse(b, "testdata/messages/text_long_chinese.xml")
 }

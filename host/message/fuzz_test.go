@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -110,6 +111,19 @@ func FuzzParse(f *testing.F) {
 		`<xml><ToUserName>t</ToUserName><FromUserName>f</FromUserName><CreateTime>1</CreateTime>` +
 			`<MsgType>event</MsgType><Event>location_select</Event><SendLocationInfo><Location_X>1e3</Location_X>` +
 			`<Scale>-0</Scale><Poiname>&#13;</Poiname></SendLocationInfo></xml>`,
+		// Lists and blocks: empty, doubled, items with odd content, a
+		// list item outside its container, leaves holding elements.
+		header + `<MsgType>event</MsgType><Event>subscribe_msg_sent_event</Event><SubscribeMsgSentEvent><List/>` +
+			`<List><MsgID>18446744073709551615</MsgID><ErrorCode> 7 </ErrorCode><ErrorCode>8</ErrorCode><TemplateId><a/></TemplateId></List>` +
+			`</SubscribeMsgSentEvent><SubscribeMsgSentEvent/><List><TemplateId>stray</TemplateId></List></xml>`,
+		header + `<MsgType>event</MsgType><Event>shakearoundusershake</Event><ChosenBeacon><Distance>1e400</Distance>` +
+			`<Major>-0</Major></ChosenBeacon><ChosenBeacon/><AroundBeacons><AroundBeacon><Uuid><![CDATA[]]></Uuid></AroundBeacon></AroundBeacons></xml>`,
+		header + `<MsgType>event</MsgType><Event>MASSSENDJOBFINISH</Event><MsgID>1</MsgID><CopyrightCheckResult><ResultList>` +
+			`<item><ArticleIdx>1.5</ArticleIdx></item></ResultList><ResultList><item/></ResultList></CopyrightCheckResult>` +
+			`<ArticleUrlResult><Count>x</Count></ArticleUrlResult></xml>`,
+		header + `<MsgType>device_event</MsgType><Event>unbind</Event><Content>AP8=</Content><OpType>1</OpType></xml>`,
+		header + `<MsgType>device_text</MsgType><Content>bm90IHV0Zi04/w==</Content><MsgID>5</MsgID></xml>`,
+		header + `<MsgType>event</MsgType><Event>subscribe</Event><EventKey>scanimage||</EventKey></xml>`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -182,21 +196,46 @@ func checkMessage(t *testing.T, m *message.Message) {
 	legal("target", m.Target)
 	legal("message_id", m.MessageID)
 	for _, f := range m.Fields {
-		switch v := f.Value.(type) {
-		case string:
-			if v == "" {
-				t.Fatalf("field %s is empty; empty elements are absent", f.Name)
-			}
-			legal(f.Name, v)
-		case int64, float64:
-		case []map[string]string:
-			for _, item := range v {
-				for k, s := range item {
-					legal(f.Name+"."+k, s)
-				}
-			}
-		default:
-			t.Fatalf("field %s has a %T", f.Name, v)
+		// A device's content is the bytes its base64 stands for: any bytes.
+		binary := f.Name == "content" && strings.HasPrefix(m.Type, "device_")
+		checkValue(t, f.Name, f.Value, binary, legal)
+	}
+}
+
+// checkValue checks one field value, the items of lists and tables
+// included: no empty string (an empty element is absent), only the types
+// message.Field names.
+func checkValue(t *testing.T, name string, v any, binary bool, legal func(what, s string)) {
+	t.Helper()
+	switch v := v.(type) {
+	case string:
+		if v == "" {
+			t.Fatalf("field %s is empty; empty elements are absent", name)
 		}
+		if !binary {
+			legal(name, v)
+		}
+	case int64, float64:
+	case []map[string]string:
+		for _, item := range v {
+			for k, s := range item {
+				checkValue(t, name+"."+k, s, false, legal)
+			}
+		}
+	case []map[string]any:
+		for i, item := range v {
+			for k, e := range item {
+				checkValue(t, fmt.Sprintf("%s[%d].%s", name, i+1, k), e, false, legal)
+			}
+		}
+	case map[string]any:
+		if len(v) == 0 {
+			t.Fatalf("field %s is an empty table; a block without fields is absent", name)
+		}
+		for k, e := range v {
+			checkValue(t, name+"."+k, e, false, legal)
+		}
+	default:
+		t.Fatalf("field %s has a %T", name, v)
 	}
 }

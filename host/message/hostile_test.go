@@ -21,6 +21,8 @@ func TestHostile(t *testing.T) {
 		{"unclosed deep nesting", strings.Repeat("<a>", 1000), "nested deeper than 32"},
 		{"too many pictures", header + "<MsgType>event</MsgType><Event>pic_weixin</Event><SendPicsInfo><PicList>" +
 			strings.Repeat("<item><PicMd5Sum>x</PicMd5Sum></item>", 1000) + "</PicList></SendPicsInfo></xml>", "more than 100 items"},
+		{"too many beacons", header + "<MsgType>event</MsgType><Event>ShakearoundUserShake</Event><AroundBeacons>" +
+			strings.Repeat("<AroundBeacon><Uuid>x</Uuid></AroundBeacon>", 1000) + "</AroundBeacons></xml>", "<AroundBeacons> holds more than 100 items"},
 		{"parameter entity", `<!DOCTYPE x [<!ENTITY % p "x">]><xml/>`, "DOCTYPE and ENTITY declarations are refused"},
 		{"entity declared after the root", header + "</xml><!ENTITY x 'y'>", "DOCTYPE and ENTITY declarations are refused"},
 		{"many attributes", "<xml" + strings.Repeat(` a="1"`, 100000) + "/>", "missing <ToUserName>"},

@@ -6,12 +6,13 @@
 // what was wrong with it. The message shares memory with its input: do not
 // modify the bytes passed to Parse while the message is in use.
 //
-// Every message and event type of the reference docs is covered (Types
-// lists them, FieldNames their fields); anything else becomes "unknown" or
-// "unknown_event" with Raw kept. Field values are strings, int64 (counts,
-// flags, fees, times), float64 (coordinates, precision) or, for pic_list,
-// []map[string]string; 64-bit identifiers stay strings so Lua's float64
-// numbers cannot round them.
+// Every message and event type of the reference docs and of wechatpy's
+// Official Account parser is covered (Types lists them, FieldNames their
+// fields); anything else becomes "unknown" or "unknown_event" with Raw
+// kept. Field values are strings, int64 (counts, flags, fees, times),
+// float64 (coordinates, precision), tables for blocks (chosen_beacon) and
+// lists of tables for repeated elements (subscribes, pic_list); 64-bit
+// identifiers stay strings so Lua's float64 numbers cannot round them.
 //
 // Marshal is the inverse of Parse, for the simulator and for tests.
 //
@@ -28,8 +29,9 @@ package message
 // so that a consumer (the Lua bridge) can copy them without reflection.
 type Message struct {
 	// Type is WeRoBot's type name: "text", "image", "link", "location",
-	// "voice", "video", "shortvideo", "unknown" for messages, and
-	// "subscribe_event", "click_event", ..., "unknown_event" for events.
+	// "voice", "video", "shortvideo", ..., "unknown" for messages, and
+	// "subscribe_event", "click_event", ..., "unknown_event" for events:
+	// the lower-cased Event with "_event" appended once.
 	Type string
 	// Source is FromUserName: the user's OpenID.
 	Source string
@@ -42,8 +44,9 @@ type Message struct {
 	// push has none (most events).
 	MessageID string
 	// Event and EventKey are the raw <Event> and <EventKey> values of an
-	// event push ("CLICK", "music"); empty for messages. The reply engine
-	// keys retries on them.
+	// event push ("CLICK", "music"); empty for messages, except device_event
+	// whose Event ("bind", ...) says what happened. The reply engine keys
+	// retries on them.
 	Event    string
 	EventKey string
 	// Raw is the XML as received (after decryption), kept for handlers that
@@ -57,9 +60,12 @@ type Message struct {
 // Field is one type-specific field of a Message.
 //
 // Value is one of: string; int64 (counts, sizes, flags, times: values that
-// fit a float64 exactly); float64 (coordinates, precision); or
-// []map[string]string for list fields such as pic_list. 64-bit identifiers
-// (message ids, card codes, order ids) are strings.
+// fit a float64 exactly); float64 (coordinates, precision);
+// []map[string]string for pic_list; []map[string]any for the other lists
+// (subscribes, around_beacons, ...) and map[string]any for blocks
+// (chosen_beacon, copyright_check_result), whose values are of these types
+// again. 64-bit identifiers (message ids, card codes, order ids) are
+// strings.
 type Field struct {
 	Name  string
 	Value any

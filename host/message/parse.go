@@ -1,6 +1,7 @@
 package message
 
 import (
+	"encoding/base64"
 	"math"
 	"strconv"
 	"strings"
@@ -62,7 +63,7 @@ func Parse(raw []byte) (*Message, error) {
 // message builds the Message from a scanned document.
 func (p *scanner) message(raw []byte) (*Message, error) {
 	var hdr [numFixedKeys]string
-	for _, k := range [...]uint8{keyToUserName, keyFromUserName, keyCreateTime, keyMsgType} {
+	for _, k := range [...]uint16{keyToUserName, keyFromUserName, keyCreateTime, keyMsgType} {
 		v, err := p.fieldText(k)
 		if err != nil {
 			return nil, err
@@ -75,7 +76,7 @@ func (p *scanner) message(raw []byte) (*Message, error) {
 		}
 		hdr[k] = v
 	}
-	for _, k := range [...]uint8{keyMsgId, keyMsgID, keyEvent, keyEventKey} {
+	for _, k := range [...]uint16{keyMsgId, keyMsgID, keyEvent, keyEventKey} {
 		v, err := p.fieldText(k)
 		if err != nil {
 			return nil, err
@@ -107,12 +108,15 @@ func (p *scanner) message(raw []byte) (*Message, error) {
 		if t == nil {
 			t = unknownMessage
 		}
+		if t.withEvent {
+			event = hdr[keyEvent]
+		}
 	}
 
 	// One allocation holds the Message and, for most types, its Fields.
 	n := 0
 	for i := range t.fields {
-		if p.present(t.fields[i]) {
+		if p.present(t.fields[i], eventKey) {
 			n++
 		}
 	}
@@ -137,27 +141,141 @@ func (p *scanner) message(raw []byte) (*Message, error) {
 		m.Fields = make([]Field, 0, n)
 	}
 	for _, f := range t.fields {
-		if !p.present(f) {
+		if !p.present(f, eventKey) {
 			continue
 		}
-		if f.kind == kPicList {
-			m.Fields = append(m.Fields, Field{Name: f.name, Value: p.picList()})
-			continue
-		}
-		text, err := p.fieldText(f.key)
+		v, err := p.value(f, eventKey)
 		if err != nil {
 			return nil, err
 		}
-		m.Fields = append(m.Fields, Field{Name: f.name, Value: convert(text, f.kind)})
+		m.Fields = append(m.Fields, Field{Name: f.name, Value: v})
 	}
 	return m, nil
 }
 
+// value returns the value of a field that is present.
+func (p *scanner) value(f fieldSpec, eventKey string) (any, error) {
+	switch f.kind {
+	case kKeyPart:
+		part, _ := productKeyPart(eventKey, f.part)
+		return part, nil
+	case kList, kStringList:
+		return p.list(f), nil
+	case kTable:
+		t := make(map[string]any, len(f.sub))
+		for _, sf := range f.sub {
+			if !p.present(sf, "") {
+				continue
+			}
+			v, err := p.value(sf, "")
+			if err != nil {
+				return nil, err
+			}
+			t[sf.name] = v
+		}
+		return t, nil
+	}
+	text, err := p.fieldText(f.key)
+	if err != nil {
+		return nil, err
+	}
+	return convert(text, f.kind), nil
+}
+
+// isBlank reports a number element whose text was only white space: the
+// element is absent, as at the top level.
+func isBlank(v any) bool {
+	s, ok := v.(string)
+	return ok && trimSpace(s) == ""
+}
+
+// list returns the items of a list field, one table per item:
+// []map[string]any, or []map[string]string for kStringList. The texts of
+// the items are in document order, so one walk pairs them with their items.
+func (p *scanner) list(f fieldSpec) any {
+	sub := lists[f.list].sub
+	var strs []map[string]string
+	var tables []map[string]any
+	if f.kind == kStringList {
+		strs = make([]map[string]string, 0, p.itemCount[f.list])
+	} else {
+		tables = make([]map[string]any, 0, p.itemCount[f.list])
+	}
+	j := 0
+	for i, it := range p.items {
+		start := j
+		for j < len(p.itemTexts) && p.itemTexts[j].item == i {
+			j++
+		}
+		if it.list != f.list {
+			continue
+		}
+		texts := p.itemTexts[start:j]
+		if strs != nil {
+			m := make(map[string]string, len(texts))
+			for _, t := range texts {
+				if sf := subField(sub, t.key); sf != nil {
+					m[sf.name] = t.text
+				}
+			}
+			strs = append(strs, m)
+			continue
+		}
+		m := make(map[string]any, len(texts))
+		for _, t := range texts {
+			if sf := subField(sub, t.key); sf != nil {
+				if v := convert(t.text, sf.kind); !isBlank(v) {
+					m[sf.name] = v
+				}
+			}
+		}
+		tables = append(tables, m)
+	}
+	if strs != nil {
+		return strs
+	}
+	return tables
+}
+
+func subField(sub []fieldSpec, key uint16) *fieldSpec {
+	for i := range sub {
+		if sub[i].key == key {
+			return &sub[i]
+		}
+	}
+	return nil
+}
+
+// productKeyPart returns part i of the EventKey of a follow from a
+// product's page, "scanbarcode|<key_standard>|<key_str>" or
+// "scanimage|...", and whether it is there and not empty.
+func productKeyPart(eventKey string, i int) (string, bool) {
+	if !strings.HasPrefix(eventKey, "scanbarcode|") && !strings.HasPrefix(eventKey, "scanimage|") {
+		return "", false
+	}
+	parts := strings.SplitN(eventKey, "|", 3)
+	if i >= len(parts) || parts[i] == "" {
+		return "", false
+	}
+	return parts[i], true
+}
+
 // present reports whether the field will be in Fields: its element is
 // there, not empty, or misused (which text reports as an error).
-func (p *scanner) present(f fieldSpec) bool {
-	if f.kind == kPicList {
-		return p.picsSeen
+func (p *scanner) present(f fieldSpec, eventKey string) bool {
+	switch f.kind {
+	case kKeyPart:
+		_, ok := productKeyPart(eventKey, f.part)
+		return ok
+	case kList, kStringList:
+		return p.listsSeen&(1<<f.list) != 0
+	case kTable:
+		for _, sf := range f.sub {
+			if p.present(sf, "") {
+				return true
+			}
+		}
+		return false
 	}
 	switch p.state[f.key] {
 	case stText:
@@ -173,7 +291,7 @@ func (p *scanner) present(f fieldSpec) bool {
 
 // fieldText returns the text of element k ("" when absent), or an error when
 // the element appears twice or holds elements instead of text.
-func (p *scanner) fieldText(k uint8) (string, error) {
+func (p *scanner) fieldText(k uint16) (string, error) {
 	switch p.state[k] {
 	case stText:
 		return p.val[k], nil
@@ -187,18 +305,6 @@ func (p *scanner) fieldText(k uint8) (string, error) {
 
 func leafName(path string) string {
 	return path[strings.LastIndexByte(path, '/')+1:]
-}
-
-func (p *scanner) picList() []map[string]string {
-	list := make([]map[string]string, len(p.pics))
-	for i, it := range p.pics {
-		if it.md5 == "" {
-			list[i] = map[string]string{}
-		} else {
-			list[i] = map[string]string{"pic_md5_sum": it.md5}
-		}
-	}
-	return list
 }
 
 // cleanInput removes the characters XML cannot carry and a leading
@@ -271,7 +377,14 @@ func trimSpace(s string) string {
 // overflow keep their text: Parse reports what WeChat sent rather than
 // failing or rounding.
 func convert(text string, k kind) any {
-	if k == kString {
+	switch k {
+	case kString:
+		return text
+	case kBase64:
+		// Go's decoder skips the line breaks a long value may carry.
+		if b, err := base64.StdEncoding.DecodeString(trimSpace(text)); err == nil && len(b) > 0 {
+			return string(b)
+		}
 		return text
 	}
 	t := trimSpace(text)

@@ -11,8 +11,8 @@ import (
 
 // The scanner reads the XML WeChat posts without reflection and without a
 // token per element: WeChat's documents are flat (text or CDATA under <xml>,
-// three small nested blocks), so one pass that records the text of the
-// elements Parse knows is all it takes. It accepts exactly the documents
+// a few small nested blocks and lists), so one pass that records the text
+// of the elements Parse knows is all it takes. It accepts exactly the documents
 // encoding/xml accepts as one well-formed element (FuzzParse checks that
 // against encoding/xml), except that it refuses on purpose what a WeChat
 // push never holds: DOCTYPE and ENTITY declarations (entity expansion
@@ -27,8 +27,9 @@ const (
 	// maxKeyDepth is the depth below <xml> of the deepest element Parse
 	// reads; deeper elements are not looked up.
 	maxKeyDepth = 4
-	// maxPics bounds pic_list. WeChat sends at most nine pictures.
-	maxPics = 100
+	// maxItems bounds each list: WeChat sends at most nine pictures, a
+	// few templates or beacons, eight articles.
+	maxItems = 100
 )
 
 // Error is what Parse returns for input it cannot read as a WeChat message.
@@ -86,8 +87,15 @@ type leafRecord struct {
 	Text  string
 }
 
-type picItem struct {
-	md5 string
+// listItem is one item of a list; itemText one leaf of an item.
+type listItem struct {
+	list uint8
+}
+
+type itemText struct {
+	item int    // index in scanner.items
+	key  uint16 // the leaf's element key
+	text string
 }
 
 type scanner struct {
@@ -109,10 +117,16 @@ type scanner struct {
 	state []uint8
 	val   []string
 	at    []int
-	set   []uint8
+	set   []uint16
 
-	picsSeen bool
-	pics     []picItem
+	// Lists: the containers seen (a bit per list), every item in document
+	// order, the leaves of the items, and per list its item count and its
+	// current (last opened) item.
+	listsSeen uint32
+	items     []listItem
+	itemTexts []itemText
+	itemCount [maxLists]int
+	curItem   [maxLists]int
 
 	all     bool
 	records []leafRecord
@@ -135,8 +149,10 @@ func (p *scanner) reset(s string, all bool) {
 		p.state[k] = stAbsent
 	}
 	p.set = p.set[:0]
-	p.picsSeen = false
-	p.pics = p.pics[:0]
+	p.listsSeen = 0
+	p.items = p.items[:0]
+	p.itemTexts = p.itemTexts[:0]
+	p.itemCount = [maxLists]int{}
 	p.all = all
 	p.records = p.records[:0]
 }
@@ -152,7 +168,7 @@ func (p *scanner) release() {
 	for i := range p.stack {
 		p.stack[i].name = ""
 	}
-	clear(p.pics)
+	clear(p.itemTexts)
 	p.records = nil
 	// A pooled scanner should not pin the buffer of one huge message.
 	if cap(p.buf) > 64<<10 {
@@ -345,14 +361,8 @@ func (p *scanner) startTag() error {
 		if depth <= maxKeyDepth {
 			if k, ok := elemKeys[string(p.path)]; ok {
 				key = int(k)
-				switch uint8(k) {
-				case keyPicList:
-					p.picsSeen = true
-				case keyPicItem:
-					if len(p.pics) >= maxPics {
-						return p.refuse(at, "<PicList> holds more than %d items", maxPics)
-					}
-					p.pics = append(p.pics, picItem{})
+				if err := p.openListElem(k, at); err != nil {
+					return err
 				}
 			}
 		}
@@ -436,9 +446,13 @@ func (p *scanner) closeTop() {
 	n := len(p.stack) - 1
 	e := &p.stack[n]
 	if e.key >= 0 {
-		switch k := uint8(e.key); {
-		case k == keyPicList || k == keyPicItem:
-			// containers: their presence was noted at the start tag
+		switch k := uint16(e.key); {
+		case roles[k].role == roleContainer || roles[k].role == roleItem:
+			// their presence was noted at the start tag
+		case roles[k].role == roleItemLeaf:
+			if !e.hasChild {
+				p.addItemText(k, p.textOf(false))
+			}
 		case e.hasChild:
 			if p.state[k] == stAbsent {
 				p.set = append(p.set, k)
@@ -447,10 +461,6 @@ func (p *scanner) closeTop() {
 			} else {
 				p.state[k] = stDup
 				p.at[k] = e.at
-			}
-		case k == keyPicMd5:
-			if it := &p.pics[len(p.pics)-1]; it.md5 == "" {
-				it.md5 = p.textOf(false)
 			}
 		case p.state[k] == stAbsent:
 			p.set = append(p.set, k)
@@ -476,6 +486,38 @@ func (p *scanner) closeTop() {
 	if n == 0 {
 		p.rootDone = true
 	}
+}
+
+// openListElem notes the start of a list's container or item.
+func (p *scanner) openListElem(k uint16, at int) error {
+	r := roles[k]
+	switch r.role {
+	case roleContainer:
+		p.listsSeen |= 1 << r.list
+	case roleItem:
+		if p.itemCount[r.list] >= maxItems {
+			return p.refuse(at, "<%s> holds more than %d items", leafName(lists[r.list].container), maxItems)
+		}
+		p.itemCount[r.list]++
+		p.curItem[r.list] = len(p.items)
+		p.items = append(p.items, listItem{list: r.list})
+	}
+	return nil
+}
+
+// addItemText records a leaf of the current item of its list. The first
+// non-empty text of a leaf wins, as it always has for pic_list.
+func (p *scanner) addItemText(k uint16, text string) {
+	if text == "" {
+		return
+	}
+	item := p.curItem[roles[k].list]
+	for i := len(p.itemTexts) - 1; i >= 0 && p.itemTexts[i].item == item; i-- {
+		if p.itemTexts[i].key == k {
+			return
+		}
+	}
+	p.itemTexts = append(p.itemTexts, itemText{item: item, key: k, text: text})
 }
 
 // localName is a name without its namespace prefix, as encoding/xml

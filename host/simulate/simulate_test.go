@@ -54,6 +54,12 @@ func TestBuildSpecs(t *testing.T) {
 		{spec: simulate.Spec{Type: "text", Key: "k"}, err: "--key: a text has no key"},
 		{spec: simulate.Spec{Type: "click", MsgID: "1"}, err: "has no message id"},
 		{spec: simulate.Spec{Type: "text", Fields: map[string]string{"img": "x"}}, err: "--field img: a text has no such field"},
+		{spec: simulate.Spec{Type: "kf_create_session", Fields: map[string]string{"kf_account": "kf1@gh"}}, want: map[string]any{"kf_account": "kf1@gh"}},
+		{spec: simulate.Spec{Type: "device_event", Fields: map[string]string{"event": "unbind"}}, want: map[string]any{"event": "unbind"}},
+		{spec: simulate.Spec{Type: "subscribe_msg_popup", Fields: map[string]string{"subscribes": `{"template_id": "t"}`}}, err: "want []map[string]any"},
+		{spec: simulate.Spec{Type: "subscribe_msg_popup", Fields: map[string]string{"subscribes": `[1]`}}, err: "--field subscribes: item 1 is not an object"},
+		{spec: simulate.Spec{Type: "subscribe_msg_popup", Fields: map[string]string{"subscribes": `[{"template_id": true}]`}}, err: "a boolean"},
+		{spec: simulate.Spec{Type: "subscribe_msg_popup", Fields: map[string]string{"subscribes": `[{`}}, err: "not JSON"},
 	}
 	for _, tt := range tests {
 		m, err := simulate.Build(tt.spec)
@@ -72,6 +78,34 @@ func TestBuildSpecs(t *testing.T) {
 				t.Errorf("Build(%+v).%s = %#v, want %#v", tt.spec, name, got, want)
 			}
 		}
+	}
+}
+
+// TestBuildListsAndBlocks: --field takes JSON for the list and block
+// fields, and the host reads back what was built.
+func TestBuildListsAndBlocks(t *testing.T) {
+	m, err := simulate.Build(simulate.Spec{Type: "shakearoundusershake", Fields: map[string]string{
+		"chosen_beacon":  `{"uuid": "u1", "major": 1, "minor": 2, "distance": 0.5}`,
+		"around_beacons": `[{"uuid": "u2", "distance": 3}, {"uuid": "u3"}]`,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := message.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := message.Parse(raw)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, raw)
+	}
+	chosen, _ := back.Get("chosen_beacon")
+	around, _ := back.Get("around_beacons")
+	if c := chosen.(map[string]any); c["uuid"] != "u1" || c["major"] != int64(1) || c["distance"] != 0.5 {
+		t.Errorf("chosen_beacon = %#v", chosen)
+	}
+	if a := around.([]map[string]any); len(a) != 2 || a[0]["distance"] != 3.0 || a[1]["uuid"] != "u3" {
+		t.Errorf("around_beacons = %#v", around)
 	}
 }
 

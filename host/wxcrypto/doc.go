@@ -26,7 +26,9 @@
 //	}
 //
 // where c is a *Cipher made once by NewCipher from the account's
-// EncodingAESKey and AppID.
+// EncodingAESKey and AppID. During a key rotation, Keys (NewKeys) holds the
+// new and the previous key: its Decrypt also returns the Cipher that opened
+// the message, the one to encrypt its reply with.
 //
 // # Caller's obligations
 //

@@ -83,7 +83,25 @@ type Options struct {
 	// Timeout bounds dialing, each read and each write, unless the URL
 	// sets dial_timeout, read_timeout or write_timeout; 0 means a second.
 	Timeout time.Duration
+	// LoadingTimeout bounds how long Open waits for a server that is
+	// still loading its dataset (it answers LOADING after a restart);
+	// 0 means DefaultLoadingTimeout.
+	LoadingTimeout time.Duration
+	// Logger is told about each retry while the server loads; nil
+	// discards.
+	Logger *slog.Logger
 }
+
+// DefaultLoadingTimeout is how long Open waits, by default, for a server
+// loading its dataset: a large dump takes minutes.
+const DefaultLoadingTimeout = 5 * time.Minute
+
+// Retries while the server loads back off from loadingRetryMin, doubling,
+// to loadingRetryMax between attempts.
+const (
+	loadingRetryMin = 100 * time.Millisecond
+	loadingRetryMax = 5 * time.Second
+)
 
 // Store is a store.Store on a Redis server. It is safe for concurrent use.
 type Store struct {
@@ -99,10 +117,18 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
-// Open connects to the server at opts.URL and checks that it answers, so
-// that a wrong address or password shows at startup rather than at the
-// first message. It leaks nothing when it returns an error.
+// Open is OpenContext with a context that never ends.
 func Open(opts Options) (*Store, error) {
+	return OpenContext(context.Background(), opts)
+}
+
+// OpenContext connects to the server at opts.URL and checks that it
+// answers, so that a wrong address or password shows at startup rather than
+// at the first message. A server that is still loading its dataset (LOADING,
+// as after a restart) is waited for, retrying with a logged back-off, up to
+// opts.LoadingTimeout or until ctx ends. It leaks nothing when it returns an
+// error.
+func OpenContext(ctx context.Context, opts Options) (*Store, error) {
 	if opts.URL == "" {
 		return nil, errors.New(`redis_url is required when session_storage = "redis"`)
 	}
@@ -133,13 +159,50 @@ func Open(opts Options) (*Store, error) {
 		p:          p,
 		sessionTTL: opts.SessionTTL,
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*o.DialTimeout+o.ReadTimeout)
-	defer cancel()
-	if err := s.client.Ping(ctx).Err(); err != nil {
+	if err := s.ping(ctx, o, opts); err != nil {
 		s.client.Close()
-		return nil, s.fail(store.Op{Verb: "ping"}, err)
+		return nil, err
 	}
 	return s, nil
+}
+
+// ping checks that the server answers, waiting while it loads.
+func (s *Store) ping(ctx context.Context, o *goredis.Options, opts Options) error {
+	limit := opts.LoadingTimeout
+	if limit <= 0 {
+		limit = DefaultLoadingTimeout
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	op := store.Op{Verb: "ping"}
+	giveUp := time.Now().Add(limit)
+	wait := loadingRetryMin
+	for attempt := 1; ; attempt++ {
+		pctx, cancel := context.WithTimeout(ctx, 2*o.DialTimeout+o.ReadTimeout)
+		err := s.client.Ping(pctx).Err()
+		cancel()
+		if err == nil || !goredis.IsLoadingError(err) {
+			if err != nil {
+				return s.fail(op, err)
+			}
+			if attempt > 1 {
+				log.Info("redis finished loading its dataset", "addr", s.addr)
+			}
+			return nil
+		}
+		if !time.Now().Add(wait).Before(giveUp) {
+			return s.fail(op, fmt.Errorf("still loading its dataset after %v (%w)", limit, err))
+		}
+		log.Warn("redis is loading its dataset; waiting", "addr", s.addr, "attempt", attempt, "retry_in", wait)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return s.fail(op, fmt.Errorf("gave up waiting for the dataset to load: %w", ctx.Err()))
+		}
+		wait = min(2*wait, loadingRetryMax)
+	}
 }
 
 // configure sets what the URL left unset: short timeouts, no command

@@ -7,6 +7,7 @@
 package storeopen
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 
@@ -16,7 +17,12 @@ import (
 	"github.com/luarobot/luarobot/store/redis"
 )
 
-// Open validates opts and opens the store it describes:
+// Open is OpenContext with a context that never ends.
+func Open(opts store.Options) (store.Store, error) {
+	return OpenContext(context.Background(), opts)
+}
+
+// OpenContext validates opts and opens the store it describes:
 //
 //   - "bolt" (or ""): the bbolt file opts.Path (default luarobot.db);
 //   - "redis": the server at opts.RedisURL;
@@ -25,8 +31,9 @@ import (
 //     nothing), with tokens, dedup and values in memory.
 //
 // Configuration errors name the config key. Open leaks nothing when it
-// returns an error; the caller closes the store it returns.
-func Open(opts store.Options) (store.Store, error) {
+// returns an error; the caller closes the store it returns. ctx bounds
+// the wait for a Redis server that is still loading its dataset.
+func OpenContext(ctx context.Context, opts store.Options) (store.Store, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
@@ -49,7 +56,7 @@ func Open(opts store.Options) (store.Store, error) {
 		if opts.Logger != nil {
 			redis.SetClientLogger(opts.Logger)
 		}
-		s, err := redis.Open(redis.Options{URL: opts.RedisURL, SessionTTL: opts.SessionTTL})
+		s, err := redis.OpenContext(ctx, redis.Options{URL: opts.RedisURL, SessionTTL: opts.SessionTTL, Logger: log})
 		if err != nil {
 			return nil, err
 		}

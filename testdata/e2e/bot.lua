@@ -6,6 +6,13 @@ robot.filter("count", function(message, session)
   return "count=" .. session.n
 end)
 
+-- grow: adds 50 KB to the session, to fill a disk; tells how many times.
+robot.filter("grow", function(message, session)
+  session.blob = (session.blob or "") .. string.rep("x", 50000)
+  session.grown = (session.grown or 0) + 1
+  return "grown=" .. session.grown
+end)
+
 -- slow <word>: busy for 400 ms (Lua has no sleep), then counts how many
 -- times this word's handler ran, bot-wide: with several processes on one
 -- Redis it must stay 1 however many deliveries arrive.

@@ -47,6 +47,13 @@ robot.shortvideo(function(m) return "shortvideo " .. m.media_id end)
 robot.location(function(m) return "location " .. m.label .. " " .. m.location_x .. "," .. m.location_y .. " " .. m.scale end)
 robot.link(function(m) return "link " .. m.title .. " " .. m.url end)
 robot.unknown(function(m) return "unknown message" end)
+robot.miniprogrampage(function(m) return "miniprogrampage " .. m.title .. " " .. m.app_id .. " " .. m.page_path end)
+robot.device_text(function(m) return "device_text " .. m.device_id .. ": " .. m.content end)
+robot.device_event(function(m) return "device_event " .. m.event .. " " .. m.device_id .. ": " .. m.content end)
+
+-- WeRoBot's rule: "" is falsy. This filter gives way to robot.handler,
+-- which gives way too for "empty": the answer is success.
+robot.filter("empty", function() return "" end)
 
 -- key_click before click: the specific key wins.
 robot.key_click("music", function(m) return "key_click music" end)
@@ -60,12 +67,22 @@ for _, name in ipairs{
   "card_not_pass_check", "user_get_card", "user_gifting_card", "user_del_card",
   "user_consume_card", "user_pay_from_pay_cell", "user_view_card", "user_enter_session_from_card",
   "update_member_card", "card_sku_remind", "card_pay_order", "submit_membercard_user_info",
+  "masssendjobfinish", "subscribe_msg_popup", "subscribe_msg_change", "subscribe_msg_sent",
+  "merchant_order", "kf_create_session", "kf_close_session", "kf_switch_session",
+  "shakearoundusershake", "poi_check_notify", "wificonnected",
+  "qualification_verify_success", "qualification_verify_fail", "naming_verify_success",
+  "naming_verify_fail", "annual_renew", "verify_expired",
+  "user_authorize_invoice", "update_invoice_status", "submit_invoice_title",
+  "user_enter_tempsession", "view_miniprogram", "wxa_media_check",
   "unknown_event",
 } do
   robot[name](function(m) return "event " .. name .. " -> " .. m.type end)
 end
 
 -- handler: everything, after all typed handlers gave nothing.
-robot.handler(function(message) return "fallback for " .. message.type end)
+robot.handler(function(message)
+  if message.content == "empty" then return "" end
+  return "fallback for " .. message.type
+end)
 
 robot.error_page(function(url) return "<h1>not WeChat</h1><p>" .. url .. "</p>" end)

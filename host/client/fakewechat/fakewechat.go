@@ -13,7 +13,10 @@
 // is recorded as a Call. Each path answers something plausible by default
 // (usually {"errcode":0,"errmsg":"ok"}); Answer and AnswerMedia replace that,
 // FailOnce makes the next call of a path fail with an errcode, Delay slows a
-// path down. Customer-service messages (/cgi-bin/message/custom/send) are
+// path down. For outages, SetFault makes a path (the token endpoints
+// included) answer HTTP 500, garbage or nothing, FailAlways answers an
+// errcode every time, and RejectTokens rejects every access token however
+// fresh. Customer-service messages (/cgi-bin/message/custom/send) are
 // also collected as Messages, and WaitMessages waits for them.
 //
 // Unlike WeChat, fetching a new token from /cgi-bin/token invalidates the
@@ -91,6 +94,9 @@ type Server struct {
 	answers       map[string]canned
 	failures      map[string][]int
 	delays        map[string]time.Duration
+	faults        map[string]Fault
+	alwaysFail    map[string]int
+	rejectTokens  bool
 	messages      []Message
 	changed       chan struct{} // closed and replaced when a message arrives
 	tokenRefusal  int           // errcode every token fetch answers; 0: none
@@ -191,6 +197,48 @@ func (s *Server) Delay(path string, d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.delays[path] = d
+}
+
+// Fault is a way for an endpoint to fail that an errcode cannot express.
+type Fault int
+
+const (
+	NoFault         Fault = iota
+	FaultHTTP500          // HTTP 500 with an HTML page, as a failing gateway answers
+	FaultBadJSON          // HTTP 200 with a body that is not JSON
+	FaultDisconnect       // the connection is closed without an answer
+)
+
+// SetFault makes every call of path (the token endpoints too) fail that way
+// until SetFault(path, NoFault). The calls are still recorded.
+func (s *Server) SetFault(path string, f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.faults == nil {
+		s.faults = map[string]Fault{}
+	}
+	s.faults[path] = f
+}
+
+// FailAlways makes every call of path (the token endpoints too) answer
+// errcode, until FailAlways(path, 0).
+func (s *Server) FailAlways(path string, errcode int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.alwaysFail == nil {
+		s.alwaysFail = map[string]int{}
+	}
+	s.alwaysFail[path] = errcode
+}
+
+// RejectTokens makes every call that carries an access token answer 40001,
+// however fresh the token, while on: WeChat's answer when the AppSecret was
+// reset, or when another deployment keeps fetching new tokens. The token
+// endpoints still issue tokens.
+func (s *Server) RejectTokens(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rejectTokens = on
 }
 
 // Calls returns every request received so far, token fetches included.
@@ -331,6 +379,8 @@ var methods = func() map[string]string {
 		"/cgi-bin/groups/get", "/cgi-bin/user/info", "/cgi-bin/user/get", "/cgi-bin/showqrcode",
 		"/cgi-bin/media/get", "/cgi-bin/material/get_materialcount", "/cgi-bin/tags/get",
 		"/sns/oauth2/access_token", "/sns/oauth2/refresh_token", "/sns/userinfo", "/sns/auth",
+		"/cgi-bin/get_api_domain_ip", "/wxaapi/newtmpl/getcategory", "/wxaapi/newtmpl/getpubtemplatekeywords",
+		"/wxaapi/newtmpl/getpubtemplatetitles", "/wxaapi/newtmpl/gettemplate",
 	} {
 		m[p] = "GET"
 	}
@@ -350,6 +400,8 @@ var methods = func() map[string]string {
 		"/cgi-bin/tags/create", "/cgi-bin/tags/update", "/cgi-bin/tags/delete", "/cgi-bin/user/tag/get",
 		"/cgi-bin/tags/members/batchtagging", "/cgi-bin/tags/members/batchuntagging", "/cgi-bin/tags/getidlist",
 		"/cgi-bin/message/template/send", "/cgi-bin/template/api_set_industry", "/cgi-bin/template/api_add_template",
+		"/cgi-bin/message/mass/speed/set", "/cgi-bin/callback/check", "/cgi-bin/clear_quota", "/cgi-bin/openapi/quota/get",
+		"/wxaapi/newtmpl/addtemplate", "/wxaapi/newtmpl/deltemplate", "/cgi-bin/message/subscribe/bizsend",
 	} {
 		m[p] = "POST"
 	}
@@ -377,6 +429,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.calls = append(s.calls, call)
 	delay := s.delays[call.Path]
+	fault, always := s.faults[call.Path], s.alwaysFail[call.Path]
 	s.mu.Unlock()
 	if delay > 0 {
 		select {
@@ -384,6 +437,29 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		}
+	}
+	switch fault {
+	case FaultHTTP500:
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusInternalServerError)
+		io.WriteString(w, "<html><body><h1>500 Internal Server Error</h1></body></html>")
+		return
+	case FaultBadJSON:
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"access_token": "ACCESS_TOK`)
+		return
+	case FaultDisconnect:
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				conn.Close()
+				return
+			}
+		}
+		panic(http.ErrAbortHandler) // closes the connection without an answer
+	}
+	if always != 0 {
+		writeError(w, always)
+		return
 	}
 
 	if want, known := methods[call.Path]; known && want != call.Method {
@@ -524,6 +600,8 @@ func (s *Server) checkToken(token string) int {
 	switch {
 	case token == "":
 		return 41001
+	case s.rejectTokens:
+		return 40001
 	case token == s.token && time.Now().Before(s.tokenExpires):
 		return 0
 	case token == s.token || s.oldTokens[token]:
@@ -565,6 +643,33 @@ func (s *Server) answerDefault(w http.ResponseWriter, c Call) {
 		writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "ticket": t, "expires_in": ttl})
 	case "/cgi-bin/getcallbackip":
 		writeJSON(w, map[string]any{"ip_list": []string{"101.226.62.77", "101.226.62.78"}})
+	case "/cgi-bin/get_api_domain_ip":
+		writeJSON(w, map[string]any{"ip_list": []string{"101.89.47.18", "101.91.34.103"}})
+	case "/cgi-bin/callback/check":
+		writeJSON(w, map[string]any{"dns": []any{map[string]any{"ip": "111.161.64.40", "real_operator": "UNICOM"}},
+			"ping": []any{map[string]any{"ip": "111.161.64.40", "from_operator": "UNICOM", "package_loss": "0%", "time": "23.079ms"}}})
+	case "/cgi-bin/clear_quota":
+		if c.Body["appid"] != s.AppID {
+			writeError(w, 40013)
+			return
+		}
+		writeJSON(w, ok)
+	case "/cgi-bin/openapi/quota/get":
+		writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "quota": map[string]any{"daily_limit": 10000000, "used": 1, "remain": 9999999}})
+	case "/wxaapi/newtmpl/addtemplate":
+		writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "priTmplId": "9Aw5ZV1j9xdWTFEkqCpZ7mIBbSC34khK55OtzUPl0rU"})
+	case "/wxaapi/newtmpl/getcategory":
+		writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "data": []any{map[string]any{"id": 616, "name": "公交"}}})
+	case "/wxaapi/newtmpl/getpubtemplatekeywords":
+		writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "count": 1,
+			"data": []any{map[string]any{"kid": 1, "name": "物品名称", "example": "名称", "rule": "thing"}}})
+	case "/wxaapi/newtmpl/getpubtemplatetitles":
+		writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "count": 1,
+			"data": []any{map[string]any{"tid": 99, "title": "付款成功通知", "type": 2, "categoryId": c.Query.Get("ids")}}})
+	case "/wxaapi/newtmpl/gettemplate":
+		writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "data": []any{map[string]any{
+			"priTmplId": "9Aw5ZV1j9xdWTFEkqCpZ7mIBbSC34khK55OtzUPl0rU", "title": "付款成功通知",
+			"content": "商品名称:{{thing1.DATA}}", "example": "商品名称:咖啡", "type": 2}}})
 	case "/cgi-bin/menu/get":
 		writeJSON(w, map[string]any{"menu": map[string]any{"button": []any{}}})
 	case "/cgi-bin/menu/addconditional":
