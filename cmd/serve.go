@@ -165,6 +165,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 		Metrics:        adm.metrics,
 		// No sessions to carry dialog records: they stay in memory.
 		DialogMemory: cfg.SessionStorage == store.KindOff,
+		Settings:     cfg.Settings,
+		HTTPAllow:    cfg.HTTPAllow,
+		HTTPTimeout:  cfg.HTTPTimeout,
+		HTTPMaxBody:  cfg.HTTPMaxBody,
+		HTTPProxy:    cfg.HTTPProxy,
+		HTTPObserver: adm.metrics.HTTPRequest,
 	})
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -268,5 +269,51 @@ end)`})
 			t.Fatalf("the failed reload is not counted:\n%s", h.logs)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// robot.http requests are counted by host and status; a refused one
+// (http_allow) by status error.
+func TestServeHTTPRequestMetrics(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/missing" {
+			http.NotFound(w, r)
+			return
+		}
+		io.WriteString(w, "fine")
+	}))
+	defer upstream.Close()
+	scripts := writeScripts(t, map[string]string{"web.lua": `robot.text(function(m)
+  local res = robot.http.get("` + upstream.URL + `/" .. m.content)
+  local _, err = robot.http.get("http://10.1.2.3/")
+  return tostring(res and res.status) .. " " .. tostring(err ~= nil)
+end)`})
+	cfg := testConfig(t, scripts)
+	cfg.AdminToken = "metricsToken1"
+	cfg.HTTPAllow = []string{"127.0.0.1"} // the upstream, and nothing else private
+	h := startServe(t, cfg)
+	sim, err := simulate.New(simulate.Options{URL: "http://" + h.addr + "/", Token: cfg.Token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for text, want := range map[string]string{"ok": "200 true", "missing": "404 true"} {
+		m, _ := simulate.Build(simulate.Spec{Type: "text", Text: text})
+		body, _ := message.Marshal(m)
+		if d := sim.Deliver(context.Background(), body); d.Err != nil || !strings.Contains(simulate.Describe(d.Body), want) {
+			t.Fatalf("%s: %v %s, want %q", text, d.Err, simulate.Describe(d.Body), want)
+		}
+	}
+	code, body := httpGet(t, h.adminURL+"/metrics", cfg.AdminToken)
+	fams, err := metricstest.Parse(strings.NewReader(body))
+	if code != 200 || err != nil {
+		t.Fatalf("/metrics = %d %v", code, err)
+	}
+	for _, c := range []struct {
+		host, status string
+		want         float64
+	}{{"127.0.0.1", "200", 1}, {"127.0.0.1", "404", 1}, {"10.1.2.3", "error", 2}} {
+		if got := fams.Value("luarobot_http_requests_total", "host", c.host, "status", c.status); got != c.want {
+			t.Errorf("http requests{%s,%s} = %v, want %v (%v)", c.host, c.status, got, c.want, fams.Series("luarobot_http_requests_total"))
+		}
 	}
 }

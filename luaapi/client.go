@@ -106,27 +106,9 @@ func clientCall(c *client.Client) func(*lua.LState, int) int {
 		path := L.CheckString(first + 1)
 		var query url.Values
 		if q, ok := L.Get(first + 2).(*lua.LTable); ok {
-			query = url.Values{}
-			var qerr error
-			count := 0 // values and lists so far, for maxQueryValues
-			q.ForEach(func(k, v lua.LValue) {
-				if qerr != nil {
-					return
-				}
-				key, ok := k.(lua.LString)
-				if !ok {
-					qerr = fmt.Errorf("query keys must be strings, got %s", k.Type())
-					return
-				}
-				vals, err := clientQueryValues(v, 0, &count)
-				if err != nil {
-					qerr = fmt.Errorf("query.%s: %v", string(key), err)
-					return
-				}
-				query[string(key)] = vals
-			})
-			if qerr != nil {
-				L.ArgError(first+2, qerr.Error())
+			var err error
+			if query, err = queryValues(q, "query"); err != nil {
+				L.ArgError(first+2, err.Error())
 			}
 		} else if L.Get(first+2) != lua.LNil {
 			L.ArgError(first+2, "query must be a table or nil")

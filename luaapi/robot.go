@@ -119,6 +119,15 @@ func (st *state) newRobot() *lua.LTable {
 	r.RawSetString("store", st.newStoreTable())
 	r.RawSetString("client", st.newClient())
 	fn("stats", st.stats)
+	r.RawSetString("settings", st.settingsTable())
+
+	// The outside world (http.go) and small utilities (util.go).
+	r.RawSetString("http", st.newHTTPTable())
+	r.RawSetString("crypto", st.newCryptoTable())
+	r.RawSetString("base64", st.newBase64Table())
+	r.RawSetString("url", st.newURLTable())
+	fn("uuid", newUUID)
+	fn("sleep", st.sleep)
 
 	ro := st.readOnly(r, "robot")
 	// The view looks names up in r; a name r lacks is a typo, not nil.
@@ -232,8 +241,8 @@ func (st *state) newClient() lua.LValue {
 
 // secretKeys never reach robot.config, should the caller forget to remove
 // them: a script that logs its configuration must not log these (a proxy
-// URL, api_proxy, may hold a password).
-var secretKeys = []string{"token", "app_secret", "encoding_aes_key", "encoding_aes_key_previous", "redis_url", "api_proxy"}
+// URL, api_proxy or http_proxy, may hold a password).
+var secretKeys = []string{"token", "app_secret", "encoding_aes_key", "encoding_aes_key_previous", "redis_url", "api_proxy", "http_proxy"}
 
 // configTable is robot.config: Options.Config as nested read-only tables.
 func (st *state) configTable() lua.LValue {

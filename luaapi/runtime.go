@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/luarobot/luarobot/host/client"
 	"github.com/luarobot/luarobot/host/message"
 	"github.com/luarobot/luarobot/host/reply"
+	"github.com/luarobot/luarobot/luaapi/internal/safehttp"
 	"github.com/luarobot/luarobot/metrics"
 	"github.com/luarobot/luarobot/store"
 )
@@ -63,6 +65,37 @@ type Options struct {
 	// instead of in the session: for a host that stores no sessions
 	// (session_storage = "off"). They are lost on restart.
 	DialogMemory bool
+
+	// Settings is robot.settings, read-only in Lua: the scripts' own
+	// settings (API keys, URLs), from the [settings] table of the
+	// configuration and LUAROBOT_SETTINGS_<NAME>. The runtime never logs
+	// them and never puts them in robot.config.
+	Settings map[string]any
+
+	// HTTPAllow lists where robot.http may go: "*", host names
+	// ("api.example.com"), wildcards ("*.example.com"), IPs and CIDRs.
+	// Loopback, private, link-local and metadata addresses are reached
+	// only when named by an IP, a CIDR or the exact host name (see
+	// luaapi/internal/safehttp). Nil means ["*"].
+	HTTPAllow []string
+	// HTTPTimeout is a robot.http request's timeout when the script sets
+	// none (default 10s); the handler's deadline always ends it.
+	HTTPTimeout time.Duration
+	// HTTPMaxBody is the largest robot.http response body (default 4 MiB).
+	HTTPMaxBody int64
+	// HTTPProxy is robot.http's proxy URL; empty means the standard
+	// HTTPS_PROXY, HTTP_PROXY and NO_PROXY variables. The proxy must be
+	// allowed by HTTPAllow like any host.
+	HTTPProxy string
+	// HTTPResolver replaces DNS for robot.http (tests map names to the
+	// addresses they need). Nil: the system's resolver.
+	HTTPResolver func(ctx context.Context, host string) ([]netip.Addr, error)
+	// HTTPObserver, when set, is called once per robot.http request with
+	// the URL's host and the response status, 0 when there was no response
+	// (refused by HTTPAllow, transport error, timeout): the hook behind
+	// luarobot_http_requests_total{host,status}. It must be quick and
+	// safe for concurrent use.
+	HTTPObserver func(host string, status int)
 }
 
 // cancelGrace is how long a call whose context ended may take to unwind
@@ -81,6 +114,7 @@ type Runtime struct {
 	opts Options
 	log  *slog.Logger
 	pool *pool
+	web  *safehttp.Client // robot.http (http.go); nil in Check
 
 	cur atomic.Pointer[version] // the scripts serving now
 	seq atomic.Uint64
@@ -105,8 +139,12 @@ type Runtime struct {
 // file and line.
 func New(opts Options) (*Runtime, error) {
 	rt := newRuntime(opts)
+	if err := rt.openHTTP(); err != nil {
+		return nil, err
+	}
 	if err := rt.reload(context.Background(), true); err != nil {
 		rt.pool.closeIdle()
+		rt.web.Close()
 		return nil, err
 	}
 	return rt, nil
@@ -455,6 +493,9 @@ func (rt *Runtime) Close() error {
 	rt.reloading.Wait()
 	rt.calls.Wait()
 	rt.pool.closeIdle()
+	if rt.web != nil {
+		rt.web.Close()
+	}
 	return nil
 }
 
