@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -151,9 +152,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 		}
 		return host.Stats{}
 	}
+	setGoMemoryLimit(cfg.LuaMemoryLimit, log)
 	rt, err := luaapi.New(luaapi.Options{
 		Dir:            cfg.Scripts,
 		PoolSize:       cfg.PoolSize,
+		MaxStates:      cfg.MaxStates,
+		MemoryLimit:    cfg.LuaMemoryLimit,
 		HandlerTimeout: cfg.HandlerTimeout,
 		LoadTimeout:    cfg.LoadTimeout,
 		Config:         cfg.Public(),
@@ -343,4 +347,17 @@ func generatedToken(ctx context.Context, st store.Tokens, key string) (string, e
 		return "", fmt.Errorf("saving the generated token: %w", err)
 	}
 	return token, nil
+}
+
+// setGoMemoryLimit sets Go's soft memory limit to lua_memory_limit, unless
+// the operator set GOMEMLIMIT: the collector then works harder as the heap
+// nears the limit, so that garbage does not pass it and make the Lua
+// memory watchdog stop calls for memory nobody holds (see luaapi's
+// memoryWatch).
+func setGoMemoryLimit(limit int64, log *slog.Logger) {
+	if _, set := os.LookupEnv("GOMEMLIMIT"); set || limit <= 0 {
+		return
+	}
+	debug.SetMemoryLimit(limit)
+	log.Debug("Go soft memory limit set to lua_memory_limit", "bytes", limit)
 }

@@ -180,8 +180,10 @@ func (st *state) stats(L *lua.LState) int {
 
 // ---- robot.async, robot.send ----
 
-// maxAsync bounds the robot.async work one call may queue.
-const maxAsync = 32
+// maxAsync bounds the robot.async functions of one delivery, those they
+// queue in turn included (all of them share one handler_timeout: see
+// Runtime.runAsync).
+const maxAsync = 8
 
 func (st *state) queueAsync(L *lua.LState) int {
 	fn := L.CheckFunction(1)
@@ -189,7 +191,7 @@ func (st *state) queueAsync(L *lua.LState) int {
 		L.RaiseError("robot.async runs work after a handler answers; call it from a handler (or robot.on_load), not while the scripts load")
 	}
 	if len(st.async) >= maxAsync {
-		L.RaiseError("robot.async: more than %d functions queued by one handler", maxAsync)
+		L.RaiseError("robot.async: at most %d functions per message, those queued by robot.async functions included", maxAsync)
 	}
 	file, line := callerPos(L)
 	st.async = append(st.async, asyncJob{fn: fn, where: posString(file, line)})
@@ -210,9 +212,9 @@ func (st *state) send(L *lua.LState) int {
 	if st.rt.opts.Send == nil {
 		return pushClientError(L, errors.New("robot.send: sending needs app_id and app_secret in the configuration"))
 	}
-	done := st.goCall(L, "robot.send")
-	err = st.rt.opts.Send(st.ctx(), openid, r)
-	done()
+	st.waitOrRaise(L, "robot.send", func(ctx context.Context) {
+		err = st.rt.opts.Send(ctx, openid, r)
+	})
 	if err != nil {
 		return pushClientError(L, err)
 	}
@@ -234,7 +236,7 @@ func (st *state) ctx() context.Context {
 // newClient builds robot.client: the Client's bindings; without a Client
 // every method still exists and answers nil and an error saying why.
 func (st *state) newClient() lua.LValue {
-	return st.readOnly(newClientTable(st.L, st.rt.opts.Client, st.goCall), "robot.client")
+	return st.readOnly(newClientTable(st.L, st.rt.opts.Client, st.waitOrRaise), "robot.client")
 }
 
 // ---- robot.config ----
