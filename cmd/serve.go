@@ -21,6 +21,7 @@ import (
 	"github.com/luarobot/luarobot/host/client"
 	"github.com/luarobot/luarobot/host/reply"
 	"github.com/luarobot/luarobot/luaapi"
+	"github.com/luarobot/luarobot/metrics"
 	"github.com/luarobot/luarobot/store"
 	"github.com/luarobot/luarobot/store/memory"
 	"github.com/luarobot/luarobot/store/storeopen"
@@ -181,6 +182,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 	}
 	defer rt.Close()
 	scriptsLoaded.Store(true)
+	adm.metrics.SetLuaStates(func() metrics.LuaStates {
+		s := rt.States()
+		return metrics.LuaStates{Idle: s.Idle, Running: s.Running, Waiting: s.Waiting}
+	})
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go func() {

@@ -317,3 +317,53 @@ end)`})
 		}
 	}
 }
+
+// luarobot_lua_states follows the pool: a handler waiting on an upstream
+// is a waiting state, and an idle one is ready after the load.
+func TestServeLuaStates(t *testing.T) {
+	release := make(chan struct{})
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		io.WriteString(w, "late")
+	}))
+	defer upstream.Close()
+	defer close(release)
+	scripts := writeScripts(t, map[string]string{"wait.lua": `robot.text(function(m)
+  local res = robot.http.get("` + upstream.URL + `/")
+  return res and res.body
+end)`})
+	cfg := testConfig(t, scripts)
+	cfg.AdminToken = "metricsToken1"
+	cfg.HTTPAllow = []string{"127.0.0.1"}
+	h := startServe(t, cfg)
+	states := func() (idle, running, waiting float64) {
+		code, body := httpGet(t, h.adminURL+"/metrics", cfg.AdminToken)
+		fams, err := metricstest.Parse(strings.NewReader(body))
+		if code != 200 || err != nil {
+			t.Fatalf("/metrics = %d %v", code, err)
+		}
+		return fams.Value("luarobot_lua_states", "state", "idle"), fams.Value("luarobot_lua_states", "state", "running"),
+			fams.Value("luarobot_lua_states", "state", "waiting")
+	}
+	if idle, running, waiting := states(); idle < 1 || running != 0 || waiting != 0 {
+		t.Errorf("after the load: idle %v, running %v, waiting %v", idle, running, waiting)
+	}
+	sim, err := simulate.New(simulate.Options{URL: "http://" + h.addr + "/", Token: cfg.Token, Timeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := simulate.Build(simulate.Spec{Type: "text", Text: "wait"})
+	body, _ := message.Marshal(m)
+	go sim.Deliver(context.Background(), body)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, running, waiting := states()
+		if waiting == 1 && running == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a handler waiting on its upstream: running %v, waiting %v", running, waiting)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

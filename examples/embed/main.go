@@ -36,6 +36,10 @@ func newMux(ctx context.Context, scripts, token, adminToken string) (http.Handle
 	if err != nil {
 		return nil, nil, fmt.Errorf("load the bot scripts: %w", err)
 	}
+	m.SetLuaStates(func() metrics.LuaStates {
+		s := rt.States()
+		return metrics.LuaStates{Idle: s.Idle, Running: s.Running, Waiting: s.Waiting}
+	})
 	go rt.Watch(ctx) // hot reload, as `luarobot serve` does
 	bot, err := host.New(host.Options{Token: token, Dispatcher: rt, Sessions: st, Metrics: m, OnRefused: m.Refused})
 	if err != nil {
