@@ -28,6 +28,7 @@ import (
 	"github.com/luarobot/luarobot/host/client"
 	"github.com/luarobot/luarobot/host/reply"
 	"github.com/luarobot/luarobot/luaapi"
+	"github.com/luarobot/luarobot/metrics"
 	"github.com/luarobot/luarobot/store"
 	"github.com/luarobot/luarobot/store/memory"
 	"github.com/luarobot/luarobot/store/storeopen"
@@ -56,6 +57,10 @@ type Options struct {
 	// the guarded client's own transport: a test answers them with fakes,
 	// and nothing reaches the network.
 	HTTPTransport http.RoundTripper
+	// Metrics, when set, counts what the bot does (deliveries, refusals,
+	// handler errors, reloads, WeChat API calls, token fetches, robot.http
+	// requests, Lua states) for the admin listener's /metrics.
+	Metrics *metrics.Metrics
 }
 
 // Bot is an assembled bot. Handler is the http.Handler WeChat calls.
@@ -75,10 +80,10 @@ type Bot struct {
 	refreshed   chan struct{}
 }
 
-// tokenKey names, among the cached credentials, the callback token
+// TokenKey names, among the cached credentials, the callback token
 // generated for a bot configured without one, so that it survives restarts
 // (WeChat's console holds it).
-const tokenKey = "luarobot:callback_token"
+const TokenKey = "luarobot:callback_token"
 
 // OpenStore opens the store the configuration names (session_storage, db,
 // redis_url, session_ttl).
@@ -111,7 +116,7 @@ func New(ctx context.Context, opts Options) (_ *Bot, err error) {
 		now = time.Now
 	}
 	if cfg.Token == "" {
-		if cfg.Token, err = StoredToken(ctx, st, tokenKey); err != nil {
+		if cfg.Token, err = StoredToken(ctx, st, TokenKey); err != nil {
 			return nil, err
 		}
 		log.Warn("no token configured; using a generated one (set token in luarobot.toml or LUAROBOT_TOKEN to choose)", "token", cfg.Token)
@@ -131,6 +136,7 @@ func New(ctx context.Context, opts Options) (_ *Bot, err error) {
 			// A download must never become a script that hot reload runs.
 			ForbiddenDirs: []string{cfg.Scripts},
 			Logger:        log,
+			Metrics:       opts.Metrics,
 			Now:           now,
 		})
 		if err != nil {
@@ -166,6 +172,7 @@ func New(ctx context.Context, opts Options) (_ *Bot, err error) {
 		Send:           robotSend(send, cfg.MaxReplyParts, log),
 		Stats:          stats,
 		Logger:         log,
+		Metrics:        opts.Metrics,
 		Now:            now,
 		// No sessions to carry dialog records: they stay in memory.
 		DialogMemory:  cfg.SessionStorage == store.KindOff,
@@ -175,10 +182,15 @@ func New(ctx context.Context, opts Options) (_ *Bot, err error) {
 		HTTPMaxBody:   cfg.HTTPMaxBody,
 		HTTPProxy:     cfg.HTTPProxy,
 		HTTPTransport: opts.HTTPTransport,
+		HTTPObserver:  opts.Metrics.HTTPRequest,
 	})
 	if err != nil {
 		return nil, err
 	}
+	opts.Metrics.SetLuaStates(func() metrics.LuaStates {
+		s := b.Runtime.States()
+		return metrics.LuaStates{Idle: s.Idle, Running: s.Running, Waiting: s.Waiting}
+	})
 	defer func() {
 		if err != nil {
 			b.Runtime.Close()
@@ -233,6 +245,9 @@ func New(ctx context.Context, opts Options) (_ *Bot, err error) {
 		StoreErrorReply:        cfg.StoreErrorReply,
 		MaxReplyParts:          cfg.MaxReplyParts,
 		Logger:                 log,
+		Metrics:                opts.Metrics,
+		OnRefused:              opts.Metrics.Refused,
+		LogUserIDs:             cfg.LogUserIDs,
 		Now:                    now,
 	})
 	if err != nil {

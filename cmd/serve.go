@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -28,7 +29,7 @@ const shutdownTimeout = 35 * time.Second
 func loadConfig(fs *flag.FlagSet, args []string) (config.Config, error) {
 	configFile := fs.String("config", "", "TOML configuration file (default luarobot.toml when it exists)")
 	setFlags := config.RegisterFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return config.Config{}, err
 	}
 	l := config.Loader{File: *configFile, FileExplicit: *configFile != "", Env: os.Environ(), Flags: setFlags()}
@@ -55,7 +56,7 @@ func serveCommand(args []string) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q (configuration goes in --<key> flags)", fs.Arg(0))
+		return usageError{fmt.Sprintf("unexpected argument %q (configuration goes in --<key> flags)", fs.Arg(0))}
 	}
 	log := newLogger(cfg, os.Stderr)
 	slog.SetDefault(log)
@@ -80,15 +81,31 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 			err = fmt.Errorf("closing the store: %w", cerr)
 		}
 	}()
+	if cfg.Token == "" {
+		if cfg.Token, err = app.StoredToken(ctx, st, app.TokenKey); err != nil {
+			return err
+		}
+		log.Warn("no token configured; using a generated one (set token in luarobot.toml or LUAROBOT_TOKEN to choose)", "token", cfg.Token)
+	}
+
+	// The admin listener starts before the scripts load: /healthz answers
+	// at once, /readyz says "loading" until they are, and an admin_addr
+	// in use stops start-up before any work is done.
+	var scriptsLoaded atomic.Bool
+	adm, err := startAdmin(ctx, cfg, st, log, scriptsLoaded.Load)
+	if err != nil {
+		return err
+	}
+	defer adm.stop()
 
 	// A process-wide setting, so serve's and not the bot's (luarobot test
 	// builds many bots in one process).
 	setGoMemoryLimit(cfg.LuaMemoryLimit, log)
-	bot, err := app.New(ctx, app.Options{Config: cfg, Store: st, Logger: log})
+	bot, err := app.New(ctx, app.Options{Config: cfg, Store: st, Logger: log, Metrics: adm.metrics})
 	if err != nil {
 		return err
 	}
-	cfg = bot.Config
+	scriptsLoaded.Store(true)
 	// Closed last among the deferred (after the listener stopped and the
 	// watcher ended), with its own deadline when Close below was not
 	// reached.

@@ -308,7 +308,8 @@ func (h *Handler) refuseCaller(w http.ResponseWriter, r *http.Request, caller ne
 	if caller.IsValid() {
 		who = caller.String()
 	}
-	h.log.Warn("request refused", "status", http.StatusForbidden, "reason", "callback_ip",
+	h.refused(ReasonCallbackIP)
+	h.log.Warn("request refused", "status", http.StatusForbidden, "reason", ReasonCallbackIP,
 		"error", "caller "+who+" is not in callback_ips", "remote", r.RemoteAddr)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")

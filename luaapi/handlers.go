@@ -8,6 +8,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/luarobot/luarobot/host/delivery"
 	"github.com/luarobot/luarobot/host/message"
 	"github.com/luarobot/luarobot/host/reply"
 )
@@ -303,6 +304,7 @@ lists:
 				continue // "": falsy, as in WeRoBot
 			}
 			answer = r
+			delivery.SetHandler(ctx, where(h.fn))
 			break lists
 		}
 	}

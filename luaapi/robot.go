@@ -16,6 +16,8 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 	luar "layeh.com/gopher-luar"
+
+	"github.com/luarobot/luarobot/internal/suggest"
 )
 
 // This file is the one home of the `robot` global: every binding a script
@@ -120,7 +122,16 @@ func (st *state) newRobot() *lua.LTable {
 	fn("sleep", st.sleep)
 
 	st.addUtilities(r)
-	return st.readOnly(r, "robot")
+	return st.robotView(r)
+}
+
+// robotView is the read-only view of a robot table r, whose missing names
+// raise an error naming them.
+func (st *state) robotView(r *lua.LTable) *lua.LTable {
+	ro := st.readOnly(r, "robot")
+	// The view looks names up in r; a name r lacks is a typo, not nil.
+	r.Metatable = st.unknownMember(r, "robot")
+	return ro
 }
 
 // addUtilities adds to r the members of robot that need no bot: regular
@@ -136,6 +147,35 @@ func (st *state) addUtilities(r *lua.LTable) {
 	r.RawSetString("base64", st.newBase64Table())
 	r.RawSetString("url", st.newURLTable())
 	r.RawSetString("uuid", L.NewFunction(newUUID))
+}
+
+// unknownMember is the metatable of a table behind a read-only view whose
+// missing names raise an error with a suggestion: "robot.subscibe does not
+// exist (did you mean robot.subscribe?)", at load when the typo is at a
+// script's top level, rather than "attempt to call a nil value" from the
+// first user who reaches it.
+func (st *state) unknownMember(t *lua.LTable, name string) *lua.LTable {
+	mt := st.L.CreateTable(0, 1)
+	mt.RawSetString("__index", st.L.NewFunction(func(L *lua.LState) int {
+		key, ok := L.Get(2).(lua.LString)
+		if !ok {
+			L.Push(lua.LNil)
+			return 1
+		}
+		var names []string
+		t.ForEach(func(k, _ lua.LValue) {
+			if s, ok := k.(lua.LString); ok {
+				names = append(names, string(s))
+			}
+		})
+		hint := ""
+		if c := suggest.Closest(string(key), names); c != "" {
+			hint = fmt.Sprintf(" (did you mean %s.%s?)", name, c)
+		}
+		L.RaiseError("%s.%s does not exist%s", name, key, hint)
+		return 0
+	}))
+	return mt
 }
 
 // ---- robot.stats ----

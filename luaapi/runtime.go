@@ -21,6 +21,7 @@ import (
 	"github.com/luarobot/luarobot/host/reply"
 	"github.com/luarobot/luarobot/internal/activity"
 	"github.com/luarobot/luarobot/luaapi/internal/safehttp"
+	"github.com/luarobot/luarobot/metrics"
 	"github.com/luarobot/luarobot/store"
 )
 
@@ -67,6 +68,9 @@ type Options struct {
 	// Logger receives print, robot.log and the runtime's own messages
 	// (default slog.Default()).
 	Logger *slog.Logger
+	// Metrics counts handler errors by script and loads of the scripts
+	// folder; nil counts nothing.
+	Metrics *metrics.Metrics
 	// Now is the wall clock scripts see (default time.Now): os.time and
 	// os.date, and dialog timeouts. A test harness moves it forward.
 	// Deadlines (handler_timeout, robot.sleep) stay on the real clock.
@@ -216,6 +220,7 @@ func (rt *Runtime) Dispatch(ctx context.Context, msg *message.Message, session [
 		return dispatchResult{r, s}, nil
 	})
 	if err != nil {
+		rt.countError(err)
 		return nil, nil, err
 	}
 	res := v.(dispatchResult)
@@ -294,11 +299,23 @@ func (rt *Runtime) reload(ctx context.Context, force bool) error {
 	case errors.Is(err, ErrClosed) || errors.Is(err, context.Canceled):
 		rt.log.Info("a reload in progress was stopped", "stopped", err)
 	case old != nil:
+		rt.opts.Metrics.Reload(false)
 		rt.log.Error("scripts not reloaded; the last good ones keep serving", "err", err)
 	default:
+		rt.opts.Metrics.Reload(false)
 		rt.log.Error("scripts not loaded", "dir", rt.opts.Dir, "err", err)
 	}
 	return err
+}
+
+// countError counts a failed call against the script it failed in: an
+// *Error names it. Errors of no script (no Lua state free) are not the
+// handlers' and are not counted.
+func (rt *Runtime) countError(err error) {
+	var e *Error
+	if errors.As(err, &e) && e.File != "" {
+		rt.opts.Metrics.HandlerError(e.File)
+	}
 }
 
 // load is the work of reload number gen: read, compile, validate and
@@ -323,6 +340,12 @@ func (rt *Runtime) load(ctx context.Context, gen uint64, old *version, force boo
 	ver.seq = rt.seq.Add(1)
 	st, err := rt.validate(ctx, ver)
 	if err != nil {
+		return err
+	}
+	// What Lua only finds when it gets there: robot.subscibe in a
+	// handler's body.
+	if err := rt.lint(st, src.scripts, src.libs); err != nil {
+		st.close()
 		return err
 	}
 	return rt.commit(gen, ver, st, start)
@@ -383,6 +406,7 @@ func (rt *Runtime) commit(gen uint64, ver *version, st *state, start time.Time) 
 		args = append(args, "path", ver.root) // the folder is, or is under, a link
 	}
 	rt.log.Info("scripts loaded", args...)
+	rt.opts.Metrics.Reload(true)
 	for i := 0; i < onLoad; i++ {
 		rt.runOnLoad(ver, i)
 	}
@@ -759,6 +783,7 @@ func (rt *Runtime) runAsync(parent context.Context, st *state, l *lease) {
 			return st.call(ctx, a.fn)
 		})
 		if err != nil {
+			rt.countError(err)
 			rt.log.Error("robot.async function failed", "err", err, "queued_at", a.where)
 			if st.broken {
 				return // stopped by the memory watchdog, or a Go panic: the state is done

@@ -65,7 +65,7 @@ func NewSandbox(opts SandboxOptions) (*Sandbox, error) {
 	st.openSandbox()
 	r := L.CreateTable(0, 8)
 	st.addUtilities(r)
-	L.G.Global.RawSetString("robot", st.readOnly(r, "robot"))
+	L.G.Global.RawSetString("robot", st.robotView(r))
 	st.freezeLibraries()
 	return &Sandbox{st: st}, nil
 }
