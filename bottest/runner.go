@@ -91,10 +91,17 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	}
 	// The scripts load once first: when they do not, every test would
 	// fail the same way.
-	if _, err := luaapi.Check(opts.Dir); err != nil {
+	rep, err := luaapi.Check(opts.Dir)
+	switch {
+	case err != nil:
 		fmt.Fprintf(r.out, "FAIL %s: the scripts do not load: %s\n", opts.Dir, err)
 		r.res.Failed++
-	} else {
+	case !rep.OK():
+		for _, e := range rep.Errors {
+			fmt.Fprintf(r.out, "FAIL %s: %s\n", opts.Dir, e)
+		}
+		r.res.Failed++
+	default:
 		for _, name := range files {
 			r.runFile(ctx, name)
 		}
