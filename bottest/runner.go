@@ -23,9 +23,9 @@ import (
 
 // Limits of one test file.
 const (
-	// testTimeout bounds one test: a runaway loop in a test function
+	// defaultTimeout bounds one test: a runaway loop in a test function
 	// stops there (the bot's own calls are bounded by handler_timeout).
-	testTimeout = 5 * time.Minute
+	defaultTimeout = 5 * time.Minute
 	// loadTimeout bounds a test file's top level.
 	loadTimeout = 30 * time.Second
 )
@@ -42,6 +42,8 @@ type Options struct {
 	Verbose bool
 	// Out receives the report (default os.Stdout).
 	Out io.Writer
+	// Timeout bounds each test (default 5 minutes).
+	Timeout time.Duration
 }
 
 // Result counts the tests. A test file or a scripts folder that does not
@@ -68,6 +70,9 @@ type runner struct {
 func Run(ctx context.Context, opts Options) (Result, error) {
 	if opts.Dir == "" {
 		opts.Dir = "scripts"
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = defaultTimeout
 	}
 	r := &runner{opts: opts, out: opts.Out, sink: newLogSink()}
 	if r.out == nil {
@@ -233,7 +238,7 @@ func (f *testFile) testGlobal(L *lua.LState) *lua.LTable {
 }
 
 func (r *runner) runTest(parent context.Context, f *testFile, def testDef) {
-	ctx, cancel := context.WithTimeout(parent, testTimeout)
+	ctx, cancel := context.WithTimeout(parent, r.opts.Timeout)
 	defer cancel()
 	tc := newTestCase(ctx, f, def.name)
 	f.current = tc
@@ -243,7 +248,7 @@ func (r *runner) runTest(parent context.Context, f *testFile, def testDef) {
 	r.sink.to(nil)
 	f.current = nil
 	if err != nil && tc.failed == nil {
-		tc.fail("", testError(ctx, err))
+		tc.fail("", testError(ctx, err, r.opts.Timeout))
 	}
 	if tc.failed == nil {
 		r.res.Passed++
@@ -261,13 +266,13 @@ func (r *runner) runTest(parent context.Context, f *testFile, def testDef) {
 
 // testError is the failure of a test that raised an error: the error as
 // Lua shows it (file:line: message), or the test's own timeout.
-func testError(ctx context.Context, err error) string {
+func testError(ctx context.Context, err error, timeout time.Duration) string {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		var le *luaapi.Error
 		if errors.As(err, &le) && le.File != "" {
-			return fmt.Sprintf("%s:%d: stopped: the test ran longer than %s", le.File, le.Line, testTimeout)
+			return fmt.Sprintf("%s:%d: stopped: the test ran longer than %s", le.File, le.Line, timeout)
 		}
-		return fmt.Sprintf("stopped: the test ran longer than %s", testTimeout)
+		return fmt.Sprintf("stopped: the test ran longer than %s", timeout)
 	}
 	return err.Error()
 }
