@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -53,9 +54,12 @@ import (
 // change a dialog makes (session.orders = session.orders + 1) applies
 // exactly once however many times the function runs; between two messages
 // the stored session is the last replay's result. Handlers that run while
-// a dialog waits (events go to them) change the stored session, and their
-// changes are carried into the snapshot, member by member, so the next
-// replay does not undo them.
+// a dialog waits (events go to them) change the stored session too. Their
+// changes are recorded, member by member, at the place where the dialog
+// waited, and a replay applies them when it gets there again: not into
+// the snapshot, where the replay would apply the dialog's own earlier
+// changes on top of them a second time (a count the dialog raised and a
+// handler raised again would be raised twice).
 //
 // The record lives under a key no script can write: the exact JSON codec
 // writes every key a script can make that begins with NUL in base64
@@ -132,6 +136,18 @@ type dialogRecord struct {
 	Steps []dialogEntry `json:"steps"`
 	// Tries counts the wrong answers given to the step that waits.
 	Tries int `json:"tries,omitempty"`
+	// Changes are what other handlers did to the session while the
+	// dialog waited, in the order the dialog waited.
+	Changes []sessionPatch `json:"changes,omitempty"`
+}
+
+// sessionPatch is the change other handlers made to the top-level members
+// of the session while the dialog waited at entry At of Steps (the step
+// that had no answer yet): a replay applies it when it reaches that entry.
+type sessionPatch struct {
+	At  int                        `json:"at"`
+	Set map[string]json.RawMessage `json:"set,omitempty"` // member (as the exact JSON writes its key) → new value
+	Del []string                   `json:"del,omitempty"` // members removed
 }
 
 // dialogEntry is one recorded answer (d:ask, d:choose, d:wait) or d:once
@@ -420,11 +436,9 @@ func (st *state) finishDialogs(ctx context.Context, dd *dialogDispatch, out []by
 		return out, nil, nil
 	}
 	if !sameSession(dd.base, out) {
-		snap, err := carryChanges(rec.Session, dd.base, out)
-		if err != nil {
+		if err := rec.noteChanges(dd.base, out); err != nil {
 			return nil, nil, err
 		}
-		rec.Session = snap
 	}
 	def := st.dialog.defs[rec.Name]
 	if def == nil {
@@ -586,9 +600,10 @@ type dialogRun struct {
 	msg  *message.Message
 	msgV lua.LValue
 
-	pos   int // the next entry of rec.Steps to replay
-	steps int // steps reached so far
-	once  int // d:once calls reached so far
+	pos     int // the next entry of rec.Steps to replay
+	steps   int // steps reached so far
+	once    int // d:once calls reached so far
+	patched int // entries of rec.Changes applied to sess so far
 
 	inside string // "d:once" or "the check function" while one runs: no steps there
 	over   bool   // the run has returned: its d is stale
@@ -630,6 +645,12 @@ func (st *state) runDialog(ctx context.Context, run *dialogRun) (lua.LValue, err
 	L.Push(st.readOnlyMessage(start))
 	L.Push(run.sess)
 	err = L.PCall(3, 1, nil)
+	if err == nil && run.stop == stopNone && run.patched < len(run.rec.Changes) {
+		// The function returned before the place where the other
+		// handlers' changes were made (the scripts changed): they are
+		// kept all the same.
+		err = run.applyChanges(len(run.rec.Changes))
+	}
 	if run.stop != stopNone && ctx.Err() == nil {
 		// However the function went on after the stop (a pcall around
 		// the step), the stop is the outcome.
@@ -679,6 +700,59 @@ func (run *dialogRun) usable(L *lua.LState, what string) {
 	case run.inside != "":
 		L.RaiseError("%s cannot be called inside %s", what, run.inside)
 	}
+	// The function is back where it once waited: what other handlers did
+	// to the session while it waited there happens now.
+	if err := run.applyChanges(run.pos + 1); err != nil {
+		run.breakOff(L, "the session changes recorded in it are corrupt: "+err.Error())
+	}
+}
+
+// applyChanges applies to the run's session the recorded changes of other
+// handlers made before entry upTo of the record.
+func (run *dialogRun) applyChanges(upTo int) error {
+	for run.patched < len(run.rec.Changes) && run.rec.Changes[run.patched].At < upTo {
+		if err := run.st.patchSession(run.sess, run.rec.Changes[run.patched]); err != nil {
+			return err
+		}
+		run.patched++
+	}
+	return nil
+}
+
+// patchSession applies p to the session table t.
+func (st *state) patchSession(t *lua.LTable, p sessionPatch) error {
+	// A member is decoded as a one-member object, so that its key comes
+	// back as the exact codec wrote it (a number key as a number).
+	member := func(key string, value json.RawMessage) (lua.LValue, lua.LValue, error) {
+		k, err := json.Marshal(key)
+		if err != nil {
+			return nil, nil, err
+		}
+		obj, err := decodeTable(st.L, slices.Concat([]byte("{"), k, []byte(":"), value, []byte("}")))
+		if err != nil {
+			return nil, nil, err
+		}
+		mk, mv := obj.Next(lua.LNil)
+		if mk == lua.LNil {
+			return nil, nil, fmt.Errorf("member %q decodes to nothing", key)
+		}
+		return mk, mv, nil
+	}
+	for _, key := range slices.Sorted(maps.Keys(p.Set)) {
+		k, v, err := member(key, p.Set[key])
+		if err != nil {
+			return err
+		}
+		t.RawSet(k, v)
+	}
+	for _, key := range p.Del {
+		k, _, err := member(key, json.RawMessage("true"))
+		if err != nil {
+			return err
+		}
+		t.RawSet(k, lua.LNil)
+	}
+	return nil
 }
 
 // halt stops the run: the dialog waits (stopWait) or is over (stopEnd),
@@ -1210,39 +1284,52 @@ func marshalRecord(rec *dialogRecord) ([]byte, error) {
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
-// carryChanges applies to the snapshot the top-level members that differ
-// between base and out: the changes handlers other than the dialog made
-// while it waited, which the next replay must not undo.
-func carryChanges(snapshot, base, out []byte) (json.RawMessage, error) {
-	var snap, before, after map[string]json.RawMessage
-	for _, p := range []struct {
-		b []byte
-		m *map[string]json.RawMessage
-	}{{snapshot, &snap}, {base, &before}, {out, &after}} {
-		if err := json.Unmarshal(normalSession(p.b), p.m); err != nil {
-			return nil, fmt.Errorf("dialog: session snapshot: %w", err)
-		}
+// noteChanges records the top-level members that differ between base (the
+// session the dialog left) and out (the session after other handlers ran)
+// at the place where the dialog waits; changes made while it waits at one
+// place are merged, so a report every few seconds does not grow the record.
+func (rec *dialogRecord) noteChanges(base, out []byte) error {
+	var before, after map[string]json.RawMessage
+	if err := json.Unmarshal(normalSession(base), &before); err != nil {
+		return fmt.Errorf("dialog: session: %w", err)
 	}
-	if snap == nil {
-		snap = map[string]json.RawMessage{}
+	if err := json.Unmarshal(normalSession(out), &after); err != nil {
+		return fmt.Errorf("dialog: session: %w", err)
+	}
+	var p *sessionPatch
+	patch := func() *sessionPatch {
+		if p != nil {
+			return p
+		}
+		at := len(rec.Steps)
+		if n := len(rec.Changes); n == 0 || rec.Changes[n-1].At != at {
+			rec.Changes = append(rec.Changes, sessionPatch{At: at})
+		}
+		p = &rec.Changes[len(rec.Changes)-1]
+		return p
 	}
 	for k, v := range after {
-		if !bytes.Equal(before[k], v) {
-			snap[k] = v
+		if bytes.Equal(before[k], v) {
+			continue
 		}
+		p := patch()
+		if p.Set == nil {
+			p.Set = make(map[string]json.RawMessage)
+		}
+		p.Set[k] = v
+		p.Del = slices.DeleteFunc(p.Del, func(d string) bool { return d == k })
 	}
 	for k := range before {
 		if _, ok := after[k]; !ok {
-			delete(snap, k)
+			p := patch()
+			delete(p.Set, k)
+			if !slices.Contains(p.Del, k) {
+				p.Del = append(p.Del, k)
+				slices.Sort(p.Del)
+			}
 		}
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(snap); err != nil {
-		return nil, err
-	}
-	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+	return nil
 }
 
 // ---- the clock and sessions off ----
