@@ -396,8 +396,23 @@ func (st *state) continueDialog(ctx context.Context, dd *dialogDispatch, in []by
 		return st.dialogOutcome(ctx, dd, def, nil, run.session, run.reply, in)
 	}
 	out, err := encodeJSON(ctx, run.sess, true)
-	if err != nil {
+	if err != nil && ctx.Err() != nil {
 		return nil, nil, sessionError(ctx, err, def.fn)
+	}
+	if err == nil {
+		_, err = st.toReply(ret)
+		if err != nil {
+			err = &Error{File: def.fn.Proto.SourceName, Line: def.fn.Proto.LineDefined,
+				Message: "the dialog " + quoteLua(def.name) + " answered with " + err.Error()}
+		}
+	} else {
+		err = sessionError(ctx, err, def.fn)
+	}
+	if err != nil {
+		// As for an error: the same replay would fail the same way on
+		// every later message.
+		st.rt.log.ErrorContext(ctx, "dialog ended: its outcome cannot be used", "dialog", def.name, "err", err)
+		return st.dialogOutcome(ctx, dd, def, nil, dd.base, def.fail, in)
 	}
 	return st.dialogOutcome(ctx, dd, def, nil, out, ret, in)
 }

@@ -42,3 +42,31 @@ robot.filter("peek", function(m, s) return "count=" .. tostring(s.count) end)
 	}
 	c.say("y", "count=111 tag=nil seen=20", "peek", "count=111")
 }
+
+// A dialog that finishes with a value that is no reply, or leaves a session
+// that cannot be saved, fails on every replay: it must end (fail, a log
+// line) instead of erroring on each message of the user until it times out.
+func TestDialogBadOutcomeEnds(t *testing.T) {
+	rt, logs := startRuntime(t, map[string]string{"a.lua": `
+robot.filter("fn", robot.dialog("fn", function(d)
+  d:ask("a?")
+  return function() end
+end))
+robot.filter("sess", robot.dialog("sess", function(d, message, session)
+  d:ask("b?")
+  session.f = print
+  return "done"
+end))
+robot.text(function(m) return "echo " .. m.content end)
+`}, Options{})
+	for _, c := range []struct{ start, prompt, log string }{
+		{"fn", "a?", `msg="dialog ended: its outcome cannot be used" dialog=fn err="a.lua:2: the dialog \"fn\" answered with a function`},
+		{"sess", "b?", `msg="dialog ended: its outcome cannot be used" dialog=sess err="a.lua:6: the session cannot be saved`},
+	} {
+		tk := &talk{t: t, rt: rt}
+		tk.say(c.start, c.prompt, "x", "已结束", "y", "echo y")
+		if !strings.Contains(logs.String(), c.log) {
+			t.Errorf("no log line %s:\n%s", c.log, logs)
+		}
+	}
+}
