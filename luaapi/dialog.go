@@ -395,7 +395,7 @@ func (st *state) continueDialog(ctx context.Context, dd *dialogDispatch, in []by
 	case stopEnd:
 		return st.dialogOutcome(ctx, dd, def, nil, run.session, run.reply, in)
 	}
-	out, err := encodeJSON(ctx, run.sess, true)
+	out, err := encodeSession(ctx, run.sess)
 	if err != nil && ctx.Err() != nil {
 		return nil, nil, sessionError(ctx, err, def.fn)
 	}
@@ -529,7 +529,7 @@ func (st *state) dialogStarter(def *dialogDef) lua.LGFunction {
 			L.RaiseError("dialog %q cannot start inside dialog %q: one dialog at a time", def.name, r.def.name)
 		}
 		ctx := st.ctx()
-		snapshot, err := encodeJSON(ctx, dd.sess, true)
+		snapshot, err := encodeSession(ctx, dd.sess)
 		if err != nil {
 			L.RaiseError("dialog %q cannot start: the session cannot be saved: %s", def.name, err)
 		}
@@ -550,7 +550,7 @@ func (st *state) dialogStarter(def *dialogDef) lua.LGFunction {
 		}
 		session := run.session
 		if run.stop == stopNone {
-			if session, err = encodeJSON(ctx, run.sess, true); err != nil {
+			if session, err = encodeSession(ctx, run.sess); err != nil {
 				L.RaiseError("dialog %q: the session cannot be saved: %s", def.name, err)
 			}
 		}
@@ -774,7 +774,7 @@ func (st *state) patchSession(t *lua.LTable, p sessionPatch) error {
 // and r answers the message. It notes the session as it is now and
 // raises the sentinel; it does not return.
 func (run *dialogRun) halt(L *lua.LState, kind stopKind, r lua.LValue) {
-	session, err := encodeJSON(run.ctx, run.sess, true)
+	session, err := encodeSession(run.ctx, run.sess)
 	if err != nil {
 		L.RaiseError("dialog %q: the session cannot be saved: %s", run.def.name, strings.Replace(err.Error(), "value", "session", 1))
 	}

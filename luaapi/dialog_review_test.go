@@ -1,6 +1,7 @@
 package luaapi
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -68,5 +69,28 @@ robot.text(function(m) return "echo " .. m.content end)
 		if !strings.Contains(logs.String(), c.log) {
 			t.Errorf("no log line %s:\n%s", c.log, logs)
 		}
+	}
+}
+
+// A session used as a list (session[1] = ...) is a session like any other:
+// it comes back on the next message, and a dialog's record is stored beside
+// it as valid JSON.
+func TestSessionAsList(t *testing.T) {
+	rt, logs := startRuntime(t, map[string]string{"a.lua": `
+robot.filter("push", function(m, s) s[#s + 1] = "x" return "n=" .. #s end)
+robot.filter("go", robot.dialog("d", function(d, message, session)
+  session[#session + 1] = "y"
+  local a = d:ask("a?")
+  return "got " .. a .. " " .. table.concat(session, ",")
+end))
+`}, Options{})
+	c := &talk{t: t, rt: rt}
+	c.say("push", "n=1", "push", "n=2", "go", "a?")
+	if !json.Valid(c.session) {
+		t.Fatalf("stored session is not JSON: %s", c.session)
+	}
+	c.say("b", "got b x,x,y", "push", "n=4")
+	if strings.Contains(logs.String(), "corrupt") {
+		t.Errorf("a list session was taken for corrupt:\n%s", logs)
 	}
 }
