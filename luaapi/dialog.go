@@ -317,6 +317,12 @@ func takesMessage(msg *message.Message) bool {
 	return !strings.HasSuffix(msg.Type, "_event")
 }
 
+// dialogTypes are the message types d:wait may wait for: those
+// takesMessage lets through (device_event, bind and unbind, is an event).
+var dialogTypes = slices.DeleteFunc(slices.Clone(messageTypes), func(t string) bool {
+	return strings.HasSuffix(t, "_event")
+})
+
 // openDialogs begins the dialog side of a dispatch: it takes the record
 // out of the stored session (or memory) and returns the dispatch's state
 // with the user's own session bytes. A record that timed out, belongs to a
@@ -1127,8 +1133,8 @@ func (st *state) dialogWait(L *lua.LState) int {
 	switch v := L.Get(3).(type) {
 	case lua.LString:
 		typ = string(v)
-		if !slices.Contains(messageTypes, typ) {
-			L.RaiseError("d:wait: %q is not a message type a dialog receives (%s; events go to the other handlers)", typ, strings.Join(messageTypes, ", "))
+		if !slices.Contains(dialogTypes, typ) {
+			L.RaiseError("d:wait: %q is not a message type a dialog receives (%s; events go to the other handlers)", typ, strings.Join(dialogTypes, ", "))
 		}
 		optsAt = 4
 	case *lua.LNilType:

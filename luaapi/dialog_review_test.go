@@ -1,6 +1,7 @@
 package luaapi
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -92,5 +93,21 @@ end))
 	c.say("b", "got b x,x,y", "push", "n=4")
 	if strings.Contains(logs.String(), "corrupt") {
 		t.Errorf("a list session was taken for corrupt:\n%s", logs)
+	}
+}
+
+// d:wait takes only the types that reach a dialog: device_event is a
+// message type by its MsgType, but an event by nature (bind, unbind), and
+// goes to the other handlers; a d:wait for it would wait forever.
+func TestDialogWaitRefusesWhatNeverComes(t *testing.T) {
+	rt, _ := startRuntime(t, map[string]string{"a.lua": `
+robot.filter("go", robot.dialog("dev", function(d)
+  local m = d:wait("bind your device", "device_event")
+  return "bound " .. m.device_id
+end))
+`}, Options{})
+	_, _, err := rt.Dispatch(context.Background(), textMsg("go"), nil)
+	if err == nil || !strings.Contains(err.Error(), `d:wait: "device_event" is not a message type a dialog receives`) {
+		t.Fatalf("d:wait for device_event: %v", err)
 	}
 }
