@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -670,7 +671,7 @@ func (st *state) runDialog(ctx context.Context, run *dialogRun) (lua.LValue, err
 		// The function returned before the place where the other
 		// handlers' changes were made (the scripts changed): they are
 		// kept all the same.
-		err = run.applyChanges(len(run.rec.Changes))
+		err = run.applyChanges(math.MaxInt)
 	}
 	if run.stop != stopNone && ctx.Err() == nil {
 		// However the function went on after the stop (a pcall around

@@ -3,6 +3,8 @@ package luaapi
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -110,4 +112,34 @@ end))
 	if err == nil || !strings.Contains(err.Error(), `d:wait: "device_event" is not a message type a dialog receives`) {
 		t.Fatalf("d:wait for device_event: %v", err)
 	}
+}
+
+// A dialog whose new code returns before the step where other handlers'
+// changes were made keeps those changes all the same.
+func TestDialogChangesKeptWhenReplayEndsEarly(t *testing.T) {
+	src := `
+robot.filter("go", robot.dialog("short", function(d, message, session)
+  local a = d:ask("a?")
+  local b = d:ask("b?")
+  local c = d:ask("c?")
+  return "done"
+end))
+robot.key_click("mark", function(m, session) session.marked = true return "marked" end)
+robot.filter("peek", function(m, s) return "marked=" .. tostring(s.marked) end)
+`
+	dir := writeScripts(t, map[string]string{"a.lua": src})
+	rt, _ := startRuntime(t, nil, Options{Dir: dir})
+	c := &talk{t: t, rt: rt}
+	c.say("go", "a?", "1", "b?", "2", "c?")
+	if got := c.send(eventMsg("click_event", field("key", "mark"))); got != "marked" {
+		t.Fatalf("the click answered %q", got)
+	}
+	short := strings.Replace(src, `  local c = d:ask("c?")`+"\n", "", 1)
+	if err := os.WriteFile(filepath.Join(dir, "a.lua"), []byte(short), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	c.say("3", "done", "peek", "marked=true")
 }
