@@ -781,6 +781,14 @@ func (st *state) patchSession(t *lua.LTable, p sessionPatch) error {
 // and r answers the message. It notes the session as it is now and
 // raises the sentinel; it does not return.
 func (run *dialogRun) halt(L *lua.LState, kind stopKind, r lua.LValue) {
+	if kind == stopEnd {
+		// Ended before the places where other handlers changed the
+		// session (the scripts changed): their changes are kept. A
+		// corrupt change is what ended it; the others still apply.
+		for run.applyChanges(math.MaxInt) != nil {
+			run.patched++
+		}
+	}
 	session, err := encodeSession(run.ctx, run.sess)
 	if err != nil {
 		L.RaiseError("dialog %q: the session cannot be saved: %s", run.def.name, strings.Replace(err.Error(), "value", "session", 1))

@@ -143,3 +143,33 @@ robot.filter("peek", function(m, s) return "marked=" .. tostring(s.marked) end)
 	}
 	c.say("3", "done", "peek", "marked=true")
 }
+
+// A dialog that ends because the scripts changed under it keeps what other
+// handlers did to the session while it waited.
+func TestDialogChangesKeptWhenDialogBreaksOff(t *testing.T) {
+	src := `
+robot.filter("go", robot.dialog("shape", function(d, message, session)
+  local a = d:ask("a?")
+  local b = d:ask("b?")
+  local c = d:ask("c?")
+  return "done"
+end))
+robot.key_click("mark", function(m, session) session.marked = true return "marked" end)
+robot.filter("peek", function(m, s) return "marked=" .. tostring(s.marked) end)
+`
+	dir := writeScripts(t, map[string]string{"a.lua": src})
+	rt, _ := startRuntime(t, nil, Options{Dir: dir})
+	c := &talk{t: t, rt: rt}
+	c.say("go", "a?", "1", "b?", "2", "c?")
+	if got := c.send(eventMsg("click_event", field("key", "mark"))); got != "marked" {
+		t.Fatalf("the click answered %q", got)
+	}
+	changed := strings.Replace(src, `local b = d:ask("b?")`, `local b = d:choose("b?", {"x", "y"})`, 1)
+	if err := os.WriteFile(filepath.Join(dir, "a.lua"), []byte(changed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	c.say("3", "已结束", "peek", "marked=true")
+}
