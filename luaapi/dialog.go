@@ -36,8 +36,9 @@ import (
 // that has none. That step takes the message (or answers it with the
 // retry prompt), and the next step without an answer stops the run and
 // sends its prompt. The record — the dialog's name, when it started, the
-// message that started it, the session as it was then, and the answers —
-// is saved inside the user's stored session, in the same write: a dialog
+// message that started it, the session as it was then, the answers, and
+// the session changes of other handlers — is saved inside the user's
+// stored session, in the same write: a dialog
 // survives a restart, a kill -9 between two messages, a hot reload (the
 // new code replays the answers) and a move to another process on Redis.
 //
