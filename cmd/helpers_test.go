@@ -12,6 +12,19 @@ import (
 	"testing"
 )
 
+// TestMain runs the commands in-process, where they read the environment:
+// the LUAROBOT_* variables of whoever runs the tests (CI sets
+// LUAROBOT_TEST_REDIS_URL) must not become part of every command's
+// configuration.
+func TestMain(m *testing.M) {
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "LUAROBOT_") {
+			os.Unsetenv(name)
+		}
+	}
+	os.Exit(m.Run())
+}
+
 // writeScripts makes a scripts folder of name → content.
 func writeScripts(t *testing.T, files map[string]string) string {
 	t.Helper()

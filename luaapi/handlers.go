@@ -308,7 +308,7 @@ lists:
 			break lists
 		}
 	}
-	out, err := encodeJSON(ctx, sess, true)
+	out, err := encodeSession(ctx, sess)
 	if err != nil && ctx.Err() != nil {
 		e := stopped(ctx, "while writing the session")
 		if last != nil {

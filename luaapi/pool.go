@@ -112,9 +112,6 @@ func (p *pool) take(ver *version) *state {
 // longer current is closed: requests in flight finish on the old scripts,
 // and their states go away with them.
 func (p *pool) put(st *state, running bool) {
-	if running {
-		p.releaseRun()
-	}
 	keep := st.ver == p.rt.cur.Load() && !st.broken && !p.rt.isClosed()
 	p.mu.Lock()
 	p.inUse--
@@ -123,6 +120,12 @@ func (p *pool) put(st *state, running bool) {
 		st = nil
 	}
 	p.mu.Unlock()
+	// The tokens go back only once the state is idle: a call waiting for
+	// them then finds it, instead of making a new state (and running every
+	// script's top level again) while this one is on its way back.
+	if running {
+		p.releaseRun()
+	}
 	if st != nil {
 		st.close()
 	}
