@@ -61,7 +61,7 @@ type Class struct {
 // function (and its test.config), then every class.
 func API() (test []Function, classes []Class) {
 	test = []Function{
-		{Name: "test", Params: []Param{{"name", "string", false}, {"fn", "fun(t: Test)", false}},
+		{Name: "test", Params: []Param{{"name", "string", false}, {"fn", "fun(t: luarobot.Test)", false}},
 			Doc: "declares a test: fn runs with a fresh bot, its own fakes and clock"},
 		testConfigDef,
 	}
@@ -93,7 +93,7 @@ type class struct {
 }
 
 func allClasses() []*class {
-	return []*class{testClass, userClass, replyClass, apiClass, apiCallClass, httpClass, httpRequestClass, clockClass, storeClass}
+	return []*class{testClass, userClass, replyClass, apiClass, apiCallClass, httpClass, httpRequestClass, fakeResponseClass, clockClass, storeClass}
 }
 
 // newObject makes the table of an object of class c, with its methods
@@ -115,19 +115,19 @@ func newObject(L *lua.LState, tc *testCase, c *class, self any) *lua.LTable {
 // ---- Test: the t of test(name, function(t) ... end) ----
 
 var testClass = &class{
-	name: "Test",
+	name: "luarobot.Test",
 	doc:  "the test's handle on its bot: users, checks and fakes",
 	fields: []Field{
-		{"api", "API", "the fake WeChat API behind robot.client, robot.send and late replies"},
-		{"http", "HTTP", "the fakes that answer robot.http"},
-		{"clock", "Clock", "the fake wall clock of the bot"},
-		{"store", "Store", "robot.store of the test's bot (get, set, delete, incr, called with a dot)"},
+		{"api", "luarobot.FakeAPI", "the fake WeChat API behind robot.client, robot.send and late replies"},
+		{"http", "luarobot.FakeHTTP", "the fakes that answer robot.http"},
+		{"clock", "luarobot.Clock", "the fake wall clock of the bot"},
+		{"store", "robot.store", "robot.store of the test's bot (get, set, delete, incr, called with a dot)"},
 	},
 	methods: []method{
-		{Function{Name: "user", Params: []Param{{"openid", "string", true}}, Returns: "User",
+		{Function{Name: "user", Params: []Param{{"openid", "string", true}}, Returns: "luarobot.User",
 			Doc: "a user of the bot; without an openid, a new one"}, testUser},
-		{Function{Name: "session", Params: []Param{{"user", "string|User", false}},
-			Returns: "table", Doc: "a copy of the user's session as the handlers see it ({} when none)"}, testSession},
+		{Function{Name: "session", Params: []Param{{"user", "string|luarobot.User", false}},
+			Returns: "robot.Session", Doc: "a copy of the user's session as the handlers see it ({} when none)"}, testSession},
 		{Function{Name: "eq", Params: []Param{{"got", "any", false}, {"want", "any", false}},
 			Doc: "fails the test unless got equals want (tables compared key by key, all the way down)"}, testEq},
 		{Function{Name: "ok", Params: []Param{{"value", "any", false}, {"message", "string", true}},
@@ -215,23 +215,23 @@ func testFail(tc *testCase, _ any, L *lua.LState) int {
 type user struct{ openid string }
 
 var userClass = &class{
-	name:   "User",
+	name:   "luarobot.User",
 	doc:    "a WeChat user: each method delivers a message from them, as WeChat does, and returns the bot's reply",
 	fields: []Field{{"openid", "string", "the user's openid"}},
 	methods: []method{
-		{Function{Name: "send", Params: []Param{{"text", "string", false}}, Returns: "Reply", Doc: "a text message"},
+		{Function{Name: "send", Params: []Param{{"text", "string", false}}, Returns: "luarobot.Reply", Doc: "a text message"},
 			sendAs(func(L *lua.LState) simulate.Spec { return simulate.Spec{Type: "text", Text: L.CheckString(2)} })},
-		{Function{Name: "image", Params: []Param{{"media_id", "string", true}}, Returns: "Reply", Doc: "an image"},
+		{Function{Name: "image", Params: []Param{{"media_id", "string", true}}, Returns: "luarobot.Reply", Doc: "an image"},
 			sendAs(func(L *lua.LState) simulate.Spec {
 				return simulate.Spec{Type: "image", Fields: optFields(L, 2, "media_id")}
 			})},
 		{Function{Name: "voice", Params: []Param{{"media_id", "string", true}, {"recognition", "string", true}},
-			Returns: "Reply", Doc: "a voice message; recognition is WeChat's transcript"},
+			Returns: "luarobot.Reply", Doc: "a voice message; recognition is WeChat's transcript"},
 			sendAs(func(L *lua.LState) simulate.Spec {
 				return simulate.Spec{Type: "voice", Fields: optFields(L, 2, "media_id", "recognition")}
 			})},
 		{Function{Name: "location", Params: []Param{{"x", "number", false}, {"y", "number", false}, {"label", "string", true}},
-			Returns: "Reply", Doc: "a location: x the latitude (location_x), y the longitude (location_y)"},
+			Returns: "luarobot.Reply", Doc: "a location: x the latitude (location_x), y the longitude (location_y)"},
 			sendAs(func(L *lua.LState) simulate.Spec {
 				f := map[string]string{"location_x": numberText(L.CheckNumber(2)), "location_y": numberText(L.CheckNumber(3))}
 				if label := L.OptString(4, ""); label != "" {
@@ -239,22 +239,22 @@ var userClass = &class{
 				}
 				return simulate.Spec{Type: "location", Fields: f}
 			})},
-		{Function{Name: "link", Params: []Param{{"title", "string", false}, {"url", "string", false}}, Returns: "Reply", Doc: "a link"},
+		{Function{Name: "link", Params: []Param{{"title", "string", false}, {"url", "string", false}}, Returns: "luarobot.Reply", Doc: "a link"},
 			sendAs(func(L *lua.LState) simulate.Spec {
 				return simulate.Spec{Type: "link", Fields: map[string]string{"title": L.CheckString(2), "url": L.CheckString(3)}}
 			})},
-		{Function{Name: "subscribe", Params: []Param{{"key", "string", true}}, Returns: "Reply",
+		{Function{Name: "subscribe", Params: []Param{{"key", "string", true}}, Returns: "luarobot.Reply",
 			Doc: "a follow; key is the scene of a parameterised QR code (\"qrscene_42\")"},
 			sendAs(func(L *lua.LState) simulate.Spec { return simulate.Spec{Type: "subscribe", Key: L.OptString(2, "")} })},
-		{Function{Name: "unsubscribe", Returns: "Reply", Doc: "an unfollow"},
+		{Function{Name: "unsubscribe", Returns: "luarobot.Reply", Doc: "an unfollow"},
 			sendAs(func(L *lua.LState) simulate.Spec { return simulate.Spec{Type: "unsubscribe"} })},
-		{Function{Name: "click", Params: []Param{{"key", "string", false}}, Returns: "Reply", Doc: "a click on a menu button with that key"},
+		{Function{Name: "click", Params: []Param{{"key", "string", false}}, Returns: "luarobot.Reply", Doc: "a click on a menu button with that key"},
 			sendAs(func(L *lua.LState) simulate.Spec { return simulate.Spec{Type: "click", Key: L.CheckString(2)} })},
-		{Function{Name: "view", Params: []Param{{"url", "string", false}}, Returns: "Reply", Doc: "a click on a menu link"},
+		{Function{Name: "view", Params: []Param{{"url", "string", false}}, Returns: "luarobot.Reply", Doc: "a click on a menu link"},
 			sendAs(func(L *lua.LState) simulate.Spec { return simulate.Spec{Type: "view", Key: L.CheckString(2)} })},
-		{Function{Name: "scan", Params: []Param{{"key", "string", false}}, Returns: "Reply", Doc: "a follower scanning a QR code with that scene"},
+		{Function{Name: "scan", Params: []Param{{"key", "string", false}}, Returns: "luarobot.Reply", Doc: "a follower scanning a QR code with that scene"},
 			sendAs(func(L *lua.LState) simulate.Spec { return simulate.Spec{Type: "scan", Key: L.CheckString(2)} })},
-		{Function{Name: "message", Params: []Param{{"type", "string", false}, {"fields", "table", true}}, Returns: "Reply",
+		{Function{Name: "message", Params: []Param{{"type", "robot.MessageType", false}, {"fields", "table", true}}, Returns: "luarobot.Reply",
 			Doc: "any message or event (\"video\", \"scancode_push\", ...) with its fields by their message names; msg_id sets the MsgId (the same one twice is WeChat's retry)"},
 			sendAs(messageSpec)},
 	},
@@ -346,7 +346,7 @@ func fieldText(L *lua.LState, name string, v lua.LValue) string {
 // ---- Reply ----
 
 var replyClass = &class{
-	name: "Reply",
+	name: "luarobot.Reply",
 	doc:  "the bot's answer to one message: the passive reply WeChat shows, and in sent what the user got through the customer-service API meanwhile",
 	fields: []Field{
 		{"type", "string", "text, image, voice, video, music, news, transfer_customer_service, or success (no reply)"},
@@ -357,18 +357,18 @@ var replyClass = &class{
 		{"url", "string?", "a music reply's url"},
 		{"hq_url", "string?", "a music reply's hq_url"},
 		{"thumb_media_id", "string?", "a music reply's thumb_media_id"},
-		{"articles", "{title: string, description: string, img: string, url: string}[]?", "a news reply's articles"},
+		{"articles", "robot.Article[]?", "a news reply's articles"},
 		{"account", "string?", "the customer-service account of a transfer (or of a sent message)"},
-		{"sent", "Reply[]", "the customer-service messages the user got during this delivery, in order (the replies in it have no sent)"},
+		{"sent", "luarobot.Reply[]", "the customer-service messages the user got during this delivery, in order (the replies in it have no sent)"},
 	},
 	methods: []method{
-		{Function{Name: "expect", Params: []Param{{"want", "string|table", false}}, Returns: "Reply",
+		{Function{Name: "expect", Params: []Param{{"want", "string|table", false}}, Returns: "luarobot.Reply",
 			Doc: "a text reply with exactly this text; or, given a table, a reply with these fields (a subset, all the way down)"}, replyExpect},
-		{Function{Name: "expect_contains", Params: []Param{{"text", "string", false}}, Returns: "Reply",
+		{Function{Name: "expect_contains", Params: []Param{{"text", "string", false}}, Returns: "luarobot.Reply",
 			Doc: "a text reply whose text contains text"}, replyExpectContains},
-		{Function{Name: "expect_match", Params: []Param{{"pattern", "string|Regex", false}}, Returns: "Reply",
+		{Function{Name: "expect_match", Params: []Param{{"pattern", "string|robot.Regex", false}}, Returns: "luarobot.Reply",
 			Doc: "a text reply whose text matches the RE2 pattern (a string or a robot.re) anywhere"}, replyExpectMatch},
-		{Function{Name: "expect_none", Returns: "Reply", Doc: "no passive reply: the bot answered success"}, replyExpectNone},
+		{Function{Name: "expect_none", Returns: "luarobot.Reply", Doc: "no passive reply: the bot answered success"}, replyExpectNone},
 	},
 }
 
@@ -523,14 +523,14 @@ func replyExpectNone(tc *testCase, self any, L *lua.LState) int {
 // ---- API: the fake WeChat API ----
 
 var apiClass = &class{
-	name: "API",
+	name: "luarobot.FakeAPI",
 	doc:  "the fake WeChat API the bot's Client calls. Endpoints are API paths without /cgi-bin/ (\"user/info\", \"message/custom/send\"); an endpoint without a fake answers {errcode = 0, errmsg = \"ok\"}",
 	methods: []method{
-		{Function{Name: "on", Params: []Param{{"endpoint", "string", false}, {"answer", "table|fun(call: APICall): table", false}},
+		{Function{Name: "on", Params: []Param{{"endpoint", "string", false}, {"answer", "table|fun(call: luarobot.APICall): table", false}},
 			Doc: "answers the endpoint's calls with answer, or with what the function returns for each call"}, apiOn},
 		{Function{Name: "fail", Params: []Param{{"endpoint", "string", false}, {"errcode", "integer", false}},
 			Doc: "makes every later call of the endpoint fail with errcode (\"token\" fails fetching the access token)"}, apiFail},
-		{Function{Name: "calls", Params: []Param{{"endpoint", "string", true}}, Returns: "APICall[]",
+		{Function{Name: "calls", Params: []Param{{"endpoint", "string", true}}, Returns: "luarobot.APICall[]",
 			Doc: "the calls made so far (of the endpoint), token fetches included, robot.on_load's too"}, apiCalls},
 		{Function{Name: "expect_called", Params: []Param{{"endpoint", "string", false}, {"body", "table", true}},
 			Doc: "fails the test unless the endpoint was called (with a body that has these fields)"}, apiExpectCalled},
@@ -539,7 +539,7 @@ var apiClass = &class{
 
 // apiCallClass is the shape of t.api:calls()'s elements (a plain table).
 var apiCallClass = &class{
-	name: "APICall",
+	name: "luarobot.APICall",
 	doc:  "a call the bot made to the WeChat API",
 	fields: []Field{
 		{"endpoint", "string", "the API path without /cgi-bin/"},
@@ -705,20 +705,20 @@ func endpointList(tc *testCase) string {
 // ---- HTTP: robot.http's fakes ----
 
 var httpClass = &class{
-	name: "HTTP",
+	name: "luarobot.FakeHTTP",
 	doc:  "the fakes that answer the bot's robot.http requests: no test reaches the network, and a URL no fake matches is nil, err",
 	methods: []method{
 		{Function{Name: "on", Params: []Param{{"url_pattern", "string", false},
-			{"response", "string|{status: integer?, headers: table?, body: string?, json: any?}|fun(request: HTTPRequest): table|string|nil, string?", false}},
+			{"response", "string|luarobot.FakeResponse|fun(request: luarobot.HTTPRequest): (luarobot.FakeResponse|string|nil), string?", false}},
 			Doc: "answers the URLs that match the pattern (* matches anything, / and the query included; the newest matching fake answers); a function may return nil, errmsg for a transport error"}, httpOn},
-		{Function{Name: "calls", Returns: "HTTPRequest[]", Doc: "the requests made so far, answered or not"}, httpCalls},
+		{Function{Name: "calls", Returns: "luarobot.HTTPRequest[]", Doc: "the requests made so far, answered or not"}, httpCalls},
 	},
 }
 
 // httpRequestClass is the shape of a robot.http request as t.http sees
 // it (a plain table).
 var httpRequestClass = &class{
-	name: "HTTPRequest",
+	name: "luarobot.HTTPRequest",
 	doc:  "a robot.http request of the bot",
 	fields: []Field{
 		{"method", "string", "GET, POST, ..."},
@@ -727,6 +727,18 @@ var httpRequestClass = &class{
 		{"headers", "table<string, string>", "lower-case names"},
 		{"body", "string", "the body sent"},
 		{"json", "any?", "the body decoded, when it is JSON"},
+	},
+}
+
+// fakeResponseClass is the shape of a response a test gives t.http:on.
+var fakeResponseClass = &class{
+	name: "luarobot.FakeResponse",
+	doc:  "a response of the fake robot.http; a plain string is the body of a 200 text/plain response",
+	fields: []Field{
+		{"status", "integer?", "the HTTP status (default 200)"},
+		{"headers", "table<string, string>?", "the response headers"},
+		{"body", "string?", "the body"},
+		{"json", "any?", "a body sent as JSON (with Content-Type application/json)"},
 	},
 }
 
@@ -873,7 +885,7 @@ func httpCalls(tc *testCase, _ any, L *lua.LState) int {
 // ---- Clock ----
 
 var clockClass = &class{
-	name: "Clock",
+	name: "luarobot.Clock",
 	doc:  "the bot's wall clock: it starts at the real time and moves one second per delivery, and when advanced. Deadlines (reply_timeout, handler_timeout, robot.sleep) stay real",
 	methods: []method{
 		{Function{Name: "advance", Params: []Param{{"duration", "string|number", false}},
@@ -899,7 +911,7 @@ func clockNow(tc *testCase, _ any, L *lua.LState) int {
 // ---- Store: t.store, robot.store's functions (luaapi.Sandbox.StoreTable) ----
 
 var storeClass = &class{
-	name: "Store",
+	name: "robot.store",
 	doc:  "robot.store of the test's bot, called with a dot as in the scripts",
 	functions: []Function{
 		{Name: "get", Params: []Param{{"key", "string", false}}, Returns: "any", Doc: "the value, or nil"},
