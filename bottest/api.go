@@ -739,6 +739,7 @@ var fakeResponseClass = &class{
 		{"headers", "table<string, string>?", "the response headers"},
 		{"body", "string?", "the body"},
 		{"json", "any?", "a body sent as JSON (with Content-Type application/json)"},
+		{"delay", "(string|number)?", "how long the upstream takes to answer (\"5s\", or seconds), on the real clock: a slow upstream"},
 	},
 }
 
@@ -751,9 +752,9 @@ func httpOn(tc *testCase, _ any, L *lua.LState) int {
 		if err != nil {
 			L.ArgError(3, err.Error())
 		}
-		tc.web.on(pattern, func(context.Context, *httpCall) (*http.Response, error) { return res.response(), nil })
+		tc.web.on(pattern, func(context.Context, *httpCall) (httpResponse, error) { return res, nil })
 	case *lua.LFunction:
-		tc.web.on(pattern, func(ctx context.Context, c *httpCall) (*http.Response, error) {
+		tc.web.on(pattern, func(ctx context.Context, c *httpCall) (httpResponse, error) {
 			var res httpResponse
 			var fnErr error
 			err := tc.pump.do(ctx, func() {
@@ -778,12 +779,9 @@ func httpOn(tc *testCase, _ any, L *lua.LState) int {
 				}
 			})
 			if err != nil {
-				return nil, err
+				return httpResponse{}, err
 			}
-			if fnErr != nil {
-				return nil, fnErr
-			}
-			return res.response(), nil
+			return res, fnErr
 		})
 	default:
 		L.ArgError(3, "the response: a body string, a table {status=, headers=, body=, json=}, or a function of the request")
@@ -792,8 +790,8 @@ func httpOn(tc *testCase, _ any, L *lua.LState) int {
 }
 
 // toResponse reads a response a test wrote: a string is the body of a 200
-// text/plain response; a table has status (default 200), headers, and
-// body or json.
+// text/plain response; a table has status (default 200), headers, body
+// or json, and delay (how long the upstream takes).
 func toResponse(v lua.LValue) (httpResponse, error) {
 	res := httpResponse{status: http.StatusOK, header: http.Header{}}
 	switch v := v.(type) {
@@ -823,6 +821,12 @@ func toResponse(v lua.LValue) (httpResponse, error) {
 				h.ForEach(func(hk, hv lua.LValue) { res.header.Set(lua.LVAsString(hk), lua.LVAsString(hv)) })
 			case lua.LString("body"):
 				res.body = []byte(lua.LVAsString(e))
+			case lua.LString("delay"):
+				d, derr := parseAdvance(e)
+				if derr != nil {
+					err = fmt.Errorf("delay: %w", derr)
+				}
+				res.delay = d
 			case lua.LString("json"):
 				b, jerr := luaapi.EncodeJSON(e, false)
 				if jerr != nil {
@@ -833,7 +837,7 @@ func toResponse(v lua.LValue) (httpResponse, error) {
 					res.header.Set("Content-Type", "application/json")
 				}
 			default:
-				err = fmt.Errorf("unknown field %s (a response has status, headers, body, json)", show(k))
+				err = fmt.Errorf("unknown field %s (a response has status, headers, body, json, delay)", show(k))
 			}
 		})
 		return res, err

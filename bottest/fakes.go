@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/luarobot/luarobot/host/client/fakewechat"
 )
@@ -70,7 +71,7 @@ func (f *apiFakes) respond(ctx context.Context, c fakewechat.Call) (any, bool) {
 
 // httpAnswer answers one robot.http request: a response, or an error that
 // the script sees as robot.http's nil, err.
-type httpAnswer func(ctx context.Context, r *httpCall) (*http.Response, error)
+type httpAnswer func(ctx context.Context, r *httpCall) (httpResponse, error)
 
 // httpCall is a robot.http request as the fakes saw it.
 type httpCall struct {
@@ -159,8 +160,20 @@ func (f *httpFakes) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	res.Request = req
-	return res, nil
+	if res.delay > 0 {
+		// A slow upstream, on the real clock: the request's own timeout
+		// and the handler's deadline apply as they would.
+		t := time.NewTimer(res.delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-req.Context().Done():
+			return nil, req.Context().Err()
+		}
+	}
+	resp := res.response()
+	resp.Request = req
+	return resp, nil
 }
 
 // httpResponse is a canned response.
@@ -168,6 +181,7 @@ type httpResponse struct {
 	status int
 	header http.Header
 	body   []byte
+	delay  time.Duration // how long the upstream takes to answer
 }
 
 // response makes the http.Response of r; each request gets its own.

@@ -10,8 +10,9 @@ import (
 
 // logLine is one line of a test's log, as the output shows it.
 type logLine struct {
-	level slog.Level
-	text  string
+	level  slog.Level
+	text   string
+	script bool // written by a script (print, robot.log), or a delivery of the test
 }
 
 // testLog collects, in order, a test's deliveries (what the user sent, what
@@ -23,13 +24,13 @@ type testLog struct {
 	lines []logLine
 }
 
-func (l *testLog) add(level slog.Level, text string) {
+func (l *testLog) add(line logLine) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.lines) < maxLogLines {
-		l.lines = append(l.lines, logLine{level, text})
+		l.lines = append(l.lines, line)
 	} else if len(l.lines) == maxLogLines {
-		l.lines = append(l.lines, logLine{slog.LevelWarn, "(more log lines left out)"})
+		l.lines = append(l.lines, logLine{level: slog.LevelWarn, text: "(more log lines left out)"})
 	}
 }
 
@@ -37,13 +38,24 @@ func (l *testLog) add(level slog.Level, text string) {
 // must not flood the output.
 const maxLogLines = 200
 
-// snapshot returns the lines at level or above.
-func (l *testLog) snapshot(level slog.Level) []string {
+// all returns every line.
+func (l *testLog) all() []string {
+	return l.filter(func(logLine) bool { return true })
+}
+
+// hostErrors returns the errors the host logged (a handler that failed):
+// likely bugs, shown under a test even when it passed. What scripts log,
+// errors included, is the script's business and shown with the rest.
+func (l *testLog) hostErrors() []string {
+	return l.filter(func(line logLine) bool { return !line.script && line.level >= slog.LevelError })
+}
+
+func (l *testLog) filter(keep func(logLine) bool) []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []string
 	for _, line := range l.lines {
-		if line.level >= level {
+		if keep(line) {
 			out = append(out, line.text)
 		}
 	}
@@ -109,7 +121,7 @@ func (s *logSink) Handle(_ context.Context, r slog.Record) error {
 	if r.Level != slog.LevelInfo {
 		text = r.Level.String() + " " + text
 	}
-	l.add(r.Level, text)
+	l.add(logLine{level: r.Level, text: text, script: where != ""})
 	return nil
 }
 

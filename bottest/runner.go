@@ -172,7 +172,7 @@ func (r *runner) runFile(ctx context.Context, name string) {
 	f.loaded = true
 	if err != nil {
 		r.fileFailed(name, err)
-		r.printLines(fileLog.snapshot(slog.LevelInfo))
+		r.printLines(fileLog.all())
 		return
 	}
 	for _, t := range f.tests {
@@ -257,11 +257,11 @@ func (r *runner) runTest(parent context.Context, f *testFile, def testDef) {
 		r.res.Failed++
 		fmt.Fprintf(r.out, "FAIL %s: %s\n", def.name, tc.failed)
 	}
-	level := slog.LevelError
 	if r.opts.Verbose || tc.failed != nil {
-		level = slog.LevelInfo
+		r.printLines(tc.log.all())
+	} else {
+		r.printLines(tc.log.hostErrors())
 	}
-	r.printLines(tc.log.snapshot(level))
 }
 
 // testError is the failure of a test that raised an error: the error as

@@ -252,7 +252,7 @@ func (tc *testCase) deliver(L *lua.LState, openid string, spec simulate.Spec) *d
 			out.sent = append(out.sent, m.View())
 		}
 	}
-	tc.log.add(slog.LevelInfo, transcriptLine(openid, msg, out))
+	tc.log.add(logLine{level: slog.LevelInfo, text: transcriptLine(openid, msg, out), script: true})
 	return out
 }
 
