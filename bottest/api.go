@@ -387,23 +387,11 @@ func newReply(L *lua.LState, tc *testCase, v reply.View, sent []reply.View) *lua
 // it has, and the checks.
 func replyTable(L *lua.LState, tc *testCase, v reply.View) *lua.LTable {
 	t := newObject(L, tc, replyClass, v)
-	set := func(name, s string) {
-		if s != "" {
-			t.RawSetString(name, lua.LString(s))
-		}
-	}
 	t.RawSetString("type", lua.LString(v.Type))
 	if v.Type == "text" {
-		t.RawSetString("content", lua.LString(v.Content))
+		t.RawSetString("content", lua.LString(v.Content)) // even when empty
 	}
-	set("content", v.Content)
-	set("media_id", v.MediaID)
-	set("title", v.Title)
-	set("description", v.Description)
-	set("url", v.URL)
-	set("hq_url", v.HQURL)
-	set("thumb_media_id", v.ThumbMediaID)
-	set("account", v.Account)
+	v.Fields(func(name, value string) { t.RawSetString(name, lua.LString(value)) })
 	if v.Articles != nil {
 		list := L.CreateTable(len(v.Articles), 0)
 		for _, a := range v.Articles {
@@ -424,14 +412,10 @@ func replyTable(L *lua.LState, tc *testCase, v reply.View) *lua.LTable {
 func describe(v reply.View) string {
 	var b strings.Builder
 	b.WriteString(v.Type)
-	field := func(name, s string) {
-		if s != "" {
-			fmt.Fprintf(&b, " %s=%s", name, strconv.Quote(s))
-		}
-	}
 	switch v.Type {
 	case "text":
 		b.WriteString(" " + strconv.Quote(v.Content))
+		v.Content = "" // shown
 	case "success":
 		b.WriteString(" (no reply)")
 	case "news":
@@ -442,15 +426,8 @@ func describe(v reply.View) string {
 			}
 			fmt.Fprintf(&b, " [%s]", strconv.Quote(a.Title))
 		}
-	default:
-		field("media_id", v.MediaID)
-		field("title", v.Title)
-		field("description", v.Description)
-		field("url", v.URL)
-		field("hq_url", v.HQURL)
-		field("thumb_media_id", v.ThumbMediaID)
 	}
-	field("account", v.Account)
+	v.Fields(func(name, value string) { fmt.Fprintf(&b, " %s=%s", name, strconv.Quote(value)) })
 	return b.String()
 }
 
