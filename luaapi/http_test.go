@@ -480,3 +480,46 @@ robot.text(function(msg) return "fast " .. msg.content end)`)}, opts)
 		t.Errorf("%d slow handlers still waiting when the plain users were answered, want %d", w, n)
 	}
 }
+
+// A Host header names a host too: it is allowed only where http_allow
+// would let a request for that host reach the address dialled. Otherwise
+// a script allowed one internal host by its exact name ("api.test", here
+// on 127.0.0.1) would reach every other virtual host of the same server
+// ("admin.internal") by setting Host, though http_allow never names it.
+// A virtual host on an address the operator allowed by IP is reached as
+// before.
+func TestHTTPHostHeaderIsCheckedToo(t *testing.T) {
+	up := newHTTPUpstream(t, func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "vhost "+r.Host) })
+	port := strings.TrimPrefix(up.base, "http://api.test:")
+	got := runLua(t, httpOptions(), withBase(up, `
+  local _, err = robot.http.get("BASE/", {headers = {Host = "admin.internal"}})
+  local _, err2 = robot.http.get("BASE/", {headers = {host = "Admin.Internal:8080"}})
+  local same = assert(robot.http.get("BASE/", {headers = {Host = "API.test"}}))
+  return err.errmsg .. "\n" .. err2.errmsg .. "\n" .. same.body`))
+	want := "GET " + up.base + `/: the Host header "admin.internal" is not allowed by http_allow at api.test's address 127.0.0.1 (a loopback address)` + "\n" +
+		"GET " + up.base + `/: the Host header "Admin.Internal:8080" is not allowed by http_allow at api.test's address 127.0.0.1 (a loopback address)` + "\n" +
+		"vhost API.test"
+	if got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+	if n := len(up.requests()); n != 1 {
+		t.Errorf("%d requests reached the upstream, want the one with its own name", n)
+	}
+
+	// Named as well, or on an address allowed by IP: the virtual host is
+	// reached.
+	for _, c := range []struct {
+		allow []string
+		url   string
+	}{
+		{[]string{"api.test", "admin.internal"}, up.base + "/"},
+		{[]string{"127.0.0.1"}, "http://127.0.0.1:" + port + "/"},
+	} {
+		opts := Options{HTTPAllow: c.allow, HTTPResolver: testResolver}
+		if got := runLua(t, opts, `
+  local res, err = robot.http.get("`+c.url+`", {headers = {Host = "admin.internal"}})
+  return res and res.body or err.errmsg`); got != "vhost admin.internal" {
+			t.Errorf("http_allow %q: %s", c.allow, got)
+		}
+	}
+}

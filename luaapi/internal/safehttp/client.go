@@ -173,7 +173,11 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 	req = req.WithContext(ctx)
 	host := normalizeHost(req.URL.Hostname())
 
-	res, err := c.send(ctx, req)
+	err = c.checkHostHeader(ctx, req)
+	var res *Response
+	if err == nil {
+		res, err = c.send(ctx, req)
+	}
 	status := 0
 	if res != nil {
 		status = res.Status
@@ -248,6 +252,38 @@ func (c *Client) newRequest(ctx context.Context, method string, r *Request) (*ht
 		req.Header.Set("User-Agent", c.userAgent)
 	}
 	return req, nil
+}
+
+// checkHostHeader refuses a Host header that names a host http_allow does
+// not let a request reach at the addresses of the URL's host. The server
+// at an address picks its virtual host by this header: without the check,
+// a script allowed one internal host by its exact name would reach every
+// other virtual host of that server by setting Host, names http_allow
+// never lists. A virtual host on an address allowed by IP or CIDR stays
+// reachable, and under "*" any name passes where the address is public.
+func (c *Client) checkHostHeader(ctx context.Context, req *http.Request) error {
+	if req.Host == "" {
+		return nil
+	}
+	name := normalizeHost((&url.URL{Host: req.Host}).Hostname())
+	target := normalizeHost(req.URL.Hostname())
+	if name == target {
+		return nil
+	}
+	addrs, err := c.lookup(ctx, target)
+	if err != nil {
+		return c.cause(ctx, req.URL, err)
+	}
+	for _, a := range addrs {
+		if err := c.policy.Check(name, a); err != nil {
+			where := a.WithZone("").Unmap().String()
+			if class := SpecialClass(a); class != "" {
+				where += " (" + class + ")"
+			}
+			return &opError{fmt.Sprintf("the Host header %q is not allowed by http_allow at %s's address %s", req.Host, target, where), err}
+		}
+	}
+	return nil
 }
 
 // send runs req and reads its body under the bounds.

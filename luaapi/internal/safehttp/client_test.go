@@ -89,7 +89,8 @@ func TestRequestAndResponse(t *testing.T) {
 		w.WriteHeader(http.StatusTeapot)
 		fmt.Fprint(w, "short and stout")
 	})
-	c := newClient(t, Options{Allow: []string{"api.test"}, Resolver: names{"api.test": {"127.0.0.1"}}.resolve})
+	// The Host header names a host, which http_allow must allow too.
+	c := newClient(t, Options{Allow: []string{"api.test", "virtual.test"}, Resolver: names{"api.test": {"127.0.0.1"}}.resolve})
 	res, err := c.Do(context.Background(), &Request{
 		Method: "put",
 		URL:    up.at("api.test", "/v1/items?fixed=1"),
