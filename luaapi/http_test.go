@@ -523,3 +523,58 @@ func TestHTTPHostHeaderIsCheckedToo(t *testing.T) {
 		}
 	}
 }
+
+// A redirect to another site carries none of the script's credentials:
+// the script put its key in a header (X-Api-Key, api-key: the LLM APIs'
+// way) or in the body for the host it called, not for whichever host that
+// one redirects to. Headers that are not credentials go along, and a
+// redirect within the site (a subdomain too) keeps everything.
+func TestHTTPRedirectToAnotherSiteDropsCredentials(t *testing.T) {
+	up := newHTTPUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		if to := r.URL.Query().Get("to"); to != "" {
+			code := http.StatusFound
+			if r.URL.Query().Get("keep") != "" {
+				code = http.StatusTemporaryRedirect // the body is sent again
+			}
+			http.Redirect(w, r, to, code)
+		}
+	})
+	port := strings.TrimPrefix(up.base, "http://api.test:")
+	resolver := func(ctx context.Context, host string) ([]netip.Addr, error) {
+		return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
+	}
+	opts := Options{HTTPAllow: []string{"api.test", "eu.api.test", "elsewhere.test"}, HTTPResolver: resolver}
+	got := runLua(t, opts, withBase(up, `
+  local h = {["X-Api-Key"] = "K1", ["api-key"] = "K2", Authorization = "Bearer K3", Cookie = "s=K4",
+             Accept = "application/json", ["User-Agent"] = "bot/1"}
+  assert(robot.http.get("BASE/hop", {headers = h, query = {to = "http://elsewhere.test:`+port+`/other"}}))
+  assert(robot.http.get("BASE/hop", {headers = h, query = {to = "http://eu.api.test:`+port+`/sub"}}))
+  assert(robot.http.get("BASE/hop", {headers = h, query = {to = "/same"}}))
+  local _, err = robot.http.post("BASE/hop", {form = {key = "K5"}, query = {keep = 1, to = "http://elsewhere.test:`+port+`/post"}})
+  return err.errmsg`))
+	if want := "POST " + up.base + "/hop: redirected to http://elsewhere.test:" + port + "/post: the request body is not sent again to another site"; got != want {
+		t.Errorf("307 to another site:\n got %s\nwant %s", got, want)
+	}
+	seen := map[string]http.Header{}
+	for _, r := range up.requests() {
+		seen[r.path] = r.header
+		if strings.Contains(r.body, "K5") && r.path != "/hop" {
+			t.Errorf("the body went to %s: %q", r.path, r.body)
+		}
+	}
+	creds := []string{"X-Api-Key", "Api-Key", "Authorization", "Cookie"}
+	for _, name := range creds {
+		if v := seen["/other"].Get(name); v != "" {
+			t.Errorf("%s reached another site: %q", name, v)
+		}
+		if seen["/sub"].Get(name) == "" || seen["/same"].Get(name) == "" {
+			t.Errorf("%s dropped within the site: sub %v same %v", name, seen["/sub"], seen["/same"])
+		}
+	}
+	if h := seen["/other"]; h.Get("Accept") != "application/json" || h.Get("User-Agent") != "bot/1" {
+		t.Errorf("headers that are not credentials should follow: %v", h)
+	}
+	if _, ok := seen["/post"]; ok {
+		t.Error("the 307 to another site was followed")
+	}
+}

@@ -14,7 +14,8 @@
 // request is sent, and the proxy is dialled under the same rules.
 //
 // What comes back is bounded: a body over MaxBody is an error, at most
-// MaxRedirects redirects are followed, TLS certificates are verified.
+// MaxRedirects redirects are followed (to another site without the
+// script's credentials: see checkRedirect), TLS certificates are verified.
 // Errors read "GET https://api.example.com/weather: dial tcp: connection
 // refused": the URL without its query or password, which may hold keys.
 package safehttp
@@ -375,6 +376,14 @@ func (e *opError) Error() string { return e.text }
 func (e *opError) Unwrap() error { return e.err }
 
 // checkRedirect follows at most c.redirects redirects, to http(s) only.
+//
+// A redirect to another site (not the first URL's host or a subdomain of
+// it, Go's own rule for Authorization and Cookie) carries none of the
+// script's credentials: the headers it set go along only when they are in
+// redirectHeaders, and a redirect that would send the body again (307,
+// 308) is an error. The script put its key in a header (X-Api-Key,
+// api-key) or in the body for the host it called, not for wherever that
+// host sends it on.
 func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) > c.redirects {
 		return fmt.Errorf("stopped after %d redirects", c.redirects)
@@ -382,7 +391,31 @@ func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
 	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
 		return errors.New("only redirects to http and https URLs are followed")
 	}
+	if sameSite(via[0].URL, req.URL) {
+		return nil
+	}
+	if req.GetBody != nil && req.ContentLength != 0 {
+		return errors.New("the request body is not sent again to another site")
+	}
+	for name := range req.Header {
+		if !redirectHeaders[http.CanonicalHeaderKey(name)] {
+			delete(req.Header, name)
+		}
+	}
 	return nil
+}
+
+// redirectHeaders are the headers a redirect to another site keeps: none
+// of them carries a credential.
+var redirectHeaders = map[string]bool{
+	"Accept": true, "Accept-Language": true, "Cache-Control": true, "Content-Type": true,
+	"Referer": true, "User-Agent": true,
+}
+
+// sameSite reports whether to is on the host of from or a subdomain of it.
+func sameSite(from, to *url.URL) bool {
+	f, t := normalizeHost(from.Hostname()), normalizeHost(to.Hostname())
+	return t == f || strings.HasSuffix(t, "."+f)
 }
 
 // proxy is the Transport's Proxy: the proxy for req, if any. A proxy
