@@ -318,8 +318,10 @@ func TestHTTPTimeouts(t *testing.T) {
   local _, e1 = robot.http.get("BASE/slow")                       -- http_timeout
   local _, e2 = robot.http.get("BASE/slow", {timeout = "150ms"})  -- the option
   local _, e3 = robot.http.get("BASE/slow", {timeout = 0.1})
-  return e1.errmsg .. "\n" .. e2.errmsg .. "\n" .. e3.errmsg`))
-	want := "GET " + up.base + "/slow: timed out after 200ms\nGET " + up.base + "/slow: timed out after 150ms\nGET " + up.base + "/slow: timed out after 100ms"
+  local _, e4 = robot.http.get("BASE/slow", {timeout = 1e-10}) -- under a nanosecond: not http_timeout
+  return e1.errmsg .. "\n" .. e2.errmsg .. "\n" .. e3.errmsg .. "\n" .. e4.errmsg`))
+	want := "GET " + up.base + "/slow: timed out after 200ms\nGET " + up.base + "/slow: timed out after 150ms\nGET " + up.base + "/slow: timed out after 100ms\n" +
+		"GET " + up.base + "/slow: timed out after 1ns"
 	if got != want {
 		t.Errorf("timeouts:\n%s\nwant\n%s", got, want)
 	}
