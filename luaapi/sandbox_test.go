@@ -186,6 +186,31 @@ func TestModuleSyntaxErrorFailsTheLoad(t *testing.T) {
 	}
 }
 
+// A module's file name is letters, digits, '_' and '-', as docs/lua.md
+// says: a dot in it would make a second file for one require name
+// (lib/a.b.lua and lib/a/b.lua are both "a.b", and the one read last won,
+// silently), and require's errors would name the other file. Such a name
+// fails the load, naming the file, as a space does.
+func TestModuleFileNamesWithoutDots(t *testing.T) {
+	for name, content := range map[string]string{
+		"lib/a.b.lua":      `return "the dotted file"`,
+		"lib/my menu.lua":  `return {}`,
+		"lib/x/jq.min.lua": `return {}`,
+		"lib/v1.2/x.lua":   `return {}`,
+	} {
+		dir := writeScripts(t, map[string]string{
+			"main.lua":    `local m = require "a.b" robot.text(function() return m end)`,
+			"lib/a/b.lua": `return "lib/a/b.lua"`,
+			name:          content,
+		})
+		_, err := New(Options{Dir: dir, Logger: discardLogger()})
+		want := name + ": cannot be required: module file names use letters, digits, '_' and '-' only"
+		if err == nil || err.Error() != want {
+			t.Errorf("%s: err = %v, want %s", name, err, want)
+		}
+	}
+}
+
 func TestStringLimits(t *testing.T) {
 	rt, _ := startRuntime(t, map[string]string{"s.lua": `
 local tries = {
