@@ -208,6 +208,8 @@ func TestHTTPErrorsAreResults(t *testing.T) {
   try(robot.http.get("http://api.example.com/x", {headers = {["X-A"] = "v\r\nX-Injected: 1"}}))
   try(robot.http.request{method = "TRACE", url = "http://api.example.com/"})
   try(robot.http.get("not a url"))
+  try(robot.http.get("http://bot:SECRET@api.test:badport/x?key=SECRET")) -- not a URL: no password shown
+  try(robot.http.get("http:bot:SECRET@api.test/x"))
   return table.concat(out, "\n")`))
 	port := strings.TrimPrefix(up.base, "http://api.test:")
 	want := strings.Join([]string{
@@ -218,6 +220,8 @@ func TestHTTPErrorsAreResults(t *testing.T) {
 		`GET http://api.example.com/x: header "X-A": the value has a line break (CR or LF), which a header value cannot hold`,
 		`TRACE http://api.example.com/: method "TRACE" is not supported (want GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS)`,
 		`GET "not a url": the URL has no scheme: it starts with http:// or https://`,
+		`GET "http://...@api.test:badport/x": not a URL: invalid port ":badport" after host`,
+		`GET "http:...@api.test/x": the URL has no host`,
 	}, "\n")
 	if got != want {
 		t.Errorf("errors:\n%s\nwant:\n%s", got, want)

@@ -521,10 +521,25 @@ func Redact(u *url.URL) string {
 	return v.String()
 }
 
-// redactText cuts a string that is not a URL at its query, and at 200
-// bytes.
+// redactText shows a string that is not a URL Redact can show: cut at its
+// query and fragment, without what comes before an '@' in its host part
+// (a user and password: "http://...@host:badport/"), and at 200 bytes.
 func redactText(s string) string {
 	s, _, _ = strings.Cut(s, "?")
+	s, _, _ = strings.Cut(s, "#")
+	start := 0 // where the host part starts: after "//", else after the scheme's ':'
+	if i := strings.Index(s, "//"); i >= 0 {
+		start = i + 2
+	} else if i := strings.IndexByte(s, ':'); i >= 0 {
+		start = i + 1
+	}
+	end := len(s)
+	if i := strings.IndexByte(s[start:], '/'); i >= 0 {
+		end = start + i
+	}
+	if at := strings.LastIndexByte(s[start:end], '@'); at >= 0 {
+		s = s[:start] + "..." + s[start+at:]
+	}
 	if len(s) > 200 {
 		s = s[:200] + "..."
 	}
