@@ -177,6 +177,7 @@ func (st *state) appendRules(L *lua.LState, fnName string, w *ruleWalk, v lua.LV
 		if depth >= maxRuleDepth {
 			L.RaiseError("robot.%s: rules nested deeper than %d (does the table contain itself?)", fnName, maxRuleDepth)
 		}
+		v = plainTable(v) // robot.settings.keywords, say
 		for i := 1; i <= v.Len(); i++ {
 			st.appendRules(L, fnName, w, v.RawGetInt(i), depth+1)
 		}
