@@ -122,6 +122,10 @@ func (st *state) filter(L *lua.LState) int {
 		st.appendRules(L, "filter", &w, L.Get(i), 0)
 	}
 	rules := w.rules
+	if len(rules) == 0 {
+		// Empty lists: without rules the filter would answer every text.
+		L.RaiseError("robot.filter: no rules given")
+	}
 	st.register(L, "filter", &handler{fn: fn, typ: "text", rules: rules}, rulesText(rules))
 	L.Push(fn)
 	return 1
