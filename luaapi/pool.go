@@ -111,10 +111,12 @@ func (p *pool) take(ver *version) *state {
 // still holds one: running says so). A state of a version that is no
 // longer current is closed: requests in flight finish on the old scripts,
 // and their states go away with them.
+//
+// The state is among the idle ones before its tokens are given back: a
+// call waiting for a token must find it there, not make a new state (and
+// run every script's top level) that the pool would then have no room to
+// keep.
 func (p *pool) put(st *state, running bool) {
-	if running {
-		p.releaseRun()
-	}
 	keep := st.ver == p.rt.cur.Load() && !st.broken && !p.rt.isClosed()
 	p.mu.Lock()
 	p.inUse--
@@ -123,6 +125,9 @@ func (p *pool) put(st *state, running bool) {
 		st = nil
 	}
 	p.mu.Unlock()
+	if running {
+		p.releaseRun()
+	}
 	if st != nil {
 		st.close()
 	}
