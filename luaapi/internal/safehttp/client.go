@@ -378,7 +378,8 @@ func (e *opError) Unwrap() error { return e.err }
 // checkRedirect follows at most c.redirects redirects, to http(s) only.
 //
 // A redirect to another site (not the first URL's host or a subdomain of
-// it, Go's own rule for Authorization and Cookie) carries none of the
+// it, Go's own rule for Authorization and Cookie; nor http after https)
+// carries none of the
 // script's credentials: the headers it set go along only when they are in
 // redirectHeaders, and a redirect that would send the body again (307,
 // 308) is an error. The script put its key in a header (X-Api-Key,
@@ -412,8 +413,13 @@ var redirectHeaders = map[string]bool{
 	"Referer": true, "User-Agent": true,
 }
 
-// sameSite reports whether to is on the host of from or a subdomain of it.
+// sameSite reports whether to is on the host of from or a subdomain of it,
+// and not plain http where from was https: what went encrypted is not sent
+// again in the clear.
 func sameSite(from, to *url.URL) bool {
+	if from.Scheme == "https" && to.Scheme != "https" {
+		return false
+	}
 	f, t := normalizeHost(from.Hostname()), normalizeHost(to.Hostname())
 	return t == f || strings.HasSuffix(t, "."+f)
 }

@@ -549,3 +549,26 @@ func TestControlHook(t *testing.T) {
 		t.Errorf("rebinding: %v", err)
 	}
 }
+
+// A redirect from https to http is another site as far as credentials go,
+// even on the same host: what the script sent encrypted is not sent again
+// in the clear.
+func TestDowngradeRedirectDropsCredentials(t *testing.T) {
+	var seen http.Header
+	plain := newUpstream(t, func(w http.ResponseWriter, r *http.Request) { seen = r.Header.Clone() })
+	secure := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, plain.URL+"/landed", http.StatusFound)
+	}))
+	defer secure.Close()
+	pool := x509.NewCertPool()
+	pool.AddCert(secure.Certificate())
+	c := newClient(t, Options{Allow: []string{"127.0.0.1"}, RootCAs: pool})
+	_, err := c.Do(context.Background(), &Request{URL: secure.URL + "/hop",
+		Header: http.Header{"Authorization": {"Bearer K1"}, "X-Api-Key": {"K2"}, "Accept": {"text/plain"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen == nil || seen.Get("Authorization") != "" || seen.Get("X-Api-Key") != "" || seen.Get("Accept") != "text/plain" {
+		t.Errorf("the plain http hop got %v", seen)
+	}
+}
