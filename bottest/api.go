@@ -80,7 +80,7 @@ func API() (test []Function, classes []Class) {
 // 2 (1 is the object).
 type method struct {
 	Function
-	impl func(tc *testCase, self any, L *lua.LState) int
+	impl func(tc *testCase, self any, obj *lua.LTable, L *lua.LState) int
 }
 
 // class is a Class with the implementations of its methods.
@@ -106,7 +106,10 @@ func newObject(L *lua.LState, tc *testCase, c *class, self any) *lua.LTable {
 			if L.Get(1) != t {
 				L.RaiseError("%s is a method: call it with a colon, as x:%s(...)", m.Name, m.Name)
 			}
-			return m.impl(tc, self, L)
+			// The arguments a test wrote start at 1, as do the numbers
+			// of "bad argument #1 to send".
+			L.Remove(1)
+			return m.impl(tc, self, t, L)
 		}))
 	}
 	return t
@@ -146,8 +149,8 @@ func (tc *testCase) newT(L *lua.LState) *lua.LTable {
 	return t
 }
 
-func testUser(tc *testCase, _ any, L *lua.LState) int {
-	openid := L.OptString(2, "")
+func testUser(tc *testCase, _ any, _ *lua.LTable, L *lua.LState) int {
+	openid := L.OptString(1, "")
 	if openid == "" {
 		tc.users++
 		openid = fmt.Sprintf("oTestUser%d", tc.users)
@@ -172,8 +175,8 @@ func openidArg(L *lua.LState, n int) string {
 	return ""
 }
 
-func testSession(tc *testCase, _ any, L *lua.LState) int {
-	openid := openidArg(L, 2)
+func testSession(tc *testCase, _ any, _ *lua.LTable, L *lua.LState) int {
+	openid := openidArg(L, 1)
 	data, err := tc.store.LoadSession(tc.ctx, openid)
 	if err != nil {
 		L.RaiseError("t:session(%q): %s", openid, err)
@@ -186,17 +189,17 @@ func testSession(tc *testCase, _ any, L *lua.LState) int {
 	return 1
 }
 
-func testEq(tc *testCase, _ any, L *lua.LState) int {
-	got, want := L.Get(2), L.Get(3)
+func testEq(tc *testCase, _ any, _ *lua.LTable, L *lua.LState) int {
+	got, want := L.Get(1), L.Get(2)
 	if !equal(got, want) {
 		tc.failAt(L, "got %s, want %s", show(got), show(want))
 	}
 	return 0
 }
 
-func testOK(tc *testCase, _ any, L *lua.LState) int {
-	if v := L.Get(2); !lua.LVAsBool(v) {
-		if msg := L.OptString(3, ""); msg != "" {
+func testOK(tc *testCase, _ any, _ *lua.LTable, L *lua.LState) int {
+	if v := L.Get(1); !lua.LVAsBool(v) {
+		if msg := L.OptString(2, ""); msg != "" {
 			tc.failAt(L, "%s", msg)
 		}
 		tc.failAt(L, "got %s, want a true value", show(v))
@@ -204,8 +207,8 @@ func testOK(tc *testCase, _ any, L *lua.LState) int {
 	return 0
 }
 
-func testFail(tc *testCase, _ any, L *lua.LState) int {
-	tc.failAt(L, "%s", L.OptString(2, "failed"))
+func testFail(tc *testCase, _ any, _ *lua.LTable, L *lua.LState) int {
+	tc.failAt(L, "%s", L.OptString(1, "failed"))
 	return 0
 }
 
@@ -220,40 +223,40 @@ var userClass = &class{
 	fields: []Field{{"openid", "string", "the user's openid"}},
 	methods: []method{
 		{Function{Name: "send", Params: []Param{{"text", "string", false}}, Returns: "luarobot.Reply", Doc: "a text message"},
-			sendAs(func(L *lua.LState) simulate.Spec { return simulate.Spec{Type: "text", Text: L.CheckString(2)} })},
+			sendAs(func(L *lua.LState) simulate.Spec { return simulate.Spec{Type: "text", Text: L.CheckString(1)} })},
 		{Function{Name: "image", Params: []Param{{"media_id", "string", true}}, Returns: "luarobot.Reply", Doc: "an image"},
 			sendAs(func(L *lua.LState) simulate.Spec {
-				return simulate.Spec{Type: "image", Fields: optFields(L, 2, "media_id")}
+				return simulate.Spec{Type: "image", Fields: optFields(L, 1, "media_id")}
 			})},
 		{Function{Name: "voice", Params: []Param{{"media_id", "string", true}, {"recognition", "string", true}},
 			Returns: "luarobot.Reply", Doc: "a voice message; recognition is WeChat's transcript"},
 			sendAs(func(L *lua.LState) simulate.Spec {
-				return simulate.Spec{Type: "voice", Fields: optFields(L, 2, "media_id", "recognition")}
+				return simulate.Spec{Type: "voice", Fields: optFields(L, 1, "media_id", "recognition")}
 			})},
 		{Function{Name: "location", Params: []Param{{"x", "number", false}, {"y", "number", false}, {"label", "string", true}},
 			Returns: "luarobot.Reply", Doc: "a location: x the latitude (location_x), y the longitude (location_y)"},
 			sendAs(func(L *lua.LState) simulate.Spec {
-				f := map[string]string{"location_x": numberText(L.CheckNumber(2)), "location_y": numberText(L.CheckNumber(3))}
-				if label := L.OptString(4, ""); label != "" {
+				f := map[string]string{"location_x": numberText(L.CheckNumber(1)), "location_y": numberText(L.CheckNumber(2))}
+				if label := L.OptString(3, ""); label != "" {
 					f["label"] = label
 				}
 				return simulate.Spec{Type: "location", Fields: f}
 			})},
 		{Function{Name: "link", Params: []Param{{"title", "string", false}, {"url", "string", false}}, Returns: "luarobot.Reply", Doc: "a link"},
 			sendAs(func(L *lua.LState) simulate.Spec {
-				return simulate.Spec{Type: "link", Fields: map[string]string{"title": L.CheckString(2), "url": L.CheckString(3)}}
+				return simulate.Spec{Type: "link", Fields: map[string]string{"title": L.CheckString(1), "url": L.CheckString(2)}}
 			})},
 		{Function{Name: "subscribe", Params: []Param{{"key", "string", true}}, Returns: "luarobot.Reply",
 			Doc: "a follow; key is the scene of a parameterised QR code (\"qrscene_42\")"},
-			sendAs(func(L *lua.LState) simulate.Spec { return simulate.Spec{Type: "subscribe", Key: L.OptString(2, "")} })},
+			sendAs(func(L *lua.LState) simulate.Spec { return simulate.Spec{Type: "subscribe", Key: L.OptString(1, "")} })},
 		{Function{Name: "unsubscribe", Returns: "luarobot.Reply", Doc: "an unfollow"},
 			sendAs(func(L *lua.LState) simulate.Spec { return simulate.Spec{Type: "unsubscribe"} })},
 		{Function{Name: "click", Params: []Param{{"key", "string", false}}, Returns: "luarobot.Reply", Doc: "a click on a menu button with that key"},
-			sendAs(func(L *lua.LState) simulate.Spec { return simulate.Spec{Type: "click", Key: L.CheckString(2)} })},
+			sendAs(func(L *lua.LState) simulate.Spec { return simulate.Spec{Type: "click", Key: L.CheckString(1)} })},
 		{Function{Name: "view", Params: []Param{{"url", "string", false}}, Returns: "luarobot.Reply", Doc: "a click on a menu link"},
-			sendAs(func(L *lua.LState) simulate.Spec { return simulate.Spec{Type: "view", Key: L.CheckString(2)} })},
+			sendAs(func(L *lua.LState) simulate.Spec { return simulate.Spec{Type: "view", Key: L.CheckString(1)} })},
 		{Function{Name: "scan", Params: []Param{{"key", "string", false}}, Returns: "luarobot.Reply", Doc: "a follower scanning a QR code with that scene"},
-			sendAs(func(L *lua.LState) simulate.Spec { return simulate.Spec{Type: "scan", Key: L.CheckString(2)} })},
+			sendAs(func(L *lua.LState) simulate.Spec { return simulate.Spec{Type: "scan", Key: L.CheckString(1)} })},
 		{Function{Name: "message", Params: []Param{{"type", "robot.MessageType", false}, {"fields", "table", true}}, Returns: "luarobot.Reply",
 			Doc: "any message or event (\"video\", \"scancode_push\", ...) with its fields by their message names; msg_id sets the MsgId (the same one twice is WeChat's retry)"},
 			sendAs(messageSpec)},
@@ -261,8 +264,8 @@ var userClass = &class{
 }
 
 // sendAs makes a User method that delivers the message spec describes.
-func sendAs(spec func(L *lua.LState) simulate.Spec) func(tc *testCase, self any, L *lua.LState) int {
-	return func(tc *testCase, self any, L *lua.LState) int {
+func sendAs(spec func(L *lua.LState) simulate.Spec) func(tc *testCase, self any, _ *lua.LTable, L *lua.LState) int {
+	return func(tc *testCase, self any, _ *lua.LTable, L *lua.LState) int {
 		s := spec(L)
 		d := tc.deliver(L, self.(*user).openid, s)
 		L.Push(newReply(L, tc, d.reply, d.sent))
@@ -286,10 +289,10 @@ func numberText(n lua.LNumber) string { return strconv.FormatFloat(float64(n), '
 
 // messageSpec reads u:message(type, fields).
 func messageSpec(L *lua.LState) simulate.Spec {
-	s := simulate.Spec{Type: L.CheckString(2), Fields: map[string]string{}}
-	fields, _ := L.Get(3).(*lua.LTable)
-	if fields == nil && L.Get(3) != lua.LNil {
-		L.ArgError(3, "the fields are a table")
+	s := simulate.Spec{Type: L.CheckString(1), Fields: map[string]string{}}
+	fields, _ := L.Get(2).(*lua.LTable)
+	if fields == nil && L.Get(2) != lua.LNil {
+		L.ArgError(2, "the fields are a table")
 	}
 	if fields == nil {
 		return s
@@ -297,7 +300,7 @@ func messageSpec(L *lua.LState) simulate.Spec {
 	fields.ForEach(func(k, v lua.LValue) {
 		name, ok := k.(lua.LString)
 		if !ok {
-			L.ArgError(3, "field names are strings")
+			L.ArgError(2, "field names are strings")
 		}
 		text := fieldText(L, string(name), v)
 		switch name {
@@ -335,11 +338,11 @@ func fieldText(L *lua.LState, name string, v lua.LValue) string {
 		}
 		b, err := luaapi.EncodeJSON(v, false)
 		if err != nil {
-			L.ArgError(3, name+": "+err.Error())
+			L.ArgError(2, name+": "+err.Error())
 		}
 		return string(b)
 	}
-	L.ArgError(3, name+" is a "+v.Type().String()+"; fields are strings, numbers, booleans or tables")
+	L.ArgError(2, name+" is a "+v.Type().String()+"; fields are strings, numbers, booleans or tables")
 	return ""
 }
 
@@ -440,60 +443,60 @@ func textOf(tc *testCase, L *lua.LState, v reply.View, want string) string {
 	return v.Content
 }
 
-func replyExpect(tc *testCase, self any, L *lua.LState) int {
+func replyExpect(tc *testCase, self any, obj *lua.LTable, L *lua.LState) int {
 	v := self.(reply.View)
-	switch want := L.Get(2).(type) {
+	switch want := L.Get(1).(type) {
 	case lua.LString:
 		if got := textOf(tc, L, v, "text "+strconv.Quote(string(want))); got != string(want) {
 			tc.failAt(L, "got %s, want text %s", describe(v), strconv.Quote(string(want)))
 		}
 	case *lua.LTable:
-		if m, ok := subset(want, L.Get(1)); !ok {
+		if m, ok := subset(want, obj); !ok {
 			if m.path == "" {
 				tc.failAt(L, "got %s, want %s", describe(v), show(want))
 			}
 			tc.failAt(L, "reply%s: got %s, want %s (the reply: %s)", m.path, show(m.got), show(m.want), describe(v))
 		}
 	default:
-		L.ArgError(2, "the text of the reply, or a table of its fields")
+		L.ArgError(1, "the text of the reply, or a table of its fields")
 	}
-	L.Push(L.Get(1))
+	L.Push(obj)
 	return 1
 }
 
-func replyExpectContains(tc *testCase, self any, L *lua.LState) int {
-	v, want := self.(reply.View), L.CheckString(2)
+func replyExpectContains(tc *testCase, self any, obj *lua.LTable, L *lua.LState) int {
+	v, want := self.(reply.View), L.CheckString(1)
 	if got := textOf(tc, L, v, "a text containing "+strconv.Quote(want)); !strings.Contains(got, want) {
 		tc.failAt(L, "got %s, want a text containing %s", describe(v), strconv.Quote(want))
 	}
-	L.Push(L.Get(1))
+	L.Push(obj)
 	return 1
 }
 
-func replyExpectMatch(tc *testCase, self any, L *lua.LState) int {
+func replyExpectMatch(tc *testCase, self any, obj *lua.LTable, L *lua.LState) int {
 	v := self.(reply.View)
 	var re *regexp.Regexp
-	if s, ok := L.Get(2).(lua.LString); ok {
+	if s, ok := L.Get(1).(lua.LString); ok {
 		var err error
 		if re, err = regexp.Compile(string(s)); err != nil {
-			L.ArgError(2, err.Error())
+			L.ArgError(1, err.Error())
 		}
-	} else if re, ok = tc.file.sb.Regexp(L.Get(2)); !ok {
-		L.ArgError(2, "a pattern: a string (RE2) or a robot.re")
+	} else if re, ok = tc.file.sb.Regexp(L.Get(1)); !ok {
+		L.ArgError(1, "a pattern: a string (RE2) or a robot.re")
 	}
 	want := "a text matching " + strconv.Quote(re.String())
 	if got := textOf(tc, L, v, want); !re.MatchString(got) {
 		tc.failAt(L, "got %s, want %s", describe(v), want)
 	}
-	L.Push(L.Get(1))
+	L.Push(obj)
 	return 1
 }
 
-func replyExpectNone(tc *testCase, self any, L *lua.LState) int {
+func replyExpectNone(tc *testCase, self any, obj *lua.LTable, L *lua.LState) int {
 	if v := self.(reply.View); v.Type != "success" {
 		tc.failAt(L, "got %s, want no reply (success)", describe(v))
 	}
-	L.Push(L.Get(1))
+	L.Push(obj)
 	return 1
 }
 
@@ -534,16 +537,16 @@ func checkEndpoint(L *lua.LState, n int) string {
 	return e
 }
 
-func apiOn(tc *testCase, _ any, L *lua.LState) int {
-	endpoint := checkEndpoint(L, 2)
+func apiOn(tc *testCase, _ any, _ *lua.LTable, L *lua.LState) int {
+	endpoint := checkEndpoint(L, 1)
 	if credentialEndpoints[endpoint] {
 		L.RaiseError("t.api:on(%q): the fake API issues access tokens and tickets itself; t.api:fail(%q, errcode) makes them fail", endpoint, endpoint)
 	}
-	switch a := L.Get(3).(type) {
+	switch a := L.Get(2).(type) {
 	case *lua.LTable:
 		v, err := luaapi.ToGo(a)
 		if err != nil {
-			L.ArgError(3, err.Error())
+			L.ArgError(2, err.Error())
 		}
 		tc.api.on(endpoint, func(context.Context, fakewechat.Call) any { return v })
 	case *lua.LFunction:
@@ -570,16 +573,16 @@ func apiOn(tc *testCase, _ any, L *lua.LState) int {
 			return v
 		})
 	default:
-		L.ArgError(3, "the answer: a table, or a function of the call returning one")
+		L.ArgError(2, "the answer: a table, or a function of the call returning one")
 	}
 	return 0
 }
 
-func apiFail(tc *testCase, _ any, L *lua.LState) int {
-	endpoint := checkEndpoint(L, 2)
-	code := L.CheckInt(3)
+func apiFail(tc *testCase, _ any, _ *lua.LTable, L *lua.LState) int {
+	endpoint := checkEndpoint(L, 1)
+	code := L.CheckInt(2)
 	if code == 0 {
-		L.ArgError(3, "an errcode other than 0")
+		L.ArgError(2, "an errcode other than 0")
 	}
 	if credentialEndpoints[endpoint] {
 		tc.wechat.FailAlways("/cgi-bin/"+endpoint, code)
@@ -620,10 +623,10 @@ func apiCallsOf(tc *testCase, L *lua.LState, endpoint string) []fakewechat.Call 
 	return out
 }
 
-func apiCalls(tc *testCase, _ any, L *lua.LState) int {
+func apiCalls(tc *testCase, _ any, _ *lua.LTable, L *lua.LState) int {
 	endpoint := ""
-	if L.Get(2) != lua.LNil {
-		endpoint = checkEndpoint(L, 2)
+	if L.Get(1) != lua.LNil {
+		endpoint = checkEndpoint(L, 1)
 	}
 	calls := apiCallsOf(tc, L, endpoint)
 	list := L.CreateTable(len(calls), 0)
@@ -634,11 +637,11 @@ func apiCalls(tc *testCase, _ any, L *lua.LState) int {
 	return 1
 }
 
-func apiExpectCalled(tc *testCase, _ any, L *lua.LState) int {
-	endpoint := checkEndpoint(L, 2)
-	want, _ := L.Get(3).(*lua.LTable)
-	if want == nil && L.Get(3) != lua.LNil {
-		L.ArgError(3, "the fields the call's body has, as a table")
+func apiExpectCalled(tc *testCase, _ any, _ *lua.LTable, L *lua.LState) int {
+	endpoint := checkEndpoint(L, 1)
+	want, _ := L.Get(2).(*lua.LTable)
+	if want == nil && L.Get(2) != lua.LNil {
+		L.ArgError(2, "the fields the call's body has, as a table")
 	}
 	calls := apiCallsOf(tc, L, endpoint)
 	var seen []string
@@ -720,14 +723,14 @@ var fakeResponseClass = &class{
 	},
 }
 
-func httpOn(tc *testCase, _ any, L *lua.LState) int {
-	pattern := L.CheckString(2)
+func httpOn(tc *testCase, _ any, _ *lua.LTable, L *lua.LState) int {
+	pattern := L.CheckString(1)
 	where := callSite(L)
-	switch a := L.Get(3).(type) {
+	switch a := L.Get(2).(type) {
 	case lua.LString, *lua.LTable:
 		res, err := toResponse(a)
 		if err != nil {
-			L.ArgError(3, err.Error())
+			L.ArgError(2, err.Error())
 		}
 		tc.web.on(pattern, func(context.Context, *httpCall) (httpResponse, error) { return res, nil })
 	case *lua.LFunction:
@@ -761,7 +764,7 @@ func httpOn(tc *testCase, _ any, L *lua.LState) int {
 			return res, fnErr
 		})
 	default:
-		L.ArgError(3, "the response: a body string, a table {status=, headers=, body=, json=}, or a function of the request")
+		L.ArgError(2, "the response: a body string, a table {status=, headers=, body=, json=}, or a function of the request")
 	}
 	return 0
 }
@@ -853,7 +856,7 @@ func requestTable(L *lua.LState, c *httpCall) *lua.LTable {
 	return t
 }
 
-func httpCalls(tc *testCase, _ any, L *lua.LState) int {
+func httpCalls(tc *testCase, _ any, _ *lua.LTable, L *lua.LState) int {
 	calls := tc.web.recorded()
 	list := L.CreateTable(len(calls), 0)
 	for i := range calls {
@@ -875,16 +878,16 @@ var clockClass = &class{
 	},
 }
 
-func clockAdvance(tc *testCase, _ any, L *lua.LState) int {
-	d, err := parseAdvance(L.Get(2))
+func clockAdvance(tc *testCase, _ any, _ *lua.LTable, L *lua.LState) int {
+	d, err := parseAdvance(L.Get(1))
 	if err != nil {
-		L.ArgError(2, err.Error())
+		L.ArgError(1, err.Error())
 	}
 	tc.clock.Advance(d)
 	return 0
 }
 
-func clockNow(tc *testCase, _ any, L *lua.LState) int {
+func clockNow(tc *testCase, _ any, _ *lua.LTable, L *lua.LState) int {
 	L.Push(lua.LNumber(tc.clock.Now().Unix()))
 	return 1
 }

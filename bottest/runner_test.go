@@ -98,7 +98,7 @@ func TestFailures(t *testing.T) {
 		`FAIL a Lua error in the test: failing_test.lua:51: attempt to index`,
 		`FAIL the first failure is the one reported: failing_test.lua:55: first`,
 		`FAIL an error in a t.api:on function: failing_test.lua:61: the t.api:on("user/info") function: failing_test.lua:62: the fake broke`,
-		`FAIL a bad argument: failing_test.lua:68: bad argument`,
+		`FAIL a bad argument: failing_test.lua:68: bad argument #1 to location (number expected, got string)`,
 		`FAIL a message type that does not exist: failing_test.lua:72: unknown message type "telegram"`,
 		`1 passed, 15 failed`,
 	}
