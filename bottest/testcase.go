@@ -70,6 +70,7 @@ type testCase struct {
 	sim    *simulate.Simulator
 
 	users  int
+	msgs   int64    // messages delivered, for their MsgIds
 	failed *failure // the first failure
 }
 
@@ -216,6 +217,12 @@ type delivery struct {
 func (tc *testCase) deliver(L *lua.LState, openid string, spec simulate.Spec) *delivery {
 	bot := tc.ensureBot(L)
 	spec.From, spec.To, spec.Time = openid, testAccount, tc.clock.Now().Unix()
+	if typ, err := simulate.TypeName(spec.Type); err == nil && !strings.HasSuffix(typ, "_event") && spec.MsgID == "" {
+		// A MsgId of its own for every message: two must never look like
+		// one message and its retry, however fast they come.
+		tc.msgs++
+		spec.MsgID = strconv.FormatInt(7_000_000_000_000_000_000+tc.msgs, 10)
+	}
 	msg, err := simulate.Build(spec)
 	if err != nil {
 		L.RaiseError("%s", err)
