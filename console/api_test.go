@@ -64,9 +64,9 @@ func TestStatus(t *testing.T) {
 		UptimeSeconds int64     `json:"uptime_seconds"`
 		Mode          string    `json:"mode"`
 		Scripts       struct {
-			Dir                             string
-			Version, Files, Registrations   int
-			LastReload                      struct{ OK bool } `json:"last_reload"`
+			Dir                           string
+			Version, Files, Registrations int
+			LastReload                    struct{ OK bool } `json:"last_reload"`
 		}
 		Deliveries  struct{ Total int64 }
 		AccessToken struct {

@@ -25,8 +25,8 @@ func TestEveryAPIRouteNeedsTheAdminToken(t *testing.T) {
 	bogus := &http.Cookie{Name: "luarobot_console", Value: "made-up-session"}
 	for _, r := range apiRoutes {
 		for name, req := range map[string]request{
-			"nothing":      {method: r.method, path: r.path, body: r.body},
-			"wrong bearer": {method: r.method, path: r.path, body: r.body, bearer: "wrong-token"},
+			"nothing":        {method: r.method, path: r.path, body: r.body},
+			"wrong bearer":   {method: r.method, path: r.path, body: r.body, bearer: "wrong-token"},
 			"made-up cookie": {method: r.method, path: r.path, body: r.body, cookie: bogus},
 		} {
 			a := e.do(req)

@@ -214,7 +214,9 @@ func (e *env) do(r request) answer {
 }
 
 // get and post call the API with the admin token.
-func (e *env) get(path string) answer { return e.do(request{method: "GET", path: path, bearer: adminToken}) }
+func (e *env) get(path string) answer {
+	return e.do(request{method: "GET", path: path, bearer: adminToken})
+}
 
 func (e *env) post(path, body string) answer {
 	return e.do(request{method: "POST", path: path, body: body, bearer: adminToken})

@@ -40,10 +40,11 @@ const (
 	// maxText bounds the message and each attribute value of an entry: a
 	// script that logs a megabyte does not make the ring hold gigabytes.
 	maxText = 4 << 10
-	// minSecret is the shortest secret value that is redacted: shorter
-	// ones (a setting "1", "on") match everywhere and hide nothing.
-	minSecret = 4
 )
+
+// MinSecret is the shortest secret value that is redacted: shorter ones (a
+// setting "1", "on") would match everywhere and hide nothing.
+const MinSecret = 4
 
 // Options configure a Ring.
 type Options struct {
@@ -218,24 +219,35 @@ func (r *Ring) currentReplacer() *strings.Replacer {
 	return r.replacer
 }
 
-// newReplacer replaces each secret of at least minSecret bytes, longest
-// first so that a secret that contains another goes whole.
+// newReplacer replaces each secret of at least MinSecret bytes.
 func newReplacer(secrets []string) (*strings.Replacer, bool) {
+	rep := Replacer(secrets, nil)
+	return rep, rep != nil
+}
+
+// Replacer returns a replacer of every secret of at least MinSecret bytes
+// with Redacted, longest first so that a secret that contains another goes
+// whole; nil when there is none. encode, when set, gives the form a
+// secret takes in the text to redact (inside a JSON string, say).
+func Replacer(secrets []string, encode func(string) string) *strings.Replacer {
 	var long []string
 	for _, s := range secrets {
-		if len(s) >= minSecret {
+		if len(s) >= MinSecret {
 			long = append(long, s)
 		}
 	}
 	if len(long) == 0 {
-		return nil, false
+		return nil
 	}
 	slices.SortFunc(long, func(a, b string) int { return len(b) - len(a) })
 	pairs := make([]string, 0, 2*len(long))
 	for _, s := range slices.Compact(long) {
+		if encode != nil {
+			s = encode(s)
+		}
 		pairs = append(pairs, s, Redacted)
 	}
-	return strings.NewReplacer(pairs...), true
+	return strings.NewReplacer(pairs...)
 }
 
 // Handler returns an slog.Handler that keeps records in the ring and
