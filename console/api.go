@@ -336,6 +336,8 @@ func (c *Console) waitFor(r *http.Request, wait time.Duration, changed func() <-
 			return false
 		case <-r.Context().Done():
 			return false
+		case <-c.done:
+			return false
 		}
 	}
 }
@@ -552,7 +554,7 @@ func (c *Console) logStream(w http.ResponseWriter, r *http.Request) {
 			if err != nil {
 				continue
 			}
-			fmt.Fprintf(&buf, "id: %d\nevent: log\ndata: %s\n", e.ID, bytes.TrimRight(data, "\n"))
+			fmt.Fprintf(&buf, "id: %d\nevent: log\ndata: %s\n\n", e.ID, bytes.TrimRight(data, "\n"))
 			since = e.ID
 		}
 		if len(entries) < maxLogBatch {
@@ -565,6 +567,8 @@ func (c *Console) logStream(w http.ResponseWriter, r *http.Request) {
 				case <-tick.C:
 					buf.WriteString(": keep-alive\n\n")
 				case <-r.Context().Done():
+					return
+				case <-c.done:
 					return
 				}
 			}

@@ -400,8 +400,10 @@ func TestLogStream(t *testing.T) {
 		if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") || res.Header.Get("Content-Security-Policy") == "" {
 			t.Fatalf("stream headers: %v", res.Header)
 		}
+		// An event is its lines up to an empty line: only then does a
+		// browser's EventSource dispatch it.
 		var events []string
-		var id string
+		var id, data string
 		sc := bufio.NewScanner(res.Body)
 		for len(events) < n && sc.Scan() {
 			line := sc.Text()
@@ -409,14 +411,17 @@ func TestLogStream(t *testing.T) {
 			case strings.HasPrefix(line, "id: "):
 				id = strings.TrimPrefix(line, "id: ")
 			case strings.HasPrefix(line, "data: "):
+				data = strings.TrimPrefix(line, "data: ")
+			case line == "" && data != "":
 				var en logEntry
-				if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &en); err != nil {
-					t.Fatalf("event data: %v: %s", err, line)
+				if err := json.Unmarshal([]byte(data), &en); err != nil {
+					t.Fatalf("event data: %v: %s", err, data)
 				}
 				if itoa(en.ID) != id {
 					t.Errorf("event id %s, data id %d", id, en.ID)
 				}
 				events = append(events, id+" "+en.Msg)
+				id, data = "", ""
 			}
 		}
 		return events

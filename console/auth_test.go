@@ -198,7 +198,7 @@ func TestSecurityHeaders(t *testing.T) {
 		if !strings.Contains(csp, "default-src 'self'") || !strings.Contains(csp, "img-src 'self' https: http: data:") || !strings.Contains(csp, "frame-ancestors 'none'") {
 			t.Errorf("%s %s: CSP %q", r.method, r.path, csp)
 		}
-		if a.header.Get("X-Content-Type-Options") != "nosniff" || a.header.Get("Referrer-Policy") != "no-referrer" {
+		if a.header.Get("X-Content-Type-Options") != "nosniff" || a.header.Get("Referrer-Policy") != "same-origin" {
 			t.Errorf("%s %s: headers %v", r.method, r.path, a.header)
 		}
 	}

@@ -137,6 +137,8 @@ type Console struct {
 	version string
 
 	auth *auth
+	done chan struct{} // closed by Close: streams and long polls end
+	once sync.Once
 
 	secretsMu sync.Mutex
 	secrets   []string
@@ -172,7 +174,7 @@ func New(opts Options) (*Console, error) {
 	if opts.Mode == "" {
 		opts.Mode = "plain"
 	}
-	c := &Console{opts: opts, log: opts.Logger, version: buildVersion()}
+	c := &Console{opts: opts, log: opts.Logger, version: buildVersion(), done: make(chan struct{})}
 	c.auth = newAuth(opts.Now)
 	return c, nil
 }
@@ -212,6 +214,13 @@ func (c *Console) Mount(m Mux) {
 	}
 }
 
+// Close ends the log streams and long polls in progress, so that the
+// listener can shut down without waiting for pages left open. The routes
+// keep answering; new streams end at once.
+func (c *Console) Close() {
+	c.once.Do(func() { close(c.done) })
+}
+
 func isStateChange(pattern string) bool {
 	method, _, _ := strings.Cut(pattern, " ")
 	return method != http.MethodGet && method != http.MethodHead
@@ -229,9 +238,11 @@ func secureHeaders(h http.Handler) http.Handler {
 		hd.Set("Content-Security-Policy", contentSecurityPolicy)
 		hd.Set("X-Frame-Options", "DENY")
 		hd.Set("X-Content-Type-Options", "nosniff")
-		// WeChat's picture servers refuse other sites' referrers; no
-		// page of the console needs to tell where a click came from.
-		hd.Set("Referrer-Policy", "no-referrer")
+		// Other sites learn nothing of the console (WeChat's picture
+		// servers refuse other sites' referrers, too). Not no-referrer:
+		// under it the browser sends "Origin: null" with the console's
+		// own POSTs, which the Origin check must refuse.
+		hd.Set("Referrer-Policy", "same-origin")
 		hd.Set("Cache-Control", "no-store")
 		h.ServeHTTP(w, r)
 	})

@@ -73,6 +73,9 @@ type env struct {
 
 type envOptions struct {
 	noSessions bool
+	watch      bool // hot reload, as serve runs it
+	// edit changes the bot's script before it loads.
+	edit func(src string) string
 }
 
 func newEnv(t *testing.T, eo ...envOptions) *env {
@@ -85,6 +88,9 @@ func newEnv(t *testing.T, eo ...envOptions) *env {
 	src, err := os.ReadFile("testdata/bot/bot.lua")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.edit != nil {
+		src = []byte(o.edit(string(src)))
 	}
 	e.write("bot.lua", string(src))
 
@@ -108,6 +114,19 @@ func newEnv(t *testing.T, eo ...envOptions) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.rt.Close() })
+	if o.watch {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); e.rt.Watch(ctx) }()
+		t.Cleanup(func() { cancel(); <-done })
+		deadline := time.Now().Add(10 * time.Second)
+		for !logged(e.ring, "watching the scripts") {
+			if time.Now().After(deadline) {
+				t.Fatal("the scripts folder is not watched after 10 s")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 	var sessions = e.sessions
 	hopts := host.Options{Token: botToken, AppID: appID, EncodingAESKey: aesKey, Dispatcher: e.rt, Sender: send,
 		ReplyTimeout: 2 * time.Second, HandlerTimeout: 20 * time.Second, Logger: e.log}
@@ -138,7 +157,18 @@ func newEnv(t *testing.T, eo ...envOptions) *env {
 	c.Mount(mux)
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)
+	t.Cleanup(c.Close) // before the server closes: it waits for open streams
 	return e
+}
+
+// logged reports whether the ring has a line with message msg.
+func logged(ring *logring.Ring, msg string) bool {
+	for _, e := range ring.Since(0, 0, slog.LevelDebug) {
+		if e.Msg == msg {
+			return true
+		}
+	}
+	return false
 }
 
 // secrets are the values to redact: the configuration's and the Client's
