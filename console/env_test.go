@@ -76,6 +76,9 @@ type envOptions struct {
 	watch      bool // hot reload, as serve runs it
 	// edit changes the bot's script before it loads.
 	edit func(src string) string
+	// relative serves the scripts folder as "scripts", relative to a
+	// temporary working folder (screenshots show no temporary path).
+	relative bool
 }
 
 func newEnv(t *testing.T, eo ...envOptions) *env {
@@ -91,6 +94,11 @@ func newEnv(t *testing.T, eo ...envOptions) *env {
 	}
 	if o.edit != nil {
 		src = []byte(o.edit(string(src)))
+	}
+	if o.relative {
+		t.Chdir(e.dir)
+		e.dir = "scripts"
+		os.Mkdir(e.dir, 0o755)
 	}
 	e.write("bot.lua", string(src))
 

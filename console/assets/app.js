@@ -236,13 +236,14 @@
   window.addEventListener('hashchange', route);
 
   // poll runs step again and again while panel is shown; step returns a
-  // promise (a long poll, or a pause).
+  // promise (a long poll, or a pause). Opening the panel again starts a
+  // new loop, and the old one ends after its step.
   const polling = {};
   function poll(panel, step) {
-    if (polling[panel]) return;
-    polling[panel] = true;
+    const gen = (polling[panel] || 0) + 1;
+    polling[panel] = gen;
     (async () => {
-      while (current === panel && !$('app').hidden) {
+      while (current === panel && polling[panel] === gen && !$('app').hidden) {
         try {
           await step();
         } catch (e) {
@@ -250,7 +251,6 @@
           await sleep(2000);
         }
       }
-      polling[panel] = false;
     })();
   }
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -310,7 +310,9 @@
 
   // ---- Try ----
 
-  const tryState = { user: '', cursor: 0, shown: new Set() };
+  // The chat of one console user: the inbox items shown (by id), the
+  // cursor of the inbox's long poll, the try in flight.
+  const tryState = { user: '', cursor: 0, shown: new Set(), inflight: null };
 
   function chatUser() {
     return 'console-' + ($('try-user').value.trim().replace(/^console-/, '') || 'me');
@@ -416,7 +418,14 @@
     }
   }
 
-  async function send(req, echo) {
+  function send(req, echo) {
+    const p = deliver(req, echo);
+    tryState.inflight = p;
+    p.finally(() => { if (tryState.inflight === p) tryState.inflight = null; });
+    return p;
+  }
+
+  async function deliver(req, echo) {
     outgoing(echo);
     const user = chatUser();
     try {
@@ -477,6 +486,9 @@
     poll('try', async () => {
       const user = tryState.user;
       const ans = await api('GET', '/api/inbox/' + encodeURIComponent(user) + '?since=' + tryState.cursor + '&wait=20');
+      // What a message in flight sends comes back in its answer, after
+      // its reply: wait for it, so that only later messages are "later".
+      while (tryState.inflight) await tryState.inflight.catch(() => {});
       if (user === tryState.user) showItems(ans.items, t('try.later'));
     });
   }
