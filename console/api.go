@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/luarobot/luarobot/host"
 	"github.com/luarobot/luarobot/host/inbox"
 	"github.com/luarobot/luarobot/host/message"
 	"github.com/luarobot/luarobot/host/reply"
@@ -251,9 +252,13 @@ func deliveryLog(entries []logring.Entry, openid string) []logring.Entry {
 	return out
 }
 
+// entryAbout reports whether a log line names the user: by openid, or by
+// the short hash the delivery log gives it (host.UserHash) unless
+// log_user_ids is set.
 func entryAbout(e logring.Entry, openid string) bool {
+	hash := host.UserHash(openid)
 	for _, a := range e.Attrs {
-		if a.Key == "user" && a.Value == openid {
+		if a.Key == "user" && (a.Value == openid || a.Value == hash) {
 			return true
 		}
 	}

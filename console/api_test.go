@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/luarobot/luarobot/host"
 )
 
 // decode reads an answer's JSON into v, failing the test on a non-2xx.
@@ -95,6 +97,11 @@ func TestTryMessageTypes(t *testing.T) {
 	ans := e.try(`{"user":"alice","type":"text","content":"hello"}`)
 	if ans.User != "console-alice" || ans.Reply.Type != "text" || ans.Reply.Content != "echo: hello" || len(ans.Sent) != 0 {
 		t.Errorf("text: %+v", ans)
+	}
+	// The delivery's own log line (the user as its short hash) names the
+	// handler that answered.
+	if !hasLog(ans.Log, "bot.lua:9") || !hasLog(ans.Log, host.UserHash("console-alice")) {
+		t.Errorf("text: no log line of the delivery: %+v", ans.Log)
 	}
 	ans = e.try(`{"user":"alice","type":"click","key":"news"}`)
 	if ans.Reply.Type != "news" || len(ans.Reply.Articles) != 2 || ans.Reply.Articles[0].Title != "LuaRoBot 1.0" || ans.Reply.Articles[0].Img != "https://example.com/cover.jpg" {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/luarobot/luarobot/host/message"
 	"github.com/luarobot/luarobot/host/wxcrypto"
+	"github.com/luarobot/luarobot/metrics"
 	"github.com/luarobot/luarobot/store"
 )
 
@@ -80,6 +81,12 @@ type Options struct {
 	// safe for concurrent use. Deliveries turned away during shutdown are
 	// not refusals.
 	OnRefused func(reason string)
+	// Metrics counts deliveries (luarobot_deliveries_total and
+	// luarobot_delivery_seconds); nil counts nothing.
+	Metrics *metrics.Metrics
+	// LogUserIDs writes openids in the delivery log line instead of their
+	// short hashes (log_user_ids).
+	LogUserIDs bool
 
 	Logger *slog.Logger
 	// Now is the clock (tests); default time.Now.

@@ -23,6 +23,7 @@ const (
 	ReasonMalformed    = "malformed"      // bad query string, XML or envelope
 	ReasonDecrypt      = "decrypt"        // the Encrypt field cannot be decrypted
 	ReasonMethod       = "method"         // neither GET nor POST
+	ReasonCallbackIP   = "callback_ip"    // the caller is not in callback_ips
 )
 
 // refused tells Options.OnRefused.

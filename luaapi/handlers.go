@@ -8,6 +8,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/luarobot/luarobot/host/delivery"
 	"github.com/luarobot/luarobot/host/message"
 	"github.com/luarobot/luarobot/host/reply"
 )
@@ -303,10 +304,11 @@ lists:
 				continue // "": falsy, as in WeRoBot
 			}
 			answer = r
+			delivery.SetHandler(ctx, where(h.fn))
 			break lists
 		}
 	}
-	out, err := encodeJSON(ctx, sess, true)
+	out, err := encodeSession(ctx, sess)
 	if err != nil && ctx.Err() != nil {
 		e := stopped(ctx, "while writing the session")
 		if last != nil {

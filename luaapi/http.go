@@ -221,12 +221,11 @@ func (st *state) doHTTP(L *lua.LState, name string, req *safehttp.Request) int {
 	}
 	var res *safehttp.Response
 	var err error
-	werr := st.wait(L, name, func(ctx context.Context) {
+	// A wait stopped by the deadline raises "stopped: ... (in NAME)", which
+	// the runtime turns back into the call's timeout error.
+	st.waitOrRaise(L, name, func(ctx context.Context) {
 		res, err = st.rt.web.Do(ctx, req)
 	})
-	if werr != nil {
-		L.RaiseError("%s: %s", name, werr)
-	}
 	if err != nil {
 		return pushClientError(L, err)
 	}

@@ -16,6 +16,8 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 	luar "layeh.com/gopher-luar"
+
+	"github.com/luarobot/luarobot/internal/suggest"
 )
 
 // This file is the one home of the `robot` global: every binding a script
@@ -127,7 +129,39 @@ func (st *state) newRobot() *lua.LTable {
 	fn("uuid", newUUID)
 	fn("sleep", st.sleep)
 
-	return st.readOnly(r, "robot")
+	ro := st.readOnly(r, "robot")
+	// The view looks names up in r; a name r lacks is a typo, not nil.
+	r.Metatable = st.unknownMember(r, "robot")
+	return ro
+}
+
+// unknownMember is the metatable of a table behind a read-only view whose
+// missing names raise an error with a suggestion: "robot.subscibe does not
+// exist (did you mean robot.subscribe?)", at load when the typo is at a
+// script's top level, rather than "attempt to call a nil value" from the
+// first user who reaches it.
+func (st *state) unknownMember(t *lua.LTable, name string) *lua.LTable {
+	mt := st.L.CreateTable(0, 1)
+	mt.RawSetString("__index", st.L.NewFunction(func(L *lua.LState) int {
+		key, ok := L.Get(2).(lua.LString)
+		if !ok {
+			L.Push(lua.LNil)
+			return 1
+		}
+		var names []string
+		t.ForEach(func(k, _ lua.LValue) {
+			if s, ok := k.(lua.LString); ok {
+				names = append(names, string(s))
+			}
+		})
+		hint := ""
+		if c := suggest.Closest(string(key), names); c != "" {
+			hint = fmt.Sprintf(" (did you mean %s.%s?)", name, c)
+		}
+		L.RaiseError("%s.%s does not exist%s", name, key, hint)
+		return 0
+	}))
+	return mt
 }
 
 // ---- robot.stats ----
@@ -146,8 +180,10 @@ func (st *state) stats(L *lua.LState) int {
 
 // ---- robot.async, robot.send ----
 
-// maxAsync bounds the robot.async work one call may queue.
-const maxAsync = 32
+// maxAsync bounds the robot.async functions of one delivery, those they
+// queue in turn included (all of them share one handler_timeout: see
+// Runtime.runAsync).
+const maxAsync = 8
 
 func (st *state) queueAsync(L *lua.LState) int {
 	fn := L.CheckFunction(1)
@@ -155,7 +191,7 @@ func (st *state) queueAsync(L *lua.LState) int {
 		L.RaiseError("robot.async runs work after a handler answers; call it from a handler (or robot.on_load), not while the scripts load")
 	}
 	if len(st.async) >= maxAsync {
-		L.RaiseError("robot.async: more than %d functions queued by one handler", maxAsync)
+		L.RaiseError("robot.async: at most %d functions per message, those queued by robot.async functions included", maxAsync)
 	}
 	file, line := callerPos(L)
 	st.async = append(st.async, asyncJob{fn: fn, where: posString(file, line)})
@@ -176,9 +212,9 @@ func (st *state) send(L *lua.LState) int {
 	if st.rt.opts.Send == nil {
 		return pushClientError(L, errors.New("robot.send: sending needs app_id and app_secret in the configuration"))
 	}
-	done := st.goCall(L, "robot.send")
-	err = st.rt.opts.Send(st.ctx(), openid, r)
-	done()
+	st.waitOrRaise(L, "robot.send", func(ctx context.Context) {
+		err = st.rt.opts.Send(ctx, openid, r)
+	})
 	if err != nil {
 		return pushClientError(L, err)
 	}
@@ -200,7 +236,7 @@ func (st *state) ctx() context.Context {
 // newClient builds robot.client: the Client's bindings; without a Client
 // every method still exists and answers nil and an error saying why.
 func (st *state) newClient() lua.LValue {
-	return st.readOnly(newClientTable(st.L, st.rt.opts.Client, st.goCall), "robot.client")
+	return st.readOnly(newClientTable(st.L, st.rt.opts.Client, st.waitOrRaise), "robot.client")
 }
 
 // ---- robot.config ----

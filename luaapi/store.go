@@ -1,6 +1,7 @@
 package luaapi
 
 import (
+	"context"
 	"math"
 	"time"
 
@@ -24,9 +25,9 @@ func (st *state) newStoreTable() *lua.LTable {
 	t := L.CreateTable(0, 4)
 	t.RawSetString("get", L.NewFunction(func(L *lua.LState) int {
 		key := st.storeKey(L, "get")
-		done := st.goCall(L, "robot.store.get")
-		data, err := st.rt.opts.Values.Get(st.ctx(), key)
-		done()
+		var data []byte
+		var err error
+		st.waitOrRaise(L, "robot.store.get", func(ctx context.Context) { data, err = st.rt.opts.Values.Get(ctx, key) })
 		if err != nil {
 			L.RaiseError("robot.store.get(%q): %s", key, err)
 		}
@@ -52,9 +53,10 @@ func (st *state) newStoreTable() *lua.LTable {
 			}
 			ttl = time.Duration(secs * float64(time.Second))
 		}
-		defer st.goCall(L, "robot.store.set")()
 		if v == lua.LNil {
-			if err := st.rt.opts.Values.Delete(st.ctx(), key); err != nil {
+			var err error
+			st.waitOrRaise(L, "robot.store.set", func(ctx context.Context) { err = st.rt.opts.Values.Delete(ctx, key) })
+			if err != nil {
 				L.RaiseError("robot.store.set(%q, nil): %s", key, err)
 			}
 			return 0
@@ -63,15 +65,17 @@ func (st *state) newStoreTable() *lua.LTable {
 		if err != nil {
 			L.RaiseError("robot.store.set(%q): %s", key, err)
 		}
-		if err := st.rt.opts.Values.Set(st.ctx(), key, data, ttl); err != nil {
+		st.waitOrRaise(L, "robot.store.set", func(ctx context.Context) { err = st.rt.opts.Values.Set(ctx, key, data, ttl) })
+		if err != nil {
 			L.RaiseError("robot.store.set(%q): %s", key, err)
 		}
 		return 0
 	}))
 	t.RawSetString("delete", L.NewFunction(func(L *lua.LState) int {
 		key := st.storeKey(L, "delete")
-		defer st.goCall(L, "robot.store.delete")()
-		if err := st.rt.opts.Values.Delete(st.ctx(), key); err != nil {
+		var err error
+		st.waitOrRaise(L, "robot.store.delete", func(ctx context.Context) { err = st.rt.opts.Values.Delete(ctx, key) })
+		if err != nil {
 			L.RaiseError("robot.store.delete(%q): %s", key, err)
 		}
 		return 0
@@ -82,9 +86,9 @@ func (st *state) newStoreTable() *lua.LTable {
 		if n != math.Trunc(n) || math.Abs(n) > maxSafeInteger {
 			L.ArgError(2, "incr adds an integer")
 		}
-		done := st.goCall(L, "robot.store.incr")
-		v, err := st.rt.opts.Values.Incr(st.ctx(), key, int64(n))
-		done()
+		var v int64
+		var err error
+		st.waitOrRaise(L, "robot.store.incr", func(ctx context.Context) { v, err = st.rt.opts.Values.Incr(ctx, key, int64(n)) })
 		if err != nil {
 			L.RaiseError("robot.store.incr(%q): %s", key, err)
 		}

@@ -177,7 +177,7 @@ func (st *state) sleep(L *lua.LState) int {
 	}
 	st.checkLoaded(L, "robot.sleep")
 	d := time.Duration(math.Min(secs, float64(math.MaxInt64/2)/float64(time.Second)) * float64(time.Second))
-	err := st.wait(L, "robot.sleep", func(ctx context.Context) {
+	st.waitOrRaise(L, "robot.sleep", func(ctx context.Context) {
 		t := time.NewTimer(d)
 		defer t.Stop()
 		select {
@@ -185,9 +185,6 @@ func (st *state) sleep(L *lua.LState) int {
 		case <-ctx.Done():
 		}
 	})
-	if err != nil {
-		L.RaiseError("robot.sleep: %s", err)
-	}
 	return 0
 }
 
