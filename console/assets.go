@@ -4,6 +4,7 @@ import (
 	"embed"
 	"io/fs"
 	"net/http"
+	"strings"
 )
 
 // The page is plain HTML, CSS and JavaScript, embedded: nothing to build,
@@ -22,5 +23,9 @@ func (c *Console) servePage(w http.ResponseWriter, r *http.Request) {
 
 // serveAsset is GET /assets/...: the page's script and styles.
 func (c *Console) serveAsset(w http.ResponseWriter, r *http.Request) {
+	if strings.HasSuffix(r.URL.Path, "/") {
+		http.NotFound(w, r) // files only: no listing
+		return
+	}
 	http.StripPrefix("/assets/", http.FileServerFS(assets)).ServeHTTP(w, r)
 }

@@ -202,6 +202,9 @@ func TestSecurityHeaders(t *testing.T) {
 			t.Errorf("%s %s: headers %v", r.method, r.path, a.header)
 		}
 	}
+	if a := e.do(request{method: "GET", path: "/assets/"}); a.status != http.StatusNotFound {
+		t.Errorf("/assets/ lists the files: %d", a.status)
+	}
 	page := e.do(request{method: "GET", path: "/"})
 	if page.status != http.StatusOK || !strings.Contains(page.body, `<script src="/assets/app.js"`) || strings.Contains(page.body, "<script>") {
 		t.Errorf("page: %d, inline script or no app.js:\n%s", page.status, page.body)
