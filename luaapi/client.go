@@ -177,6 +177,7 @@ func clientQueryValues(v lua.LValue, depth int, count *int) ([]string, error) {
 			return nil, fmt.Errorf("lists nested deeper than %d (does the table contain itself?)", maxQueryDepth)
 		}
 		var out []string
+		v = plainTable(v)
 		for i := 1; i <= v.Len(); i++ {
 			vs, err := clientQueryValues(v.RawGetInt(i), depth+1, count)
 			if err != nil {

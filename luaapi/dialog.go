@@ -247,7 +247,7 @@ func (st *state) dialogOptions(L *lua.LState, def *dialogDef, opts *lua.LTable) 
 	fail := func(format string, args ...any) {
 		L.RaiseError("robot.dialog %q: %s", def.name, fmt.Sprintf(format, args...))
 	}
-	opts.ForEach(func(k, v lua.LValue) {
+	plainTable(opts).ForEach(func(k, v lua.LValue) {
 		switch k.String() {
 		case "timeout":
 			d, err := parseDuration(v)
@@ -295,6 +295,7 @@ func stringList(v lua.LValue, out *[]string) error {
 		*out = append(*out, string(v))
 		return nil
 	case *lua.LTable:
+		v = plainTable(v)
 		n := v.Len()
 		if n == 0 {
 			return errors.New("the list is empty")
@@ -914,7 +915,7 @@ func (st *state) stepOptions(L *lua.LState, n int, s *stepSpec, check *lua.LValu
 	if !ok {
 		L.RaiseError("d:%s: the options are a table {retry=, tries=}, not %s", s.kind, describe(v))
 	}
-	opts.ForEach(func(k, v lua.LValue) {
+	plainTable(opts).ForEach(func(k, v lua.LValue) {
 		switch k.String() {
 		case "retry":
 			s.retry = v

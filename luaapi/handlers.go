@@ -123,6 +123,10 @@ func (st *state) filter(L *lua.LState) int {
 		st.appendRules(L, "filter", &w, L.Get(i), 0)
 	}
 	rules := w.rules
+	if len(rules) == 0 {
+		// Empty lists: without rules the filter would answer every text.
+		L.RaiseError("robot.filter: no rules given")
+	}
 	st.register(L, "filter", &handler{fn: fn, typ: "text", rules: rules}, rulesText(rules))
 	L.Push(fn)
 	return 1
@@ -178,6 +182,7 @@ func (st *state) appendRules(L *lua.LState, fnName string, w *ruleWalk, v lua.LV
 		if depth >= maxRuleDepth {
 			L.RaiseError("robot.%s: rules nested deeper than %d (does the table contain itself?)", fnName, maxRuleDepth)
 		}
+		v = plainTable(v) // robot.settings.keywords, say
 		for i := 1; i <= v.Len(); i++ {
 			st.appendRules(L, fnName, w, v.RawGetInt(i), depth+1)
 		}

@@ -201,7 +201,8 @@ func parseTimeout(v lua.LValue) (time.Duration, error) {
 		if math.IsNaN(f) || f <= 0 {
 			return 0, errors.New(usage)
 		}
-		return time.Duration(math.Min(f, 1e6) * float64(time.Second)), nil
+		// At least a nanosecond: a duration of 0 means "http_timeout".
+		return max(time.Duration(math.Min(f, 1e6)*float64(time.Second)), 1), nil
 	case lua.LString:
 		d, err := time.ParseDuration(string(v))
 		if err != nil || d <= 0 {

@@ -111,6 +111,11 @@ func (p *pool) take(ver *version) *state {
 // still holds one: running says so). A state of a version that is no
 // longer current is closed: requests in flight finish on the old scripts,
 // and their states go away with them.
+//
+// The state is among the idle ones before its tokens are given back: a
+// call waiting for a token must find it there, not make a new state (and
+// run every script's top level) that the pool would then have no room to
+// keep.
 func (p *pool) put(st *state, running bool) {
 	keep := st.ver == p.rt.cur.Load() && !st.broken && !p.rt.isClosed()
 	p.mu.Lock()
@@ -120,9 +125,6 @@ func (p *pool) put(st *state, running bool) {
 		st = nil
 	}
 	p.mu.Unlock()
-	// The tokens go back only once the state is idle: a call waiting for
-	// them then finds it, instead of making a new state (and running every
-	// script's top level again) while this one is on its way back.
 	if running {
 		p.releaseRun()
 	}

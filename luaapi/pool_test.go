@@ -365,3 +365,34 @@ end)`}, Options{PoolSize: 1, Send: send})
 	}
 	eventually(t, "every pool token to be back", func() bool { return tokensBack(rt) })
 }
+
+// A call that waits for a pool slot finds the state the call before it
+// gave back: a state goes back to the idle ones before its slot is free.
+// The other way round, the waiter woke up to an empty pool and made a new
+// state — every script's top level run again, per-state caches lost —
+// which the pool then closed for want of room: under contention states
+// were made and thrown away all the time. With pool_size 1 the pool never
+// needs a second state.
+func TestBusyPoolReusesItsStates(t *testing.T) {
+	rt, logs := startRuntime(t, map[string]string{"a.lua": `
+print("a Lua state is made")
+local served = 0
+robot.text(function() served = served + 1 return tostring(served) end)`}, Options{PoolSize: 1})
+	var wg sync.WaitGroup
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 50; i++ {
+				answer(t, rt, "x")
+			}
+		}()
+	}
+	wg.Wait()
+	if got := answer(t, rt, "x"); got != "801" {
+		t.Errorf("the last of 801 messages was the state's message %s", got)
+	}
+	if n := strings.Count(logs.String(), "a Lua state is made"); n != 1 {
+		t.Errorf("%d states were made for pool_size 1", n)
+	}
+}

@@ -168,6 +168,7 @@ func (w *goWalk) value(v lua.LValue, depth int) (any, error) {
 		if depth >= maxDepth {
 			return nil, valueErrorf("tables nested deeper than %d (does a table contain itself?)", maxDepth)
 		}
+		v = plainTable(v)
 		if n := sequenceLen(v); n > 0 {
 			out := make([]any, n)
 			for i := 1; i <= n; i++ {
@@ -437,6 +438,7 @@ func (e *jsonEncoder) value(v lua.LValue, depth int) error {
 		if depth >= maxDepth {
 			return valueErrorf("tables nested deeper than %d (does a table contain itself?)", maxDepth)
 		}
+		v = plainTable(v)
 		if len(e.buf) > e.limit {
 			return e.tooLong()
 		}
