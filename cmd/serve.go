@@ -84,6 +84,8 @@ func serveCommand(args []string) error {
 // serve runs the host until ctx ends. ready, when not nil, receives the
 // listening address (tests).
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- string) (err error) {
+	// The console's log ring sees every line from here on (console.go).
+	cons, log := newServeConsole(&cfg, log)
 	st, err := storeopen.OpenContext(ctx, store.Options{
 		Kind:       cfg.SessionStorage,
 		Path:       cfg.DB,
@@ -143,6 +145,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 	if api != nil {
 		send = api.SendReply
 	}
+	// Console users' messages stay in the console.
+	send = cons.wrapSender(send)
+	cons.setSecrets(adm.token, api)
 
 	// robot.stats() reads the handler's counters; the handler is made
 	// after the runtime (it dispatches to it), hence the indirection.
@@ -245,6 +250,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 		return err
 	}
 	handler.Store(h)
+	stopConsole, err := cons.mount(adm, h, rt, sessions, api, log)
+	if err != nil {
+		return err
+	}
+	defer stopConsole()
 
 	mux := http.NewServeMux()
 	mux.Handle(cfg.Path, h)
