@@ -57,6 +57,11 @@ type Options struct {
 	// the guarded client's own transport: a test answers them with fakes,
 	// and nothing reaches the network.
 	HTTPTransport http.RoundTripper
+	// WrapSender, when set, wraps what delivers replies through the
+	// customer-service API (late replies, the rest of long texts,
+	// robot.send): the Client's SendReply, or nil without a Client. serve's
+	// console keeps its own users' messages that way.
+	WrapSender func(host.SendFunc) host.SendFunc
 	// Metrics, when set, counts what the bot does (deliveries, refusals,
 	// handler errors, reloads, WeChat API calls, token fetches, robot.http
 	// requests, Lua states) for the admin listener's /metrics.
@@ -74,6 +79,9 @@ type Bot struct {
 	Runtime *luaapi.Runtime
 	// Handler answers WeChat's requests.
 	Handler *host.Handler
+	// Sessions is the store of the users' sessions; nil with
+	// session_storage = "off".
+	Sessions store.Sessions
 
 	log         *slog.Logger
 	stopRefresh context.CancelFunc
@@ -149,6 +157,9 @@ func New(ctx context.Context, opts Options) (_ *Bot, err error) {
 	if b.Client != nil {
 		send = b.Client.SendReply
 	}
+	if opts.WrapSender != nil {
+		send = opts.WrapSender(send)
+	}
 
 	// robot.stats() reads the handler's counters; the handler is made
 	// after the runtime (it dispatches to it), hence the indirection.
@@ -203,9 +214,9 @@ func New(ctx context.Context, opts Options) (_ *Bot, err error) {
 	if cfg.SessionStorage == store.KindRedis {
 		dedup = st
 	}
-	var sessions store.Sessions = st
+	b.Sessions = st
 	if cfg.SessionStorage == store.KindOff {
-		sessions = nil
+		b.Sessions = nil
 	}
 	callers, err := callbackCallers(ctx, cfg, b.Client, st, log)
 	if err != nil {
@@ -232,7 +243,7 @@ func New(ctx context.Context, opts Options) (_ *Bot, err error) {
 		// messages; each reply goes back under its request's key.
 		EncodingAESKeyPrevious: cfg.EncodingAESKeyPrevious,
 		Dispatcher:             b.Runtime,
-		Sessions:               sessions,
+		Sessions:               b.Sessions,
 		Dedup:                  dedup,
 		SharedStore:            cfg.SessionStorage == store.KindRedis,
 		Sender:                 send,

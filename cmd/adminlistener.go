@@ -25,6 +25,8 @@ const generatedAdminTokenKey = "luarobot:admin_token"
 type adminListener struct {
 	metrics *metrics.Metrics // nil when off: nobody could scrape it
 	handler *admin.Handler
+	token   string // admin_token, configured or generated: the console redacts it
+	url     string // where it listens, for the console's log line
 	srv     *http.Server
 	done    chan struct{}
 }
@@ -61,6 +63,8 @@ func startAdmin(ctx context.Context, cfg config.Config, st store.Store, log *slo
 	a := &adminListener{
 		metrics: m,
 		handler: h,
+		token:   token,
+		url:     "http://" + ln.Addr().String() + "/",
 		srv: &http.Server{
 			Handler:           h,
 			ReadHeaderTimeout: 10 * time.Second,
@@ -71,7 +75,7 @@ func startAdmin(ctx context.Context, cfg config.Config, st store.Store, log *slo
 		},
 		done: make(chan struct{}),
 	}
-	log.Info("admin listening", "url", "http://"+ln.Addr().String()+"/", "endpoints", "/healthz /readyz /metrics")
+	log.Info("admin listening", "url", a.url, "endpoints", "/healthz /readyz /metrics, the console at /")
 	go func() {
 		defer close(a.done)
 		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -72,6 +72,8 @@ func serveCommand(args []string) error {
 // serve runs the host until ctx ends. ready, when not nil, receives the
 // listening address (tests).
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- string) (err error) {
+	// The console's log ring sees every line from here on (console.go).
+	cons, log := newServeConsole(&cfg, log)
 	st, err := app.OpenStore(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -97,14 +99,18 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 		return err
 	}
 	defer adm.stop()
+	cons.setSecrets(adm.token, nil)
 
 	// A process-wide setting, so serve's and not the bot's (luarobot test
 	// builds many bots in one process).
 	setGoMemoryLimit(cfg.LuaMemoryLimit, log)
-	bot, err := app.New(ctx, app.Options{Config: cfg, Store: st, Logger: log, Metrics: adm.metrics})
+	bot, err := app.New(ctx, app.Options{Config: cfg, Store: st, Logger: log, Metrics: adm.metrics,
+		// Console users' messages stay in the console.
+		WrapSender: cons.wrapSender})
 	if err != nil {
 		return err
 	}
+	cons.setSecrets(adm.token, bot.Client)
 	scriptsLoaded.Store(true)
 	// Closed last among the deferred (after the listener stopped and the
 	// watcher ended), with its own deadline when Close below was not
@@ -127,6 +133,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 	}()
 	defer func() { stopWatch(); <-watched }()
 	h := bot.Handler
+	stopConsole, err := cons.mount(adm, h, bot.Runtime, bot.Sessions, bot.Client, log)
+	if err != nil {
+		return err
+	}
+	defer stopConsole()
 
 	mux := http.NewServeMux()
 	mux.Handle(cfg.Path, h)

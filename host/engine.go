@@ -124,6 +124,9 @@ func (e *engine) goWork(what string, f func()) bool {
 type outcome struct {
 	body []byte
 	then func()
+	// rest is what then sends: the parts of a long text after the first
+	// (console.go sends them itself, before it answers).
+	rest []reply.Reply
 }
 
 func (o outcome) done() {
@@ -198,7 +201,7 @@ func (e *engine) runAndWait(reqCtx, ctx context.Context, key string, msg *messag
 			return outcome{}, nil
 		}
 		e.setFinal(ctx, key, pendingRecord, record{state: statePassive, payload: res.first})
-		return outcome{body: res.first, then: e.sendRestLater(msg.Source, res.parts[1:])}, nil
+		return outcome{body: res.first, rest: res.parts[1:], then: e.sendRestLater(msg.Source, res.parts[1:])}, nil
 	case <-timer.C:
 	case <-reqCtx.Done():
 	}

@@ -99,6 +99,10 @@ type Handler struct {
 	keys   *wxcrypto.Keys
 	log    *slog.Logger
 	engine *engine
+	// errorPages admits one robot.error_page call at a time: unsigned
+	// requests cost nothing to send, and each may hold a Lua state for
+	// errorPageTimeout. The others get the built-in page.
+	errorPages chan struct{}
 }
 
 // New checks the options and builds a Handler. Close it to wait for the
@@ -133,7 +137,7 @@ func New(opts Options) (*Handler, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	h := &Handler{opts: opts, log: opts.Logger}
+	h := &Handler{opts: opts, log: opts.Logger, errorPages: make(chan struct{}, 1)}
 	if opts.EncodingAESKey != "" {
 		k, err := wxcrypto.NewKeys(opts.EncodingAESKey, opts.EncodingAESKeyPrevious, opts.AppID)
 		if err != nil {
@@ -213,6 +217,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// is bound too, so that it cannot carry a forged message later.
 		h.bindQuery(r.Context(), start, q, h.echoBinding(q.Echostr))
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		// echostr is whatever the signed query carries: never let a
+		// browser take it for HTML.
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		io.WriteString(w, q.Echostr)
 	case http.MethodPost:
 		if err := h.serveMessage(w, r, q, start); err != nil {
@@ -363,13 +370,18 @@ func (h *Handler) forbidden(w http.ResponseWriter, r *http.Request, reason, why 
 	page := ""
 	if pager, ok := h.opts.Dispatcher.(ErrorPager); ok {
 		// Unauthenticated requests must not tie up the handlers' Lua
-		// states: the custom page gets a moment, then the built-in one
-		// answers.
-		ctx, cancel := context.WithTimeout(r.Context(), errorPageTimeout)
-		if p, ok := pager.ErrorPage(ctx, url); ok {
-			page = p
+		// states: the custom page gets a moment, one request at a time,
+		// then the built-in one answers.
+		select {
+		case h.errorPages <- struct{}{}:
+			ctx, cancel := context.WithTimeout(r.Context(), errorPageTimeout)
+			if p, ok := pager.ErrorPage(ctx, url); ok {
+				page = p
+			}
+			cancel()
+			<-h.errorPages
+		default:
 		}
-		cancel()
 	}
 	if page == "" {
 		page = defaultErrorPage(url)

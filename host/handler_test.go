@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,6 +27,64 @@ func TestEchostrHandshake(t *testing.T) {
 	code, body := serve(h, httptest.NewRequest(http.MethodGet, "/?"+q.Encode(), nil))
 	if code != http.StatusOK || string(body) != "5837397520" {
 		t.Errorf("handshake = %d %q, want 200 and the echostr", code, body)
+	}
+	// echostr is the caller's text: a browser must not sniff it as HTML.
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/?"+w.query(url.Values{"echostr": {"<script>x</script>"}}).Encode(), nil))
+	if rec.Header().Get("X-Content-Type-Options") != "nosniff" || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/plain") {
+		t.Errorf("echostr answer headers = %v, want text/plain and nosniff", rec.Header())
+	}
+}
+
+// slowPager is an error page that takes its time, counting how many
+// renderings run at once.
+type slowPager struct {
+	funcDispatcher
+	running, most *atomic.Int32
+}
+
+func (p slowPager) ErrorPage(ctx context.Context, url string) (string, bool) {
+	n := p.running.Add(1)
+	defer p.running.Add(-1)
+	for {
+		m := p.most.Load()
+		if n <= m || p.most.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	select {
+	case <-time.After(200 * time.Millisecond):
+	case <-ctx.Done():
+	}
+	return "<p>custom</p>", true
+}
+
+// Unsigned requests cost an attacker nothing: however many arrive at once,
+// robot.error_page renders one at a time and the others get the built-in
+// page, so they cannot occupy the Lua states that answer WeChat.
+func TestErrorPagesOneAtATime(t *testing.T) {
+	var running, most atomic.Int32
+	h := newHandler(t, host.Options{Dispatcher: slowPager{echo, &running, &most}})
+	var wg sync.WaitGroup
+	var custom, builtin atomic.Int32
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, body := serve(h, httptest.NewRequest(http.MethodGet, "/?signature=bad&timestamp=1&nonce=2", nil))
+			switch {
+			case code != http.StatusForbidden:
+				t.Errorf("status %d", code)
+			case strings.Contains(string(body), "custom"):
+				custom.Add(1)
+			case strings.Contains(string(body), "WeChat"):
+				builtin.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if most.Load() != 1 || custom.Load() < 1 || custom.Load()+builtin.Load() != 20 {
+		t.Errorf("custom pages rendered at once: %d (want 1); custom %d, built-in %d of 20", most.Load(), custom.Load(), builtin.Load())
 	}
 }
 

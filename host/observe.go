@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/luarobot/luarobot/host/inbox"
 	"github.com/luarobot/luarobot/host/message"
 	"github.com/luarobot/luarobot/metrics"
 )
@@ -50,7 +51,7 @@ func resultObservation(res result, answered time.Duration, answeredOutcome strin
 
 // observe counts the delivery and writes its log line.
 func (e *engine) observe(msg *message.Message, o observation) {
-	e.opts.Metrics.Delivery(msg.Type, o.outcome, isConsoleUser(msg.Source), o.answered)
+	e.opts.Metrics.Delivery(msg.Type, o.outcome, inbox.IsConsoleUser(msg.Source), o.answered)
 	level := slog.LevelInfo
 	if o.outcome == metrics.Error {
 		level = slog.LevelError
@@ -101,12 +102,6 @@ func UserHash(openid string) string {
 	sum := sha256.Sum256([]byte(openid))
 	return hex.EncodeToString(sum[:4])
 }
-
-// consoleUserPrefix marks the console's users (console-<name>): their
-// deliveries are counted apart.
-const consoleUserPrefix = "console-"
-
-func isConsoleUser(openid string) bool { return strings.HasPrefix(openid, consoleUserPrefix) }
 
 // roundDuration keeps a log's durations readable: 3.12ms, 4.001s.
 func roundDuration(d time.Duration) time.Duration {

@@ -43,6 +43,7 @@ type version struct {
 	// Learnt from the state that validated the version.
 	hasErrorPage bool
 	handlers     int
+	report       []registration // what the scripts register, for Loaded
 
 	// loading names the script whose top level the validating state runs,
 	// for the error when it does not come back.

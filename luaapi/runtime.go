@@ -154,6 +154,8 @@ type Runtime struct {
 	running atomic.Int64 // calls running Lua (abandoned ones included), and states being made
 
 	dialogMem dialogMemory // dialog records, with DialogMemory
+
+	inspect inspection // reload history and the last handler error (inspect.go)
 }
 
 // New loads the scripts of opts.Dir and returns a Runtime serving them. It
@@ -221,6 +223,7 @@ func (rt *Runtime) Dispatch(ctx context.Context, msg *message.Message, session [
 	})
 	if err != nil {
 		rt.countError(err)
+		rt.noteHandlerError(err)
 		return nil, nil, err
 	}
 	res := v.(dispatchResult)
@@ -291,7 +294,9 @@ func (rt *Runtime) reload(ctx context.Context, force bool) error {
 	}
 	defer done()
 	old := rt.cur.Load()
+	start := time.Now()
 	err = rt.load(ctx, gen, old, force)
+	rt.noteReload(start, old, err)
 	switch {
 	case err == nil:
 	case errors.Is(err, errSuperseded):
@@ -395,6 +400,7 @@ func (rt *Runtime) commit(gen uint64, ver *version, st *state, start time.Time) 
 	}
 	ver.hasErrorPage = st.errorPage != nil
 	ver.handlers = len(st.report)
+	ver.report = st.report
 	rt.cur.Store(ver)
 	rt.pool.prune(ver)
 	onLoad := len(st.onLoad)

@@ -97,6 +97,8 @@ type credential struct {
 	retryAt    time.Time
 	rejections int
 	unsettled  atomic.Bool // failures or rejections > 0: confirm has work
+
+	fetches atomic.Int64 // successful fetches from WeChat (tokenstate.go)
 }
 
 // get returns a usable value: the cached one, else the stored one, else a
@@ -265,6 +267,7 @@ func (cr *credential) refresh(ctx context.Context, save bool) (store.Token, map[
 	}
 	cr.c.log.Info("fetched a new credential from wechat", "credential", cr.name, "use_until", t.Expires.Format(time.RFC3339))
 	cr.fetched()
+	cr.fetches.Add(1)
 	if !save {
 		return t, raw, nil
 	}

@@ -1,0 +1,219 @@
+package console_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// apiRoutes is every route of the API, with a body that would be valid.
+var apiRoutes = []struct{ method, path, body string }{
+	{"GET", "/api/status", ""},
+	{"POST", "/api/try", `{"user":"me","type":"text","content":"hi"}`},
+	{"GET", "/api/inbox/me", ""},
+	{"GET", "/api/scripts", ""},
+	{"GET", "/api/log", ""},
+	{"GET", "/api/log/stream", ""},
+	{"GET", "/api/sessions/console-me", ""},
+	{"DELETE", "/api/sessions/console-me", ""},
+}
+
+func TestEveryAPIRouteNeedsTheAdminToken(t *testing.T) {
+	e := newEnv(t)
+	bogus := &http.Cookie{Name: "luarobot_console", Value: "made-up-session"}
+	for _, r := range apiRoutes {
+		for name, req := range map[string]request{
+			"nothing":        {method: r.method, path: r.path, body: r.body},
+			"wrong bearer":   {method: r.method, path: r.path, body: r.body, bearer: "wrong-token"},
+			"made-up cookie": {method: r.method, path: r.path, body: r.body, cookie: bogus},
+		} {
+			a := e.do(req)
+			if a.status != http.StatusUnauthorized || !strings.Contains(a.body, `"error"`) {
+				t.Errorf("%s %s with %s: %d %s, want 401 with a JSON error", r.method, r.path, name, a.status, a.body)
+			}
+			if a.header.Get("Content-Security-Policy") == "" {
+				t.Errorf("%s %s 401 has no CSP", r.method, r.path)
+			}
+		}
+	}
+}
+
+func TestBearerAndCookieBothWork(t *testing.T) {
+	e := newEnv(t)
+	cookie := e.login()
+	if !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode || cookie.Path != "/" {
+		t.Errorf("cookie = %+v: want HttpOnly, SameSite=Strict, Path=/", cookie)
+	}
+	if strings.Contains(cookie.Value, adminToken) {
+		t.Error("the cookie holds the admin token")
+	}
+	e.post("/api/try", `{"user":"me","content":"count"}`) // a session to read and delete
+	for _, r := range apiRoutes {
+		if r.path == "/api/log/stream" {
+			continue // tested in TestLogStream
+		}
+		for name, req := range map[string]request{
+			"bearer": {method: r.method, path: r.path, body: r.body, bearer: adminToken, origin: "-"},
+			"cookie": {method: r.method, path: r.path, body: r.body, cookie: cookie},
+		} {
+			if r.method == "DELETE" {
+				e.post("/api/try", `{"user":"me","content":"count"}`)
+			}
+			a := e.do(req)
+			if a.status/100 != 2 {
+				t.Errorf("%s %s with %s: %d %s", r.method, r.path, name, a.status, a.body)
+			}
+		}
+	}
+	// Logging out ends the cookie's login.
+	if a := e.do(request{method: "POST", path: "/logout", cookie: cookie}); a.status != http.StatusNoContent {
+		t.Fatalf("logout: %d %s", a.status, a.body)
+	}
+	if a := e.do(request{method: "GET", path: "/api/status", cookie: cookie}); a.status != http.StatusUnauthorized {
+		t.Errorf("after logout: %d", a.status)
+	}
+}
+
+func TestLogin(t *testing.T) {
+	e := newEnv(t)
+	if a := e.do(request{method: "POST", path: "/login", body: "token=wrong", form: true}); a.status != http.StatusUnauthorized || !strings.Contains(a.body, "wrong admin token") || len(a.header.Values("Set-Cookie")) != 0 {
+		t.Errorf("wrong token: %d %s %v", a.status, a.body, a.header)
+	}
+	if a := e.do(request{method: "POST", path: "/login", body: "", form: true}); a.status != http.StatusBadRequest || !strings.Contains(a.body, "token") {
+		t.Errorf("no token: %d %s", a.status, a.body)
+	}
+	// A plain form post (no JavaScript) is sent back to the page.
+	a := e.do(request{method: "POST", path: "/login", body: "token=" + url.QueryEscape(adminToken), form: true, header: map[string]string{"Accept": "text/html"}})
+	if a.status != http.StatusSeeOther || a.header.Get("Location") != "/" || len(a.header.Values("Set-Cookie")) != 1 {
+		t.Errorf("form login: %d %v", a.status, a.header)
+	}
+	a = e.do(request{method: "POST", path: "/login", body: "token=nope", form: true, header: map[string]string{"Accept": "text/html"}})
+	if a.status != http.StatusSeeOther || a.header.Get("Location") != "/?login=401" {
+		t.Errorf("failed form login: %d %v", a.status, a.header)
+	}
+}
+
+// TestLoginThrottle: five wrong tokens in a minute from one address, and
+// every login from it answers 429 for a minute, the right token too.
+func TestLoginThrottle(t *testing.T) {
+	e := newEnv(t)
+	wrong := request{method: "POST", path: "/login", body: "token=wrong", form: true}
+	right := request{method: "POST", path: "/login", body: "token=" + adminToken, form: true}
+	for i := range 4 {
+		if a := e.do(wrong); a.status != http.StatusUnauthorized {
+			t.Fatalf("wrong token %d: %d", i+1, a.status)
+		}
+		e.clock.Advance(10 * time.Second)
+	}
+	// Four in 40 s: the right token still works, and does not reset the
+	// count.
+	if a := e.do(right); a.status != http.StatusOK {
+		t.Fatalf("right token after 4 wrong ones: %d %s", a.status, a.body)
+	}
+	if a := e.do(wrong); a.status != http.StatusUnauthorized {
+		t.Fatalf("fifth wrong token: %d", a.status)
+	}
+	a := e.do(right)
+	if a.status != http.StatusTooManyRequests || a.header.Get("Retry-After") == "" || !strings.Contains(a.body, "too many") {
+		t.Fatalf("right token while blocked: %d %s %v", a.status, a.body, a.header)
+	}
+	e.clock.Advance(59 * time.Second)
+	if a := e.do(right); a.status != http.StatusTooManyRequests {
+		t.Fatalf("right token 59 s into the block: %d", a.status)
+	}
+	e.clock.Advance(2 * time.Second)
+	if a := e.do(right); a.status != http.StatusOK {
+		t.Fatalf("right token after the minute: %d %s", a.status, a.body)
+	}
+	// Wrong tokens spread over more than a minute never block.
+	for i := range 8 {
+		e.clock.Advance(20 * time.Second)
+		if a := e.do(wrong); a.status != http.StatusUnauthorized {
+			t.Fatalf("slow wrong token %d: %d", i+1, a.status)
+		}
+	}
+	// The bearer token is not throttled: API clients keep working.
+	for range 5 {
+		e.do(wrong)
+	}
+	if a := e.get("/api/status"); a.status != http.StatusOK {
+		t.Errorf("bearer while logins are blocked: %d", a.status)
+	}
+}
+
+// TestOriginCheck: a state change with the cookie needs the console's own
+// Origin; one with the bearer token needs none.
+func TestOriginCheck(t *testing.T) {
+	e := newEnv(t)
+	cookie := e.login()
+	try := `{"user":"me","content":"count"}`
+	for _, c := range []struct {
+		name   string
+		req    request
+		status int
+	}{
+		{"try, cookie, no Origin", request{method: "POST", path: "/api/try", body: try, cookie: cookie, origin: "-"}, http.StatusForbidden},
+		{"try, cookie, other site", request{method: "POST", path: "/api/try", body: try, cookie: cookie, origin: "https://evil.example"}, http.StatusForbidden},
+		{"try, cookie, other port", request{method: "POST", path: "/api/try", body: try, cookie: cookie, origin: "http://127.0.0.1:1"}, http.StatusForbidden},
+		{"try, cookie, null", request{method: "POST", path: "/api/try", body: try, cookie: cookie, origin: "null"}, http.StatusForbidden},
+		{"try, cookie, own Origin", request{method: "POST", path: "/api/try", body: try, cookie: cookie}, http.StatusOK},
+		{"try, bearer, no Origin", request{method: "POST", path: "/api/try", body: try, bearer: adminToken, origin: "-"}, http.StatusOK},
+		{"delete, cookie, other site", request{method: "DELETE", path: "/api/sessions/console-me", cookie: cookie, origin: "https://evil.example"}, http.StatusForbidden},
+		{"delete, cookie, no Origin", request{method: "DELETE", path: "/api/sessions/console-me", cookie: cookie, origin: "-"}, http.StatusForbidden},
+		{"login, other site", request{method: "POST", path: "/login", body: "token=" + adminToken, form: true, origin: "https://evil.example"}, http.StatusForbidden},
+		{"logout, other site", request{method: "POST", path: "/logout", cookie: cookie, origin: "https://evil.example"}, http.StatusForbidden},
+		{"delete, cookie, own Origin", request{method: "DELETE", path: "/api/sessions/console-me", cookie: cookie}, http.StatusNoContent},
+	} {
+		a := e.do(c.req)
+		if a.status != c.status {
+			t.Errorf("%s: %d %s, want %d", c.name, a.status, a.body, c.status)
+		}
+		if a.status == http.StatusForbidden && !strings.Contains(a.body, "Origin") {
+			t.Errorf("%s: the refusal does not say why: %s", c.name, a.body)
+		}
+	}
+	// Refused requests changed nothing: one count from the two accepted tries, deleted since.
+	if a := e.get("/api/sessions/console-me"); a.status != http.StatusNotFound {
+		t.Errorf("session after the refused requests: %d %s", a.status, a.body)
+	}
+}
+
+// TestSecurityHeaders: every answer, pages and errors included, carries
+// the console's CSP.
+func TestSecurityHeaders(t *testing.T) {
+	e := newEnv(t)
+	for _, r := range []request{
+		{method: "GET", path: "/"},
+		{method: "GET", path: "/assets/app.js"},
+		{method: "GET", path: "/assets/app.css"},
+		{method: "GET", path: "/api/status", bearer: adminToken},
+		{method: "GET", path: "/api/status"},
+		{method: "POST", path: "/api/try", body: "{", bearer: adminToken},
+		{method: "POST", path: "/login", body: "token=x", form: true},
+	} {
+		a := e.do(r)
+		csp := a.header.Get("Content-Security-Policy")
+		if !strings.Contains(csp, "default-src 'self'") || !strings.Contains(csp, "img-src 'self' https: http: data:") || !strings.Contains(csp, "frame-ancestors 'none'") {
+			t.Errorf("%s %s: CSP %q", r.method, r.path, csp)
+		}
+		if a.header.Get("X-Content-Type-Options") != "nosniff" || a.header.Get("Referrer-Policy") != "same-origin" {
+			t.Errorf("%s %s: headers %v", r.method, r.path, a.header)
+		}
+	}
+	if a := e.do(request{method: "GET", path: "/assets/"}); a.status != http.StatusNotFound {
+		t.Errorf("/assets/ lists the files: %d", a.status)
+	}
+	page := e.do(request{method: "GET", path: "/"})
+	if page.status != http.StatusOK || !strings.Contains(page.body, `<script src="/assets/app.js"`) || strings.Contains(page.body, "<script>") {
+		t.Errorf("page: %d, inline script or no app.js:\n%s", page.status, page.body)
+	}
+	for _, ext := range []string{"http://", "https://", "//cdn"} {
+		for _, asset := range []string{"/", "/assets/app.css"} {
+			if body := e.do(request{method: "GET", path: asset}).body; strings.Contains(body, "src=\""+ext) || strings.Contains(body, "href=\""+ext) || strings.Contains(body, "url("+ext) {
+				t.Errorf("%s loads something from elsewhere (%s)", asset, ext)
+			}
+		}
+	}
+}

@@ -1,0 +1,105 @@
+package console_test
+
+import (
+	"bufio"
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestNoSecretInAnyAnswer: a script that does its best to leak — it logs,
+// replies, sends, stores in the session and raises errors holding a
+// setting and the access token — and no answer of the console, page and
+// stream included, holds a secret value.
+func TestNoSecretInAnyAnswer(t *testing.T) {
+	e := newEnv(t)
+	e.write("a_leak.lua", `
+robot.filter("leak", function(msg, session)
+  local t = robot.client.get_access_token()
+  local token = type(t) == "table" and t.access_token or tostring(t)
+  print("token " .. token .. " key " .. robot.settings.api_key)
+  robot.log.warn("leaking", "x")
+  robot.send(msg.source, "sent " .. token .. " " .. robot.settings.api_key)
+  session.token, session.key = token, robot.settings.api_key
+  return "reply " .. token .. " " .. robot.settings.api_key
+end)
+robot.filter("raise", function()
+  error("failed with " .. robot.settings.api_key)
+end)
+`)
+	if err := e.rt.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	secrets := secretValues()
+
+	var bodies []string
+	keep := func(what string, a answer) {
+		t.Helper()
+		if a.status/100 != 2 {
+			t.Fatalf("%s: %d %s", what, a.status, a.body)
+		}
+		bodies = append(bodies, what+"\n"+a.body)
+	}
+	keep("try leak", e.post("/api/try", `{"user":"me","content":"leak"}`))
+	accessToken := e.wx.AccessToken()
+	if accessToken == "" {
+		t.Fatal("no access token was issued")
+	}
+	secrets = append(secrets, accessToken)
+	keep("try secret", e.post("/api/try", `{"user":"me","content":"secret"}`))
+	keep("try raise", e.post("/api/try", `{"user":"me","content":"raise"}`))
+	keep("try whoami", e.post("/api/try", `{"user":"me","content":"whoami"}`))
+	keep("status", e.get("/api/status"))
+	keep("inbox", e.get("/api/inbox/me?since=0"))
+	keep("scripts", e.get("/api/scripts"))
+	keep("log", e.get("/api/log"))
+	keep("session", e.get("/api/sessions/console-me"))
+	keep("page", e.do(request{method: "GET", path: "/"}))
+	keep("app.js", e.do(request{method: "GET", path: "/assets/app.js"}))
+	// A reload that fails names no secret either.
+	e.write("b_broken.lua", "robot.text(function() return '"+apiKey+"' end\n")
+	e.rt.Reload()
+	keep("scripts after a broken save", e.get("/api/scripts"))
+	keep("stream", answer{status: 200, body: readStream(t, e, 8)})
+
+	// The test would pass vacuously if the leaks had not happened.
+	all := strings.Join(bodies, "\n")
+	for _, want := range []string{"reply [redacted] [redacted]", "failed with [redacted]", `"key":"[redacted]"`, "token [redacted] key [redacted]"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("the answers lack %q: the script did not leak as the test expects", want)
+		}
+	}
+	for _, body := range bodies {
+		for _, s := range secrets {
+			if strings.Contains(body, s) {
+				what, _, _ := strings.Cut(body, "\n")
+				t.Errorf("%s shows the secret %q:\n%s", what, s, body)
+			}
+		}
+	}
+}
+
+// readStream reads n events of the log stream (or what came in 10 s).
+func readStream(t *testing.T, e *env, n int) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", e.srv.URL+"/api/log/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var b strings.Builder
+	sc := bufio.NewScanner(res.Body)
+	for events := 0; events < n && sc.Scan(); {
+		if strings.HasPrefix(sc.Text(), "data: ") {
+			events++
+		}
+		b.WriteString(sc.Text() + "\n")
+	}
+	return b.String()
+}
