@@ -1,4 +1,4 @@
-// Package cmd holds the luarobot commands: serve, check, simulate, token,
+// Package cmd holds the luarobot commands: serve, check, simulate, token, types,
 // and the author's and operator's tools. main calls Execute; each command
 // lives in a file of its own and parses its own flags.
 package cmd
@@ -32,6 +32,8 @@ func run(args []string) int {
 		err = simulateCommand(args)
 	case "token":
 		err = tokenCommand(args)
+	case "types":
+		err = typesCommand(args)
 	case "help":
 		usage()
 		return 0
@@ -67,6 +69,7 @@ Usage:
   luarobot check [DIR]                                  load the scripts of DIR, list their handlers
   luarobot simulate [flags] "text"                      send a message to a running host as WeChat does
   luarobot token                                        print a new random token
+  luarobot types [FILE]                                 write the editor definitions of the Lua API (luarobot.d.lua)
 
 Run "luarobot serve -h" for the configuration keys, "luarobot simulate -h" for the simulator.
 `)
