@@ -155,7 +155,7 @@ var dialogMethods = []apiFunc{
 	{Name: "choose", Sig: "(prompt: string, options: string[], opts?: robot.StepOptions): string", Fn: (*state).dialogChoose,
 		Doc: "Sends prompt with the options as numbered lines and returns the option the user picked, by its text or its number."},
 	{Name: "wait", Sig: "(prompt: robot.Answer, type?: robot.DialogMessageType, opts?: robot.StepOptions): robot.AnyMessage", Fn: (*state).dialogWait,
-		Doc: "Sends prompt and returns the user's next message (without raw): of any type, or only of type.",
+		Doc:       "Sends prompt and returns the user's next message (without raw): of any type, or only of type.",
 		Overloads: dialogWaitOverloads},
 	{Name: "once", Sig: "<T>(fn: fun(): T): T", Fn: (*state).dialogOnce,
 		Doc: "Runs fn the first time the dialog gets here and returns its recorded result on every replay (API calls, random numbers, the time). The result is recorded as JSON."},

@@ -135,7 +135,7 @@ var robotFuncs = []apiFunc{
 
 	// Conversations (dialog.go).
 	{Name: "dialog", Sig: "(name: string, fn: fun(d: robot.Dialog, message: robot.AnyMessage, session: robot.Session): robot.Answer, opts?: robot.DialogOptions): robot.Handler",
-		Fn: (*state).registerDialog,
+		Fn:  (*state).registerDialog,
 		Doc: "Registers a conversation (names are unique) and returns the handler that starts it: register it (robot.filter(\"下单\", order)) or return it from a handler. Between its steps (d:ask, d:choose, d:wait) the function is replayed from its start with the answers recorded so far."},
 
 	// Regular expressions.
