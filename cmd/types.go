@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -54,7 +55,7 @@ func typesCommand(args []string) error {
 		return err
 	}
 	if err := writeFileAtomic(file, buf.Bytes()); err != nil {
-		return err
+		return fmt.Errorf("writing %s: %w", file, err)
 	}
 	fmt.Fprintf(os.Stderr, "wrote %s\n", file)
 	return nil
@@ -79,7 +80,9 @@ func writeTypes(buf *bytes.Buffer) error {
 // same folder, so an editor watching it never reads half a file.
 func writeFileAtomic(file string, data []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".*")
-	if err != nil {
+	if pe := (*os.PathError)(nil); errors.As(err, &pe) {
+		return pe.Err // it names the temporary file; the caller names the file
+	} else if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())

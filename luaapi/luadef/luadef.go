@@ -186,6 +186,9 @@ func ParseSig(name, sig string) (Func, error) {
 	if !strings.HasPrefix(rest, ":") {
 		return fail("%q after the parameters; results follow a colon", rest)
 	}
+	if strings.TrimSpace(rest[1:]) == "" {
+		return fail("an empty result type")
+	}
 	for _, r := range splitTop(rest[1:]) {
 		ret := Return{Type: r}
 		if name, typ, ok := strings.Cut(r, ":"); ok && IsName(strings.TrimSpace(name)) {

@@ -9,8 +9,12 @@ import (
 
 // Write writes a definition file: `---@meta _` (the file defines names;
 // it is not a module to require), the intro as comment lines, then each
-// section. The result is valid Lua: comments and empty stubs.
+// section. The result is valid Lua: comments and empty stubs. Sections
+// that do not pass Check are not written.
 func Write(w io.Writer, intro string, sections []Section) error {
+	if err := Check(sections); err != nil {
+		return err
+	}
 	b := bufio.NewWriter(w)
 	p := &printer{w: b}
 	p.line("---@meta _")
