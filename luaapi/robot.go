@@ -21,10 +21,12 @@ import (
 	"github.com/luarobot/luarobot/luaapi/luadef"
 )
 
-// This file is the one home of the `robot` global: every binding a script
-// can call is listed in newRobot. The bindings are hand-written
-// lua.LGFunctions (dot syntax, WeRoBot's names); the helpers they call live
-// in handlers.go (registration and dispatch), replies.go (return values and
+// This file is the one home of the `robot` global: newRobot builds it from
+// the binding tables below (typeRegistrations, robotFuncs, robotTables,
+// robotValues), each entry a name, its signature and description for
+// editors (bind.go, types.go) and the Go function behind it (dot syntax,
+// WeRoBot's names). The functions and the tables of robotTables live in
+// handlers.go (registration and dispatch), replies.go (return values and
 // robot.reply), and the files named below.
 
 // messageTypes are the message types: robot.NAME handles type NAME.
