@@ -114,7 +114,7 @@ var (
 	}
 	testMethods = []testBinding{
 		{Name: "user", Sig: "(openid?: string): luarobot.User", Doc: "A user of the bot; without an openid, a fresh one."},
-		{Name: "eq", Sig: "(got: any, want: any)", Doc: "Fails the test unless got equals want (tables compared by content)."},
+		{Name: "eq", Sig: "(got: any, want: any)", Doc: "Fails the test unless got equals want."},
 		{Name: "ok", Sig: "(v: any, msg?: string)", Doc: "Fails the test with msg unless v is true (not nil or false)."},
 		{Name: "fail", Sig: "(msg: string)", Doc: "Fails the test with msg."},
 		{Name: "session", Sig: "(openid: string): robot.Session", Doc: "The stored session of a user."},
@@ -125,7 +125,7 @@ var (
 		{Name: "voice", Sig: "(media_id?: string, recognition?: string): luarobot.Reply", Doc: "Sends a voice message (recognition: its speech-recognition text)."},
 		{Name: "location", Sig: "(x: number, y: number, label?: string): luarobot.Reply", Doc: "Sends a location message (x latitude, y longitude)."},
 		{Name: "link", Sig: "(title: string, url: string): luarobot.Reply", Doc: "Sends a link message."},
-		{Name: "subscribe", Sig: "(key?: string): luarobot.Reply", Doc: "The user follows the account (key: the qrscene_ key of a QR code)."},
+		{Name: "subscribe", Sig: "(key?: string): luarobot.Reply", Doc: "The user follows the account (key: the EventKey, as a parameterised QR code gives it)."},
 		{Name: "unsubscribe", Sig: "(): luarobot.Reply", Doc: "The user unfollows the account."},
 		{Name: "click", Sig: "(key: string): luarobot.Reply", Doc: "The user clicks the menu button of key."},
 		{Name: "view", Sig: "(url: string): luarobot.Reply", Doc: "The user opens the menu link url."},
@@ -140,13 +140,13 @@ var (
 		{Name: "expect_none", Sig: "(): luarobot.Reply", Doc: "Checks that the bot answered nothing (success)."},
 	}
 	testAPIMethods = []testBinding{
-		{Name: "on", Sig: "(endpoint: string, answer: table|fun(body: table?, query: table?): table)", Doc: "WeChat's answer to an endpoint (\"user/info\"); unmatched endpoints answer {errcode = 0, errmsg = \"ok\"}."},
+		{Name: "on", Sig: "(endpoint: string, answer: table|function)", Doc: "WeChat's answer to an endpoint (\"user/info\"): a table, or a function that returns one. Unmatched endpoints answer {errcode = 0, errmsg = \"ok\"}."},
 		{Name: "fail", Sig: "(endpoint: string, errcode: integer)", Doc: "The endpoint fails with errcode."},
 		{Name: "calls", Sig: "(endpoint?: string): table[]", Doc: "The calls the bot made, of one endpoint or all."},
 		{Name: "expect_called", Sig: "(endpoint: string, body_subset?: table)", Doc: "Checks that the bot called endpoint with a body that has those fields."},
 	}
 	testHTTPMethods = []testBinding{
-		{Name: "on", Sig: "(url_pattern: string, response: luarobot.FakeResponse|fun(req: table): luarobot.FakeResponse)", Doc: "The response to the URLs of pattern (* matches anything, / and the query included); an unmatched URL is nil, err."},
+		{Name: "on", Sig: "(url_pattern: string, response: luarobot.FakeResponse|function)", Doc: "The response to the URLs of pattern (* matches anything, / and the query included): a table, or a function that returns one. An unmatched URL is nil, err."},
 		{Name: "calls", Sig: "(): table[]", Doc: "The requests the bot made."},
 	}
 	testClockMethods = []testBinding{
