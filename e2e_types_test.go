@@ -1,9 +1,12 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -98,5 +101,94 @@ func TestTypesCommand(t *testing.T) {
 	out, _ := exec.Command(binary, "help").CombinedOutput()
 	if !strings.Contains(string(out), "luarobot types [FILE]") {
 		t.Errorf("help does not list types:\n%s", out)
+	}
+}
+
+// TestTypesWithLuaLanguageServer checks the definitions with
+// lua-language-server itself: the definition file has no diagnostic, the
+// examples and the test API's usage have none, and each mistake of
+// testdata/luals/probes.lua gets the diagnostic its "want:" names. The
+// language server is packaged neither for Debian nor npm: the test runs
+// when LUAROBOT_TEST_LUALS names its binary or it is on the PATH.
+func TestTypesWithLuaLanguageServer(t *testing.T) {
+	bin := os.Getenv("LUAROBOT_TEST_LUALS")
+	if bin == "" {
+		bin, _ = exec.LookPath("lua-language-server")
+	}
+	if bin == "" {
+		t.Skip("lua-language-server not found; set LUAROBOT_TEST_LUALS to its binary")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(binary, "types")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("luarobot types: %v\n%s", err, out)
+	}
+	files := map[string]string{".luarc.json": `{"runtime.version": "Lua 5.1"}`}
+	for _, pattern := range []string{"testdata/luals/*.lua", "examples/*/*.lua", "examples/*/*/*.lua", "examples/*/*/*/*.lua"} {
+		matches, _ := filepath.Glob(pattern)
+		for _, m := range matches {
+			data, err := os.ReadFile(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files[filepath.ToSlash(m)] = string(data)
+		}
+	}
+	for name, content := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	report := filepath.Join(t.TempDir(), "check.json")
+	check := exec.Command(bin, "--check="+dir, "--checklevel=Information", "--check_format=json",
+		"--check_out_path="+report, "--logpath="+t.TempDir())
+	if out, err := check.CombinedOutput(); err != nil && !strings.Contains(string(out), "problems found") {
+		t.Fatalf("lua-language-server --check: %v\n%s", err, out)
+	}
+	got := map[string][]string{} // "file:line" → diagnostic codes (lines from 1)
+	if data, err := os.ReadFile(report); err == nil {
+		var diags map[string][]struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+			Range   struct {
+				Start struct{ Line int } `json:"start"`
+			} `json:"range"`
+		}
+		if err := json.Unmarshal(data, &diags); err != nil {
+			t.Fatalf("%s: %v", report, err)
+		}
+		for uri, list := range diags {
+			name := strings.TrimPrefix(strings.TrimPrefix(uri, "file://"+dir), "/")
+			for _, d := range list {
+				at := fmt.Sprintf("%s:%d", name, d.Range.Start.Line+1)
+				got[at] = append(got[at], d.Code)
+				t.Logf("%s: %s (%s)", at, d.Message, d.Code)
+			}
+		}
+	}
+	want := map[string]string{}
+	probes := files["testdata/luals/probes.lua"]
+	for i, line := range strings.Split(probes, "\n") {
+		if _, code, ok := strings.Cut(line, "-- want: "); ok {
+			want[fmt.Sprintf("testdata/luals/probes.lua:%d", i+1)] = strings.TrimSpace(code)
+		}
+	}
+	if len(want) < 8 {
+		t.Fatalf("probes.lua has only %d wanted diagnostics", len(want))
+	}
+	for at, code := range want {
+		if !slices.Contains(got[at], code) {
+			t.Errorf("%s: want %s, got %v", at, code, got[at])
+		}
+	}
+	for at, codes := range got {
+		if _, ok := want[at]; !ok {
+			t.Errorf("%s: unexpected %v", at, codes)
+		}
 	}
 }

@@ -44,7 +44,7 @@ func newClientTable(L *lua.LState, c *client.Client, track func(L *lua.LState, n
 // clientCallDef describes robot.client.call for editors; the methods of
 // client.Methods() are described from their table (types.go).
 var clientCallDef = luadef.Binding[any]{Name: "call",
-	Sig: "(method: string, path: string, query?: robot.Query, body?: table|string): res: table?, err: robot.Error?",
+	Sig: "(method: string, path: string, query?: robot.Query, body?: table|string): res: table?, err: robot.Error",
 	Doc: "Calls an endpoint that has no method of its own: method \"GET\" or \"POST\", path under api_base (\"/cgi-bin/...\"), the access token added; body is a table sent as JSON, or JSON text."}
 
 // clientFunction wraps a binding that takes its arguments from index

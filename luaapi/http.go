@@ -84,13 +84,13 @@ var httpAPI = apiTable{name: "robot.http", colon: true,
 	funcs: []apiFunc{
 		httpFunc("get", "GET"),
 		httpFunc("post", "POST"),
-		{Name: "request", Sig: "(req: robot.http.Request): res: robot.http.Response?, err: robot.Error?", Fn: (*state).httpRequest,
+		{Name: "request", Sig: "(req: robot.http.Request): res: robot.http.Response?, err: robot.Error", Fn: (*state).httpRequest,
 			Doc: "A request of any method: robot.http.request{method = \"PUT\", url = url, body = \"raw\"}."},
 	}}
 
 func httpFunc(name, method string) apiFunc {
 	full := "robot.http." + name
-	return apiFunc{Name: name, Sig: "(url: string, opts?: robot.http.Options): res: robot.http.Response?, err: robot.Error?",
+	return apiFunc{Name: name, Sig: "(url: string, opts?: robot.http.Options): res: robot.http.Response?, err: robot.Error",
 		Doc: "A " + method + " request to url.",
 		Fn: func(st *state, L *lua.LState) int {
 			req := &safehttp.Request{Method: method, URL: L.CheckString(1)}

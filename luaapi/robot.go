@@ -147,7 +147,7 @@ var robotFuncs = []apiFunc{
 	// Work beyond the answer.
 	{Name: "async", Sig: "(fn: fun())", Fn: (*state).queueAsync,
 		Doc: "Runs fn after the handler has answered (at most 32 per handler); send its results with robot.send."},
-	{Name: "send", Sig: "(openid: string, reply: robot.Answer): ok: true?, err: robot.Error?", Fn: (*state).send,
+	{Name: "send", Sig: "(openid: string, reply: robot.Answer): ok: true?, err: robot.Error", Fn: (*state).send,
 		Doc: "Sends a reply to the user through the customer-service API (needs app_id and app_secret)."},
 
 	// Utilities.
@@ -471,7 +471,7 @@ var jsonAPI = apiTable{name: "robot.json", doc: "JSON text to Lua values and bac
 	funcs: []apiFunc{
 		{Name: "encode", Sig: "(value: any): string", Fn: (*state).jsonEncode,
 			Doc: "The JSON text of value; a value JSON cannot hold (a function, a table with mixed keys) is an error."},
-		{Name: "decode", Sig: "(text: string): value: any, err: string?", Fn: (*state).jsonDecode,
+		{Name: "decode", Sig: "(text: string): value: any, err: string", Fn: (*state).jsonDecode,
 			Doc: "The value of a JSON text, or nil and the error: the text comes from outside."},
 	}}
 

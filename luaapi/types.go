@@ -82,12 +82,23 @@ func (d *definer) values() luadef.Section {
 		s.Classes = append(s.Classes, c)
 	}
 	s.Classes = append(s.Classes,
-		luadef.Class{Name: "robot.Error", Fields: errorFields,
-			Doc: "The error of robot.client, robot.http and robot.send: tostring(err) is the whole message."},
+		luadef.Class{Name: "robot.Error", Fields: errorFields, Doc: errorClassDoc},
 		luadef.Class{Name: "robot.Regex", Methods: d.funcs(regexMethods), Doc: "A compiled robot.re pattern."},
 	)
 	return s
 }
+
+// Functions that answer nil and an error on failure give no error when
+// they succeed; the error result is declared without nil all the same,
+// because lua-language-server cannot tell that err is set exactly when
+// the first result is nil: the idiom `if not res then log(err.errmsg) end`
+// would warn (need-check-nil) on every use.
+const (
+	errorClassDoc = "The error of robot.client, robot.http and robot.send: tostring(err) is the whole message.\n" +
+		"It is returned after a nil first result, and is nil when the call succeeded: check the first result\n" +
+		"(`local res, err = robot.http.get(url); if not res then robot.log.warn(err.errmsg) end`)."
+	errDoc = "nil when the call succeeded"
+)
 
 // handlerTypeCases lists what add_handler accepts: "all", the message
 // types, then each event's registration name and its type.
@@ -322,9 +333,9 @@ func clientMethodDef(m client.Method) luadef.Func {
 			{Type: "string|robot.Error", Name: "content_type", Doc: "the content type; on failure the error"},
 		}
 	case client.ResultString:
-		f.Returns = []luadef.Return{{Type: "string?", Name: "value"}, {Type: "robot.Error?", Name: "err"}}
+		f.Returns = []luadef.Return{{Type: "string?", Name: "value"}, {Type: "robot.Error", Name: "err", Doc: errDoc}}
 	default:
-		f.Returns = []luadef.Return{{Type: "table?", Name: "res", Doc: "WeChat's answer"}, {Type: "robot.Error?", Name: "err"}}
+		f.Returns = []luadef.Return{{Type: "table?", Name: "res", Doc: "WeChat's answer"}, {Type: "robot.Error", Name: "err", Doc: errDoc}}
 	}
 	return f
 }

@@ -65,7 +65,7 @@ var base64API = apiTable{name: "robot.base64", doc: "Base64, standard alphabet w
 				L.Push(lua.LString(base64.StdEncoding.EncodeToString([]byte(L.CheckString(1)))))
 				return 1
 			}},
-		{Name: "decode", Sig: "(s: string): bytes: string?, err: string?", Doc: "The bytes s stands for, or nil and the error.",
+		{Name: "decode", Sig: "(s: string): bytes: string?, err: string", Doc: "The bytes s stands for, or nil and the error.",
 			Fn: func(_ *state, L *lua.LState) int {
 				b, err := base64.StdEncoding.DecodeString(L.CheckString(1))
 				if err != nil {
@@ -90,7 +90,7 @@ var urlAPI = apiTable{name: "robot.url", doc: "Query escaping, as Go's url.Query
 				L.Push(lua.LString(url.QueryEscape(L.CheckString(1))))
 				return 1
 			}},
-		{Name: "decode", Sig: "(s: string): text: string?, err: string?", Doc: "s unescaped, or nil and the error.",
+		{Name: "decode", Sig: "(s: string): text: string?, err: string", Doc: "s unescaped, or nil and the error.",
 			Fn: func(_ *state, L *lua.LState) int {
 				s, err := url.QueryUnescape(L.CheckString(1))
 				if err != nil {
