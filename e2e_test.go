@@ -27,6 +27,8 @@ const (
 	e2eToken  = "e2etoken"
 	e2eAppID  = "wxe2e0000000000001"
 	e2eAESKey = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+
+	e2eAdminToken = "e2eAdminToken"
 )
 
 var binary string // built once by TestMain
@@ -51,11 +53,12 @@ func TestMain(m *testing.M) {
 
 // hostProcess is a running `luarobot serve`.
 type hostProcess struct {
-	cmd  *exec.Cmd
-	url  string
-	logs *bytes.Buffer
-	mu   *sync.Mutex
-	done chan error
+	cmd      *exec.Cmd
+	url      string
+	adminURL string // the admin listener, http://127.0.0.1:PORT
+	logs     *bytes.Buffer
+	mu       *sync.Mutex
+	done     chan error
 }
 
 type syncBuffer struct {
@@ -90,15 +93,19 @@ func startHost(t *testing.T, flags ...string) *hostProcess {
 // (prlimit with its options, for instance).
 func startHostUnder(t *testing.T, wrapper []string, flags ...string) *hostProcess {
 	t.Helper()
-	port := freePort(t)
+	port, adminPort := freePort(t), freePort(t)
+	// Each host gets its own admin listener: the default 127.0.0.1:8889
+	// would be shared by every process of the machine.
 	args := append([]string{"serve", "--port", strconv.Itoa(port), "--token", e2eToken, "--app_id", e2eAppID,
-		"--scripts", "testdata/e2e", "--log_level", "debug"}, flags...)
+		"--scripts", "testdata/e2e", "--log_level", "debug",
+		"--admin_addr", fmt.Sprintf("127.0.0.1:%d", adminPort), "--admin_token", e2eAdminToken}, flags...)
 	cmd := exec.Command(binary, args...)
 	if len(wrapper) > 0 {
 		cmd = exec.Command(wrapper[0], append(append(wrapper[1:], binary), args...)...)
 	}
 	p := &hostProcess{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d/", port),
-		logs: new(bytes.Buffer), mu: new(sync.Mutex), done: make(chan error, 1)}
+		adminURL: fmt.Sprintf("http://127.0.0.1:%d", adminPort),
+		logs:     new(bytes.Buffer), mu: new(sync.Mutex), done: make(chan error, 1)}
 	p.cmd.Stdout = syncBuffer{p.mu, p.logs}
 	p.cmd.Stderr = syncBuffer{p.mu, p.logs}
 	if err := p.cmd.Start(); err != nil {
@@ -313,7 +320,7 @@ func TestGeneratedTokenSurvivesRestart(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "luarobot.db")
 	token := func() string {
 		port := freePort(t)
-		cmd := exec.Command(binary, "serve", "--port", strconv.Itoa(port), "--db", db, "--scripts", "testdata/e2e")
+		cmd := exec.Command(binary, "serve", "--port", strconv.Itoa(port), "--db", db, "--scripts", "testdata/e2e", "--admin_addr", "off")
 		var logs syncBuffer
 		logs.mu, logs.buf = new(sync.Mutex), new(bytes.Buffer)
 		cmd.Stderr = logs

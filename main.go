@@ -6,8 +6,10 @@
 //
 //	luarobot [serve] [--config luarobot.toml] [--<key> value ...]
 //	luarobot check [dir]
-//	luarobot simulate [flags] "text"
+//	luarobot simulate [flags] "text" | --verify | -i
+//	luarobot doctor
 //	luarobot token
+//	luarobot -h
 //
 // With no configuration at all, `luarobot` serves scripts/ on
 // 127.0.0.1:8888 with a bbolt store and a generated token that it prints.

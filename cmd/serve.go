@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/luarobot/luarobot/host/client"
 	"github.com/luarobot/luarobot/host/reply"
 	"github.com/luarobot/luarobot/luaapi"
+	"github.com/luarobot/luarobot/metrics"
 	"github.com/luarobot/luarobot/store"
 	"github.com/luarobot/luarobot/store/memory"
 	"github.com/luarobot/luarobot/store/storeopen"
@@ -39,7 +41,7 @@ const generatedTokenKey = "luarobot:callback_token"
 func loadConfig(fs *flag.FlagSet, args []string) (config.Config, error) {
 	configFile := fs.String("config", "", "TOML configuration file (default luarobot.toml when it exists)")
 	setFlags := config.RegisterFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return config.Config{}, err
 	}
 	l := config.Loader{File: *configFile, FileExplicit: *configFile != "", Env: os.Environ(), Flags: setFlags()}
@@ -66,7 +68,7 @@ func serveCommand(args []string) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q (configuration goes in --<key> flags)", fs.Arg(0))
+		return usageError{fmt.Sprintf("unexpected argument %q (configuration goes in --<key> flags)", fs.Arg(0))}
 	}
 	log := newLogger(cfg, os.Stderr)
 	slog.SetDefault(log)
@@ -99,11 +101,21 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 	}()
 
 	if cfg.Token == "" {
-		if cfg.Token, err = generatedToken(ctx, st); err != nil {
+		if cfg.Token, err = generatedToken(ctx, st, generatedTokenKey); err != nil {
 			return err
 		}
 		log.Warn("no token configured; using a generated one (set token in luarobot.toml or LUAROBOT_TOKEN to choose)", "token", cfg.Token)
 	}
+
+	// The admin listener starts before the scripts load: /healthz answers
+	// at once, /readyz says "loading" until they are, and an admin_addr
+	// in use stops start-up before any work is done.
+	var scriptsLoaded atomic.Bool
+	adm, err := startAdmin(ctx, cfg, st, log, scriptsLoaded.Load)
+	if err != nil {
+		return err
+	}
+	defer adm.stop()
 
 	var api *client.Client
 	if cfg.AppID != "" && cfg.AppSecret != "" {
@@ -119,6 +131,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 			// A download must never become a script that hot reload runs.
 			ForbiddenDirs: []string{cfg.Scripts},
 			Logger:        log,
+			Metrics:       adm.metrics,
 		})
 		if err != nil {
 			return err
@@ -140,9 +153,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 		}
 		return host.Stats{}
 	}
+	setGoMemoryLimit(cfg.LuaMemoryLimit, log)
 	rt, err := luaapi.New(luaapi.Options{
 		Dir:            cfg.Scripts,
 		PoolSize:       cfg.PoolSize,
+		MaxStates:      cfg.MaxStates,
+		MemoryLimit:    cfg.LuaMemoryLimit,
 		HandlerTimeout: cfg.HandlerTimeout,
 		LoadTimeout:    cfg.LoadTimeout,
 		Config:         cfg.Public(),
@@ -151,6 +167,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 		Send:           robotSend(send, cfg.MaxReplyParts, log),
 		Stats:          stats,
 		Logger:         log,
+		Metrics:        adm.metrics,
 		// No sessions to carry dialog records: they stay in memory.
 		DialogMemory: cfg.SessionStorage == store.KindOff,
 		Settings:     cfg.Settings,
@@ -158,12 +175,17 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 		HTTPTimeout:  cfg.HTTPTimeout,
 		HTTPMaxBody:  cfg.HTTPMaxBody,
 		HTTPProxy:    cfg.HTTPProxy,
-		// HTTPObserver: the operator plane's luarobot_http_requests_total.
+		HTTPObserver: adm.metrics.HTTPRequest,
 	})
 	if err != nil {
 		return err
 	}
 	defer rt.Close()
+	scriptsLoaded.Store(true)
+	adm.metrics.SetLuaStates(func() metrics.LuaStates {
+		s := rt.States()
+		return metrics.LuaStates{Idle: s.Idle, Running: s.Running, Waiting: s.Waiting}
+	})
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go func() {
@@ -215,6 +237,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 		StoreErrorReply:        cfg.StoreErrorReply,
 		MaxReplyParts:          cfg.MaxReplyParts,
 		Logger:                 log,
+		Metrics:                adm.metrics,
+		OnRefused:              adm.metrics.Refused,
+		LogUserIDs:             cfg.LogUserIDs,
 	})
 	if err != nil {
 		return err
@@ -310,11 +335,12 @@ func robotSend(send host.SendFunc, maxParts int, log *slog.Logger) func(ctx cont
 	}
 }
 
-// generatedToken returns the token kept in the store, making one the first
-// time. It lives with the access tokens, where scripts cannot reach it
-// (robot.store can).
-func generatedToken(ctx context.Context, st store.Tokens) (string, error) {
-	t, err := st.LoadToken(ctx, generatedTokenKey)
+// generatedToken returns the token kept in the store under key, making one
+// the first time: the callback token and the admin token of a host started
+// without them. They live with the access tokens, where scripts cannot
+// reach them (robot.store can).
+func generatedToken(ctx context.Context, st store.Tokens, key string) (string, error) {
+	t, err := st.LoadToken(ctx, key)
 	if err == nil && t.Value != "" {
 		return t.Value, nil
 	}
@@ -322,8 +348,21 @@ func generatedToken(ctx context.Context, st store.Tokens) (string, error) {
 		return "", fmt.Errorf("reading the generated token: %w", err)
 	}
 	token := luaapi.GenerateToken(32)
-	if err := st.SaveToken(ctx, generatedTokenKey, store.Token{Value: token}); err != nil {
+	if err := st.SaveToken(ctx, key, store.Token{Value: token}); err != nil {
 		return "", fmt.Errorf("saving the generated token: %w", err)
 	}
 	return token, nil
+}
+
+// setGoMemoryLimit sets Go's soft memory limit to lua_memory_limit, unless
+// the operator set GOMEMLIMIT: the collector then works harder as the heap
+// nears the limit, so that garbage does not pass it and make the Lua
+// memory watchdog stop calls for memory nobody holds (see luaapi's
+// memoryWatch).
+func setGoMemoryLimit(limit int64, log *slog.Logger) {
+	if _, set := os.LookupEnv("GOMEMLIMIT"); set || limit <= 0 {
+		return
+	}
+	debug.SetMemoryLimit(limit)
+	log.Debug("Go soft memory limit set to lua_memory_limit", "bytes", limit)
 }

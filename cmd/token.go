@@ -12,7 +12,7 @@ import (
 func tokenCommand(args []string) error {
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
 	length := fs.Int("length", 32, "token length (3-32, WeChat's limits)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *length < 3 || *length > 32 {

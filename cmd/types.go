@@ -36,11 +36,11 @@ func typesCommand(args []string) error {
 		fmt.Fprintf(fs.Output(), "Usage: luarobot types [file]   (default %s; - writes to the standard output)\n\n", defaultTypesFile)
 		fmt.Fprintln(fs.Output(), "Writes the lua-language-server definitions of the Lua API, for editor completion and checks.")
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 1 {
-		return fmt.Errorf("one file expected, got %d arguments", fs.NArg())
+		return usageError{fmt.Sprintf("one file expected, got %d arguments", fs.NArg())}
 	}
 	file := defaultTypesFile
 	if fs.NArg() == 1 {

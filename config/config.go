@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/luarobot/luarobot/internal/suggest"
 )
 
 // Config holds every setting of a LuaRoBot host.
@@ -183,6 +185,12 @@ var keys = []key{
 	{"log_format", kindString, "text or json", false, func(c *Config) any { return &c.LogFormat }},
 }
 
+// IsKey reports whether name is a configuration key.
+func IsKey(name string) bool {
+	_, ok := lookupKey(name)
+	return ok
+}
+
 func lookupKey(name string) (key, bool) {
 	for _, k := range keys {
 		if k.name == name {
@@ -331,48 +339,17 @@ func suggestEnv(name string) string {
 // closestKey is the key nearest to name by edit distance, allowing about
 // one typo in four letters; "" when none is that close.
 func closestKey(name string) string {
-	norm := strings.ReplaceAll(strings.ToLower(name), "-", "_")
-	best, bestDist := "", 0
-	for _, k := range keys {
-		d := editDistance(norm, k.name)
-		if strings.ReplaceAll(norm, "_", "") == strings.ReplaceAll(k.name, "_", "") {
-			d = 0
-		}
-		if best == "" || d < bestDist {
-			best, bestDist = k.name, d
-		}
+	names := make([]string, len(keys))
+	for i, k := range keys {
+		names[i] = k.name
 	}
-	if best == "" || bestDist > max(1, len(best)/4) {
-		return ""
-	}
-	return best
+	return Closest(name, names)
 }
 
-// editDistance is the optimal-string-alignment distance between a and b:
-// insertions, deletions, substitutions and swaps of two neighbours ("prot"
-// for "port") each count one. Keys are ASCII, so bytes will do.
-func editDistance(a, b string) int {
-	d := make([][]int, len(a)+1)
-	for i := range d {
-		d[i] = make([]int, len(b)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(a)][len(b)]
+// Closest returns the candidate nearest to name, or "" when none is close
+// (see suggest.Closest): the "did you mean" of commands' flags and names.
+func Closest(name string, candidates []string) string {
+	return suggest.Closest(name, candidates)
 }
 
 // setTOML stores a value decoded from TOML, accepting the natural TOML

@@ -233,24 +233,35 @@ func (c *Callers) Run(ctx context.Context) {
 // Caller returns the address of whoever sent r: the peer, or, when the
 // peer is a trusted proxy, the right-most address of X-Forwarded-For that
 // is not a trusted proxy (the left-most when all are), or X-Real-IP when
-// there is no X-Forwarded-For. An address that cannot be read is the zero
-// Addr, which no allowlist holds.
+// there is no X-Forwarded-For. When both headers are there they must agree
+// (or X-Real-IP name a trusted proxy): a proxy that sets one of them passes
+// the other on as the client sent it, and which one it sets is not known
+// here. An address that cannot be read is the zero Addr, which no
+// allowlist holds.
 func (c *Callers) Caller(r *http.Request) netip.Addr {
 	peer := parseAddr(r.RemoteAddr)
 	if !peer.IsValid() || !contains(c.trusted, peer) {
 		return peer
+	}
+	var real netip.Addr
+	realSet := r.Header.Get("X-Real-IP") != ""
+	if realSet {
+		real = parseAddr(r.Header.Get("X-Real-IP"))
 	}
 	if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
 		hops := strings.Split(strings.Join(xff, ","), ",")
 		for i := len(hops) - 1; i >= 0; i-- {
 			a := parseAddr(hops[i])
 			if !a.IsValid() || !contains(c.trusted, a) || i == 0 {
+				if realSet && real != a && !(real.IsValid() && contains(c.trusted, real)) {
+					return netip.Addr{}
+				}
 				return a
 			}
 		}
 	}
-	if real := r.Header.Get("X-Real-IP"); real != "" {
-		return parseAddr(real)
+	if realSet {
+		return real
 	}
 	return peer
 }
@@ -308,7 +319,8 @@ func (h *Handler) refuseCaller(w http.ResponseWriter, r *http.Request, caller ne
 	if caller.IsValid() {
 		who = caller.String()
 	}
-	h.log.Warn("request refused", "status", http.StatusForbidden, "reason", "callback_ip",
+	h.refused(ReasonCallbackIP)
+	h.log.Warn("request refused", "status", http.StatusForbidden, "reason", ReasonCallbackIP,
 		"error", "caller "+who+" is not in callback_ips", "remote", r.RemoteAddr)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")

@@ -283,3 +283,27 @@ func (l *syncLog) String() string {
 	defer l.mu.Unlock()
 	return l.buf.String()
 }
+
+// TestCallbackIPsForwardingHeadersDisagree: a proxy sets one of the two
+// headers and passes the other through from the client as sent (nginx does,
+// for any header it is not told to set). The caller cannot put an allowed
+// address in the header the proxy leaves alone: when both are there, they
+// must name the same caller (or X-Real-IP a trusted proxy, as a proxy in
+// front of the last one writes it).
+func TestCallbackIPsForwardingHeadersDisagree(t *testing.T) {
+	callers := newCallers(t, host.CallersOptions{Allow: []string{"203.0.113.0/24"}, TrustedProxies: []string{"10.0.0.0/8"}})
+	runCallerCases(t, callers, []callerCase{
+		// nginx with proxy_set_header X-Real-IP $remote_addr only: the
+		// X-Forwarded-For is the client's own.
+		{remote: "10.0.0.5:40000", realIP: "198.51.100.1", xff: []string{"203.0.113.7"}},
+		// A proxy that appends X-Forwarded-For only: X-Real-IP is the
+		// client's own.
+		{remote: "10.0.0.5:40000", realIP: "203.0.113.7", xff: []string{"198.51.100.1"}},
+		// Both set by the proxy: they agree.
+		{remote: "10.0.0.5:40000", realIP: "203.0.113.7", xff: []string{"203.0.113.7"}, allowed: true},
+		{remote: "10.0.0.5:40000", realIP: "203.0.113.7", xff: []string{"198.51.100.1, 203.0.113.7"}, allowed: true},
+		// Two proxies: the inner one's X-Real-IP names the outer one.
+		{remote: "10.0.0.5:40000", realIP: "10.0.0.9", xff: []string{"203.0.113.7, 10.0.0.9"}, allowed: true},
+		{remote: "10.0.0.5:40000", realIP: "garbage", xff: []string{"203.0.113.7"}},
+	})
+}

@@ -9,8 +9,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/luarobot/luarobot/host/delivery"
 	"github.com/luarobot/luarobot/host/message"
 	"github.com/luarobot/luarobot/host/reply"
+	"github.com/luarobot/luarobot/metrics"
 	"github.com/luarobot/luarobot/store"
 	"github.com/luarobot/luarobot/store/memory"
 )
@@ -137,6 +139,12 @@ type result struct {
 	// parts is the reply as the API would send it: the whole reply, or a
 	// long text cut into pieces; parts[0] is what first renders.
 	parts []reply.Reply
+	// For the delivery log line and metrics: where the handler that
+	// answered was defined ("" when none did), the reply's kind, and why
+	// the run failed (nil when it did not).
+	handler string
+	kind    string
+	err     error
 }
 
 // answer handles one delivery of msg, which arrived at start, and returns
@@ -166,13 +174,15 @@ func (e *engine) answer(reqCtx context.Context, start time.Time, msg *message.Me
 		key = ""
 	} else if !added {
 		e.stats.retries.Add(1)
-		return e.joinRetry(ctx, key, current, deadline), nil
+		out := e.joinRetry(ctx, key, current, deadline)
+		e.observe(msg, observation{outcome: metrics.Retry, answered: time.Since(start), kind: payloadKind(out.body)})
+		return out, nil
 	}
-	return e.runAndWait(reqCtx, ctx, key, msg, deadline)
+	return e.runAndWait(reqCtx, ctx, key, msg, start, deadline)
 }
 
 // runAndWait starts the handlers and waits for them until the deadline.
-func (e *engine) runAndWait(reqCtx, ctx context.Context, key string, msg *message.Message, deadline time.Time) (outcome, error) {
+func (e *engine) runAndWait(reqCtx, ctx context.Context, key string, msg *message.Message, start, deadline time.Time) (outcome, error) {
 	done := make(chan result, 1)
 	if !e.goWork("handler", func() { done <- e.run(msg) }) {
 		return outcome{}, errClosed
@@ -181,6 +191,7 @@ func (e *engine) runAndWait(reqCtx, ctx context.Context, key string, msg *messag
 	defer timer.Stop()
 	select {
 	case res := <-done:
+		e.observe(msg, resultObservation(res, time.Since(start), metrics.Replied))
 		if res.first == nil {
 			e.setFinal(ctx, key, pendingRecord, record{state: stateSent})
 			return outcome{}, nil
@@ -190,13 +201,15 @@ func (e *engine) runAndWait(reqCtx, ctx context.Context, key string, msg *messag
 	case <-timer.C:
 	case <-reqCtx.Done():
 	}
+	answered := time.Since(start)
 	// The delivery closes now with "success"; the reply follows when the
 	// handlers finish, to a retry that is waiting or through the API.
 	// (The handler goroutine above is tracked, so this cannot fail where
 	// that succeeded unless Close began in between; then the reply is
 	// dropped with the rest of the shutdown.)
-	if !e.goWork("late delivery", func() { e.deliverLate(key, msg, done) }) {
-		e.log.Error("shutting down: a late reply is dropped", "type", msg.Type, "user", msg.Source)
+	if !e.goWork("late delivery", func() { e.deliverLate(key, msg, done, start, answered) }) {
+		e.log.Error("shutting down: a late reply is dropped", "type", msg.Type, "user", e.user(msg.Source))
+		e.observe(msg, observation{outcome: metrics.Late, answered: answered, extra: []any{"delivered", "no (shutting down)"}})
 	}
 	return outcome{}, nil
 }
@@ -214,18 +227,18 @@ func (e *engine) runAndWait(reqCtx, ctx context.Context, key string, msg *messag
 func (e *engine) run(msg *message.Message) (res result) {
 	ctx, cancel := context.WithTimeout(context.Background(), e.opts.HandlerTimeout)
 	defer cancel()
+	// The dispatcher says there which handler answered.
+	ctx, info := delivery.NewContext(ctx)
 	defer func() {
 		if p := recover(); p != nil {
 			e.stats.failures.Add(1)
-			e.log.Error("handler panicked", "type", msg.Type, "user", msg.Source, "panic", fmt.Sprint(p))
-			res = result{}
+			res = result{err: fmt.Errorf("handler panicked: %v", p)}
 		}
 	}()
 	unlock, err := e.lockUser(ctx, msg.Source)
 	if err != nil {
 		e.stats.failures.Add(1)
-		e.log.Error("handler not run: earlier messages of the user still running", "user", msg.Source, "error", err)
-		return result{}
+		return result{err: fmt.Errorf("handler not run: earlier messages of the user still running: %w", err)}
 	}
 	defer unlock()
 
@@ -238,9 +251,9 @@ func (e *engine) run(msg *message.Message) (res result) {
 	}
 	r, newSession, err := e.opts.Dispatcher.Dispatch(ctx, msg, session)
 	if err != nil {
+		// The delivery's log line says it, with the script's file:line.
 		e.stats.failures.Add(1)
-		e.log.Error("handler failed", "type", msg.Type, "user", msg.Source, "error", err)
-		return result{}
+		return result{err: err}
 	}
 	if newSession != nil && e.opts.Sessions != nil {
 		// Committed before the reply leaves: a crash after the answer
@@ -256,9 +269,11 @@ func (e *engine) run(msg *message.Message) (res result) {
 		return result{}
 	}
 	if _, ok := r.(*reply.Success); ok {
-		return result{}
+		return result{handler: info.Handler()}
 	}
-	return e.render(msg, r)
+	res = e.render(msg, r)
+	res.handler = info.Handler()
+	return res
 }
 
 // render turns a reply into a result: the passive XML of its first part,
@@ -266,23 +281,22 @@ func (e *engine) run(msg *message.Message) (res result) {
 func (e *engine) render(msg *message.Message, r reply.Reply) result {
 	parts := e.splitReply(msg.Source, r)
 	buf := make([]byte, 0, 512) // fits a typical reply: one allocation
-	return result{first: reply.Render(buf, parts[0], msg.Source, msg.Target, time.Now().Unix()), parts: parts}
+	return result{first: reply.Render(buf, parts[0], msg.Source, msg.Target, time.Now().Unix()), parts: parts, kind: r.Kind()}
 }
 
-// storeFailed logs why the handlers' reply is withheld and returns what the
-// delivery gets instead: StoreErrorReply, or nothing ("success").
+// storeFailed returns what a delivery whose handlers' reply is withheld
+// gets instead: StoreErrorReply, or nothing ("success"). Its outcome is
+// error, and its log line says why (reply=text when StoreErrorReply
+// answered).
 func (e *engine) storeFailed(msg *message.Message, why string, err error) result {
 	e.stats.failures.Add(1)
 	e.stats.withheld.Add(1)
-	answer := "success"
+	res := result{}
 	if e.opts.StoreErrorReply != "" {
-		answer = "store_error_reply"
+		res = e.render(msg, &reply.Text{Content: e.opts.StoreErrorReply})
 	}
-	e.log.Error(why, "type", msg.Type, "user", msg.Source, "answer", answer, "error", err)
-	if e.opts.StoreErrorReply == "" {
-		return result{}
-	}
-	return e.render(msg, &reply.Text{Content: e.opts.StoreErrorReply})
+	res.err = fmt.Errorf("%s: %w", why, err)
+	return res
 }
 
 // joinRetry answers a delivery of a message that an earlier delivery is
@@ -343,30 +357,43 @@ func (e *engine) joinRetry(ctx context.Context, key string, current []byte, dead
 	}
 }
 
-// deliverLate waits for a handler whose delivery already closed and gets
-// its reply to the user: to a retry waiting for it, or through the API.
-func (e *engine) deliverLate(key string, msg *message.Message, done <-chan result) {
+// deliverLate waits for a handler whose delivery already closed (answered
+// success after answered) and gets its reply to the user: to a retry
+// waiting for it, or through the API. The delivery is observed then, when
+// its outcome is known.
+func (e *engine) deliverLate(key string, msg *message.Message, done <-chan result, start time.Time, answered time.Duration) {
 	var res result
 	select {
 	case res = <-done:
 	case <-time.After(e.opts.HandlerTimeout + 5*time.Second):
 		// The dispatcher should have given up at handler_timeout.
 		e.stats.failures.Add(1)
-		e.log.Error("handler still running past handler_timeout; its reply is dropped", "type", msg.Type, "user", msg.Source)
 		e.setFinal(context.Background(), key, nil, record{state: stateSent})
+		e.observe(msg, observation{outcome: metrics.Error, answered: answered,
+			err: errors.New("handler still running past handler_timeout; its reply is dropped")})
 		return
 	}
+	obs := resultObservation(res, answered, metrics.Late)
+	obs.extra = []any{"reply_after", roundDuration(time.Since(start))}
+	defer func() { e.observe(msg, obs) }()
 	if res.first == nil {
 		e.setFinal(context.Background(), key, nil, record{state: stateSent})
 		return
 	}
 	if key != "" && !e.handOver(key, res) {
 		// A retry answered with the reply; the rest of a long text follows.
+		obs.extra = append(obs.extra, "delivered", "retry")
 		e.sendRest(msg.Source, res.parts[1:])
 		return
 	}
-	e.stats.late.Add(1)
-	e.sendRest(msg.Source, res.parts)
+	// late_replies counts the replies the user got: a failed send is a
+	// failure, not a late reply.
+	if e.sendRest(msg.Source, res.parts) > 0 {
+		e.stats.late.Add(1)
+		obs.extra = append(obs.extra, "delivered", "api")
+	} else {
+		obs.extra = append(obs.extra, "delivered", "no")
+	}
 }
 
 // handOver offers a late reply to a retry that is waiting for it, and
@@ -530,21 +557,23 @@ func (e *engine) sendRestLater(openid string, parts []reply.Reply) func() {
 	}
 	return func() {
 		if !e.goWork("rest of a long text", func() { e.sendRest(openid, parts) }) {
-			e.log.Error("shutting down: the rest of a long text is dropped", "user", openid, "parts", len(parts))
+			e.log.Error("shutting down: the rest of a long text is dropped", "user", e.user(openid), "parts", len(parts))
 		}
 	}
 }
 
 // sendRest sends parts in order, stopping at the first failure (the
-// following parts would read wrong without it).
-func (e *engine) sendRest(openid string, parts []reply.Reply) {
+// following parts would read wrong without it), and returns how many it
+// sent.
+func (e *engine) sendRest(openid string, parts []reply.Reply) (sent int) {
 	for i, p := range parts {
 		if err := e.send(openid, p); err != nil {
 			e.stats.failures.Add(1)
-			e.log.Error("reply not delivered through the customer-service API", "user", openid, "part", i+1, "of", len(parts), "kind", p.Kind(), "error", err)
-			return
+			e.log.Error("reply not delivered through the customer-service API", "user", e.user(openid), "part", i+1, "of", len(parts), "kind", p.Kind(), "error", err)
+			return i
 		}
 	}
+	return len(parts)
 }
 
 func (e *engine) send(openid string, r reply.Reply) error {

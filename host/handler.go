@@ -14,6 +14,7 @@ import (
 
 	"github.com/luarobot/luarobot/host/message"
 	"github.com/luarobot/luarobot/host/wxcrypto"
+	"github.com/luarobot/luarobot/metrics"
 	"github.com/luarobot/luarobot/store"
 )
 
@@ -80,6 +81,12 @@ type Options struct {
 	// safe for concurrent use. Deliveries turned away during shutdown are
 	// not refusals.
 	OnRefused func(reason string)
+	// Metrics counts deliveries (luarobot_deliveries_total and
+	// luarobot_delivery_seconds); nil counts nothing.
+	Metrics *metrics.Metrics
+	// LogUserIDs writes openids in the delivery log line instead of their
+	// short hashes (log_user_ids).
+	LogUserIDs bool
 
 	Logger *slog.Logger
 	// Now is the clock (tests); default time.Now.
@@ -220,15 +227,16 @@ func (h *Handler) serveMessage(w http.ResponseWriter, r *http.Request, q wxcrypt
 
 	encrypted := q.EncryptType == "aes"
 	raw := body
+	signed := body           // what the signatures authenticate (replay.go)
 	var key *wxcrypto.Cipher // the key the request came under, for the reply
 	if encrypted {
 		var rerr *requestError
-		if raw, key, rerr = h.decrypt(body, q); rerr != nil {
+		if raw, signed, key, rerr = h.decrypt(body, q); rerr != nil {
 			return rerr
 		}
 	}
 	// One signed query authenticates one body (replay.go).
-	if rerr := h.checkReplay(r.Context(), start, q, body, encrypted); rerr != nil {
+	if rerr := h.checkReplay(r.Context(), start, q, signed, encrypted); rerr != nil {
 		return rerr
 	}
 	msg, err := message.Parse(raw)
@@ -283,24 +291,26 @@ func (h *Handler) readBody(r *http.Request) ([]byte, *requestError) {
 	return buf.Bytes(), nil
 }
 
-// decrypt opens an encrypted message and returns it with the key that
-// opened it (the current one, or the previous during a rotation).
-func (h *Handler) decrypt(body []byte, q wxcrypto.Query) ([]byte, *wxcrypto.Cipher, *requestError) {
+// decrypt opens an encrypted message and returns it with what its
+// msg_signature authenticates (the Encrypt value, see encryptedBinding) and
+// the key that opened it (the current one, or the previous during a
+// rotation).
+func (h *Handler) decrypt(body []byte, q wxcrypto.Query) (plain, signed []byte, key *wxcrypto.Cipher, _ *requestError) {
 	if h.keys == nil {
-		return nil, nil, refuse(http.StatusBadRequest, ReasonDecrypt, "encrypted message, but encoding_aes_key is not configured", nil)
+		return nil, nil, nil, refuse(http.StatusBadRequest, ReasonDecrypt, "encrypted message, but encoding_aes_key is not configured", nil)
 	}
 	env, err := wxcrypto.ParseEnvelope(body)
 	if err != nil {
-		return nil, nil, refuse(http.StatusBadRequest, ReasonMalformed, "malformed encrypted envelope", err)
+		return nil, nil, nil, refuse(http.StatusBadRequest, ReasonMalformed, "malformed encrypted envelope", err)
 	}
 	if !wxcrypto.VerifyMsgSignature(h.opts.Token, q.Timestamp, q.Nonce, env.Encrypt, q.MsgSignature) {
-		return nil, nil, refuse(http.StatusForbidden, ReasonSignature, "msg_signature does not match the token", errBadSignature)
+		return nil, nil, nil, refuse(http.StatusForbidden, ReasonSignature, "msg_signature does not match the token", errBadSignature)
 	}
-	plain, key, err := h.keys.Decrypt(env.Encrypt)
+	plain, key, err = h.keys.Decrypt(env.Encrypt)
 	if err != nil {
-		return nil, nil, refuse(http.StatusBadRequest, ReasonDecrypt, "cannot decrypt the message", err)
+		return nil, nil, nil, refuse(http.StatusBadRequest, ReasonDecrypt, "cannot decrypt the message", err)
 	}
-	return plain, key, nil
+	return plain, encryptedBinding(env.Encrypt), key, nil
 }
 
 // encrypt wraps a reply in the encrypted envelope with a fresh nonce,

@@ -79,7 +79,7 @@ func (e *engine) takeLease(ctx context.Context, openid string) (func(), error) {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			e.log.Error("user lease unavailable; the handler runs without cross-process serialisation", "user", openid, "error", err)
+			e.log.Error("user lease unavailable; the handler runs without cross-process serialisation", "user", e.user(openid), "error", err)
 			return func() {}, nil
 		}
 		if added {
@@ -87,7 +87,7 @@ func (e *engine) takeLease(ctx context.Context, openid string) (func(), error) {
 			return func() {
 				stop()
 				if !e.tryRelease(key, token) {
-					e.log.Error("user lease not released; releasing it when the store answers", "user", openid)
+					e.log.Error("user lease not released; releasing it when the store answers", "user", e.user(openid))
 					e.releaseLater(key, token)
 				}
 			}, nil

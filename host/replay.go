@@ -23,6 +23,7 @@ const (
 	ReasonMalformed    = "malformed"      // bad query string, XML or envelope
 	ReasonDecrypt      = "decrypt"        // the Encrypt field cannot be decrypted
 	ReasonMethod       = "method"         // neither GET nor POST
+	ReasonCallbackIP   = "callback_ip"    // the caller is not in callback_ips
 )
 
 // refused tells Options.OnRefused.
@@ -44,10 +45,12 @@ func (h *Handler) refused(reason string) {
 // within retryWindow of the first; later it is a replay of a captured
 // request, which dedup may have forgotten, and is refused too.
 //
-// An encrypted message is bound to its body by msg_signature, so it is never
-// refused here; its query is bound all the same, as is the query of the URL
-// check (GET with echostr), so that neither can later carry a forged plain
-// message. When the store fails, the message is accepted and the failure
+// An encrypted message is bound to its Encrypt value by msg_signature, so
+// it is never refused for another body; its query is bound to that value
+// (encryptedBinding: the envelope around it is not authenticated, so a
+// capture replayed after the retry window in a touched-up envelope is the
+// unchanged message, and refused), as is the query of the URL check (GET
+// with echostr), so that neither can later carry a forged plain message. When the store fails, the message is accepted and the failure
 // logged: the store outage already withholds the replies of handlers that
 // touch sessions, and refusing every message would take the bot down with
 // the store.
@@ -67,13 +70,14 @@ const queryDigestSize = 16
 const retryWindow = 30 * time.Second
 
 // checkReplay applies 安全模式 only (RefusePlaintext) and the replay rule
-// to a message whose signature already verified. body is the request body
-// as received.
-func (h *Handler) checkReplay(reqCtx context.Context, start time.Time, q wxcrypto.Query, body []byte, encrypted bool) *requestError {
+// to a message whose signature already verified. signed is what the
+// signatures authenticate: the request body as received for a plain
+// message, encryptedBinding for an encrypted one.
+func (h *Handler) checkReplay(reqCtx context.Context, start time.Time, q wxcrypto.Query, signed []byte, encrypted bool) *requestError {
 	if !encrypted && h.keys != nil && h.opts.RefusePlaintext {
 		return refuse(http.StatusForbidden, ReasonPlaintext, "unencrypted message refused: accept_plaintext is false (安全模式 only)", nil)
 	}
-	sum := sha256.Sum256(body)
+	sum := sha256.Sum256(signed)
 	digest := sum[:queryDigestSize]
 	now := h.opts.Now()
 	bound, added, ok := h.bindQuery(reqCtx, start, q, binding(digest, now))
@@ -146,6 +150,17 @@ func (h *Handler) replayTTL(timestamp string) time.Duration {
 		}
 	}
 	return tol
+}
+
+// encryptedBinding is what an encrypted message binds its query to: its
+// Encrypt value, which msg_signature authenticates, and not the envelope
+// around it, whose other bytes (spaces, the ToUserName a 兼容模式 envelope
+// carries) anyone can change. So a captured message replayed in a
+// touched-up envelope is the same message, refused after the retry window
+// as the unchanged one is. The prefix keeps it apart from the digest of a
+// plain body.
+func encryptedBinding(encrypt string) []byte {
+	return []byte("POST Encrypt\x00" + encrypt)
 }
 
 // echoBinding is what the query of a URL check is bound to: never the

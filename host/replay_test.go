@@ -147,6 +147,48 @@ func TestExactReplayAfterRetryWindowIsRefused(t *testing.T) {
 	}
 }
 
+// An encrypted request replayed after the retry window with its envelope
+// touched up (a space, a line break: msg_signature covers the Encrypt
+// value, not the bytes around it) is the same message replayed, and is
+// refused as the unchanged one is. Else, once dedup has forgotten the
+// message (after a minute) and while the timestamp is valid (five), the
+// handlers would run again for a captured request.
+func TestEncryptedReplayWithTouchedEnvelopeIsRefused(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	bot := &countingEcho{}
+	h := newHandler(t, host.Options{Dispatcher: bot.handler(), Now: clock, EncodingAESKey: testAESKey})
+	w := newWechat(t, true)
+	w.nowUnix = now.Unix()
+	captured := w.request("/", textXML("oAlice", "pay 10", 9400))
+	body, _ := io.ReadAll(captured.Body)
+	deliver := func(b []byte) int {
+		code, _ := serve(h, httptest.NewRequest(http.MethodPost, captured.URL.String(), bytes.NewReader(b)))
+		return code
+	}
+	if code := deliver(body); code != 200 {
+		t.Fatalf("first delivery: %d", code)
+	}
+	mu.Lock()
+	now = now.Add(60 * time.Second)
+	mu.Unlock()
+	for _, touched := range [][]byte{
+		append(append([]byte(nil), body...), '\n'),
+		bytes.Replace(body, []byte("<xml>"), []byte("<xml> "), 1),
+	} {
+		if bytes.Equal(touched, body) {
+			t.Fatal("the envelope was not touched")
+		}
+		if code := deliver(touched); code != http.StatusForbidden {
+			t.Errorf("the captured message 60 s later in a touched envelope: %d, want 403", code)
+		}
+	}
+	if got := bot.all(); got != "oAlice:pay 10" {
+		t.Errorf("handlers ran for %q", got)
+	}
+}
+
 // The binding lives in the dedup store: a second process on the same store
 // (Redis in production) refuses the forgery too.
 func TestReplayRefusedAcrossProcesses(t *testing.T) {

@@ -37,7 +37,7 @@ func splitReply(r reply.Reply, maxParts int) (parts []reply.Reply, dropped int) 
 func (e *engine) splitReply(openid string, r reply.Reply) []reply.Reply {
 	parts, dropped := splitReply(r, e.opts.MaxReplyParts)
 	if dropped > 0 {
-		logDropped(e.log, openid, len(parts), dropped)
+		logDropped(e.log, e.user(openid), len(parts), dropped)
 	}
 	return parts
 }

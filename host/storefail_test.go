@@ -139,7 +139,7 @@ func TestSessionSaveFailureWithholdsReply(t *testing.T) {
 				t.Errorf("handlers ran %d times, want 2", bot.runs.Load())
 			}
 			l := logs.String()
-			for _, s := range []string{"session not saved; the handlers' reply is withheld", "no space left on device", "user=u1"} {
+			for _, s := range []string{"session not saved; the handlers' reply is withheld", "no space left on device", "user=" + host.UserHash("u1"), "outcome=error"} {
 				if !strings.Contains(l, s) {
 					t.Errorf("log lacks %q:\n%s", s, l)
 				}

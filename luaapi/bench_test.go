@@ -22,6 +22,11 @@ var benchSession = []byte(`{"count":41,"name":"张三"}`)
 // state, the call run apart with its deadline.
 func BenchmarkDispatch(b *testing.B) {
 	rt, _ := startRuntime(b, benchScripts, Options{Logger: discardLogger()})
+	benchDispatch(b, rt)
+}
+
+// benchDispatch dispatches a text message to rt b.N times.
+func benchDispatch(b *testing.B, rt *Runtime) {
 	msg := textMsg("world")
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -128,4 +133,15 @@ func BenchmarkReferenceXMLRoundTrip(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkDispatchWait is BenchmarkDispatch with a robot.store call in
+// the handler: the state gives its pool slot back while it waits, and
+// takes one back after (state.wait).
+func BenchmarkDispatchWait(b *testing.B) {
+	rt, _ := startRuntime(b, map[string]string{"bench.lua": `
+robot.text(function(message, session)
+  return "Hello " .. message.content .. " #" .. robot.store.incr("count")
+end)`}, Options{Logger: discardLogger(), Values: newMemValues()})
+	benchDispatch(b, rt)
 }

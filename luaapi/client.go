@@ -29,15 +29,19 @@ const errNoClient = "robot.client is not configured: set app_id and app_secret"
 // bugs. Downloads return two values: the bytes (or the save_as path) and
 // the content type.
 //
-// track, if not nil, is called as each function starts (see
-// state.goCall); the function it returns, as it ends.
-func newClientTable(L *lua.LState, c *client.Client, track func(L *lua.LState, name string) (done func())) *lua.LTable {
+// wait runs the part of each function that waits for WeChat (see
+// state.wait: the state gives its pool slot back meanwhile); nil runs it
+// directly.
+func newClientTable(L *lua.LState, c *client.Client, wait waitFunc) *lua.LTable {
+	if wait == nil {
+		wait = func(L *lua.LState, _ string, fn func(context.Context)) { fn(clientContext(L)) }
+	}
 	methods := client.Methods()
 	t := L.CreateTable(0, len(methods)+1)
 	for _, m := range methods {
-		t.RawSetString(m.Name, clientFunction(L, m.Name, clientMethod(c, m.Name), track))
+		t.RawSetString(m.Name, clientFunction(L, m.Name, clientMethod(c, m.Name, wait)))
 	}
-	t.RawSetString(clientCallDef.Name, clientFunction(L, clientCallDef.Name, clientCall(c), track))
+	t.RawSetString(clientCallDef.Name, clientFunction(L, clientCallDef.Name, clientCall(c, wait)))
 	return t
 }
 
@@ -47,19 +51,21 @@ var clientCallDef = luadef.Binding[any]{Name: "call",
 	Sig: "(method: string, path: string, query?: robot.Query, body?: table|string): res: table?, err: robot.Error",
 	Doc: "Calls an endpoint that has no method of its own: method \"GET\" or \"POST\", path under api_base (\"/cgi-bin/...\"), the access token added; body is a table sent as JSON, or JSON text."}
 
+// waitFunc runs fn, the Go work of a binding that waits on the network,
+// under the name the error of a stuck call gives (see state.wait). fn gets
+// the call's context.
+type waitFunc func(L *lua.LState, name string, fn func(ctx context.Context))
+
 // clientFunction wraps a binding that takes its arguments from index
 // first. It skips the table itself when the function was called with colon
 // syntax (robot.client:get_menu()), which WeRoBot users used to Python
 // methods tend to write.
-func clientFunction(L *lua.LState, name string, f func(L *lua.LState, first int) int, track func(*lua.LState, string) func()) *lua.LFunction {
+func clientFunction(L *lua.LState, name string, f func(L *lua.LState, first int) int) *lua.LFunction {
 	var fn *lua.LFunction
 	fn = L.NewFunction(func(L *lua.LState) int {
 		first := 1
 		if self, ok := L.Get(1).(*lua.LTable); ok && L.GetField(self, name) == fn {
 			first = 2
-		}
-		if track != nil {
-			defer track(L, "robot.client."+name)()
 		}
 		return f(L, first)
 	})
@@ -67,7 +73,7 @@ func clientFunction(L *lua.LState, name string, f func(L *lua.LState, first int)
 }
 
 // clientMethod binds one named method.
-func clientMethod(c *client.Client, name string) func(*lua.LState, int) int {
+func clientMethod(c *client.Client, name string, wait waitFunc) func(*lua.LState, int) int {
 	return func(L *lua.LState, first int) int {
 		if c == nil {
 			return pushClientError(L, errors.New(errNoClient))
@@ -82,7 +88,9 @@ func clientMethod(c *client.Client, name string) func(*lua.LState, int) int {
 			}
 			argv = append(argv, v)
 		}
-		res, err := c.Invoke(clientContext(L), name, argv...)
+		var res any
+		var err error
+		wait(L, "robot.client."+name, func(ctx context.Context) { res, err = c.Invoke(ctx, name, argv...) })
 		if err != nil {
 			var argErr *client.ArgError
 			if errors.As(err, &argErr) {
@@ -107,7 +115,7 @@ func clientMethod(c *client.Client, name string) func(*lua.LState, int) int {
 }
 
 // clientCall binds robot.client.call(method, path, query, body).
-func clientCall(c *client.Client) func(*lua.LState, int) int {
+func clientCall(c *client.Client, wait waitFunc) func(*lua.LState, int) int {
 	return func(L *lua.LState, first int) int {
 		method := L.CheckString(first)
 		path := L.CheckString(first + 1)
@@ -137,7 +145,9 @@ func clientCall(c *client.Client) func(*lua.LState, int) int {
 		if c == nil {
 			return pushClientError(L, errors.New(errNoClient))
 		}
-		res, err := c.Call(clientContext(L), method, path, query, body)
+		var res any
+		var err error
+		wait(L, "robot.client.call", func(ctx context.Context) { res, err = c.Call(ctx, method, path, query, body) })
 		if err != nil {
 			return pushClientError(L, err)
 		}
@@ -174,6 +184,7 @@ func clientQueryValues(v lua.LValue, depth int, count *int) ([]string, error) {
 			return nil, fmt.Errorf("lists nested deeper than %d (does the table contain itself?)", maxQueryDepth)
 		}
 		var out []string
+		v = plainTable(v)
 		for i := 1; i <= v.Len(); i++ {
 			vs, err := clientQueryValues(v.RawGetInt(i), depth+1, count)
 			if err != nil {

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,8 +37,9 @@ import (
 // that has none. That step takes the message (or answers it with the
 // retry prompt), and the next step without an answer stops the run and
 // sends its prompt. The record — the dialog's name, when it started, the
-// message that started it, the session as it was then, and the answers —
-// is saved inside the user's stored session, in the same write: a dialog
+// message that started it, the session as it was then, the answers, and
+// the session changes of other handlers — is saved inside the user's
+// stored session, in the same write: a dialog
 // survives a restart, a kill -9 between two messages, a hot reload (the
 // new code replays the answers) and a move to another process on Redis.
 //
@@ -54,9 +57,12 @@ import (
 // change a dialog makes (session.orders = session.orders + 1) applies
 // exactly once however many times the function runs; between two messages
 // the stored session is the last replay's result. Handlers that run while
-// a dialog waits (events go to them) change the stored session, and their
-// changes are carried into the snapshot, member by member, so the next
-// replay does not undo them.
+// a dialog waits (events go to them) change the stored session too. Their
+// changes are recorded, member by member, at the place where the dialog
+// waited, and a replay applies them when it gets there again: not into
+// the snapshot, where the replay would apply the dialog's own earlier
+// changes on top of them a second time (a count the dialog raised and a
+// handler raised again would be raised twice).
 //
 // The record lives under a key no script can write: the exact JSON codec
 // writes every key a script can make that begins with NUL in base64
@@ -134,6 +140,18 @@ type dialogRecord struct {
 	Steps []dialogEntry `json:"steps"`
 	// Tries counts the wrong answers given to the step that waits.
 	Tries int `json:"tries,omitempty"`
+	// Changes are what other handlers did to the session while the
+	// dialog waited, in the order the dialog waited.
+	Changes []sessionPatch `json:"changes,omitempty"`
+}
+
+// sessionPatch is the change other handlers made to the top-level members
+// of the session while the dialog waited at entry At of Steps (the step
+// that had no answer yet): a replay applies it when it reaches that entry.
+type sessionPatch struct {
+	At  int                        `json:"at"`
+	Set map[string]json.RawMessage `json:"set,omitempty"` // member (as the exact JSON writes its key) → new value
+	Del []string                   `json:"del,omitempty"` // members removed
 }
 
 // dialogEntry is one recorded answer (d:ask, d:choose, d:wait) or d:once
@@ -164,8 +182,8 @@ var dialogMethods = []apiFunc{
 // dialogWaitOverloads are d:wait's forms with a type: they return that
 // type's message.
 var dialogWaitOverloads = func() []string {
-	out := make([]string, len(messageTypes))
-	for i, t := range messageTypes {
+	out := make([]string, len(dialogTypes))
+	for i, t := range dialogTypes {
 		out[i] = "fun(prompt: robot.Answer, type: \"" + t + "\", opts?: robot.StepOptions): robot.Message." + t
 	}
 	return out
@@ -271,7 +289,7 @@ func (st *state) dialogOptions(L *lua.LState, def *dialogDef, opts *lua.LTable) 
 	fail := func(format string, args ...any) {
 		L.RaiseError("robot.dialog %q: %s", def.name, fmt.Sprintf(format, args...))
 	}
-	opts.ForEach(func(k, v lua.LValue) {
+	plainTable(opts).ForEach(func(k, v lua.LValue) {
 		switch k.String() {
 		case "timeout":
 			d, err := parseDuration(v)
@@ -319,6 +337,7 @@ func stringList(v lua.LValue, out *[]string) error {
 		*out = append(*out, string(v))
 		return nil
 	case *lua.LTable:
+		v = plainTable(v)
 		n := v.Len()
 		if n == 0 {
 			return errors.New("the list is empty")
@@ -342,6 +361,12 @@ func stringList(v lua.LValue, out *[]string) error {
 func takesMessage(msg *message.Message) bool {
 	return !strings.HasSuffix(msg.Type, "_event")
 }
+
+// dialogTypes are the message types d:wait may wait for: those
+// takesMessage lets through (device_event, bind and unbind, is an event).
+var dialogTypes = slices.DeleteFunc(slices.Clone(messageTypes), func(t string) bool {
+	return strings.HasSuffix(t, "_event")
+})
 
 // openDialogs begins the dialog side of a dispatch: it takes the record
 // out of the stored session (or memory) and returns the dispatch's state
@@ -421,9 +446,24 @@ func (st *state) continueDialog(ctx context.Context, dd *dialogDispatch, in []by
 	case stopEnd:
 		return st.dialogOutcome(ctx, dd, def, nil, run.session, run.reply, in)
 	}
-	out, err := encodeJSON(ctx, run.sess, true)
-	if err != nil {
+	out, err := encodeSession(ctx, run.sess)
+	if err != nil && ctx.Err() != nil {
 		return nil, nil, sessionError(ctx, err, def.fn)
+	}
+	if err == nil {
+		_, err = st.toReply(ret)
+		if err != nil {
+			err = &Error{File: def.fn.Proto.SourceName, Line: def.fn.Proto.LineDefined,
+				Message: "the dialog " + quoteLua(def.name) + " answered with " + err.Error()}
+		}
+	} else {
+		err = sessionError(ctx, err, def.fn)
+	}
+	if err != nil {
+		// As for an error: the same replay would fail the same way on
+		// every later message.
+		st.rt.log.ErrorContext(ctx, "dialog ended: its outcome cannot be used", "dialog", def.name, "err", err)
+		return st.dialogOutcome(ctx, dd, def, nil, dd.base, def.fail, in)
 	}
 	return st.dialogOutcome(ctx, dd, def, nil, out, ret, in)
 }
@@ -462,11 +502,9 @@ func (st *state) finishDialogs(ctx context.Context, dd *dialogDispatch, out []by
 		return out, nil, nil
 	}
 	if !sameSession(dd.base, out) {
-		snap, err := carryChanges(rec.Session, dd.base, out)
-		if err != nil {
+		if err := rec.noteChanges(dd.base, out); err != nil {
 			return nil, nil, err
 		}
-		rec.Session = snap
 	}
 	def := st.dialog.defs[rec.Name]
 	if def == nil {
@@ -542,7 +580,7 @@ func (st *state) dialogStarter(def *dialogDef) lua.LGFunction {
 			L.RaiseError("dialog %q cannot start inside dialog %q: one dialog at a time", def.name, r.def.name)
 		}
 		ctx := st.ctx()
-		snapshot, err := encodeJSON(ctx, dd.sess, true)
+		snapshot, err := encodeSession(ctx, dd.sess)
 		if err != nil {
 			L.RaiseError("dialog %q cannot start: the session cannot be saved: %s", def.name, err)
 		}
@@ -563,7 +601,7 @@ func (st *state) dialogStarter(def *dialogDef) lua.LGFunction {
 		}
 		session := run.session
 		if run.stop == stopNone {
-			if session, err = encodeJSON(ctx, run.sess, true); err != nil {
+			if session, err = encodeSession(ctx, run.sess); err != nil {
 				L.RaiseError("dialog %q: the session cannot be saved: %s", def.name, err)
 			}
 		}
@@ -628,9 +666,10 @@ type dialogRun struct {
 	msg  *message.Message
 	msgV lua.LValue
 
-	pos   int // the next entry of rec.Steps to replay
-	steps int // steps reached so far
-	once  int // d:once calls reached so far
+	pos     int // the next entry of rec.Steps to replay
+	steps   int // steps reached so far
+	once    int // d:once calls reached so far
+	patched int // entries of rec.Changes applied to sess so far
 
 	inside string // "d:once" or "the check function" while one runs: no steps there
 	over   bool   // the run has returned: its d is stale
@@ -672,6 +711,12 @@ func (st *state) runDialog(ctx context.Context, run *dialogRun) (lua.LValue, err
 	L.Push(st.readOnlyMessage(start))
 	L.Push(run.sess)
 	err = L.PCall(3, 1, nil)
+	if err == nil && run.stop == stopNone && run.patched < len(run.rec.Changes) {
+		// The function returned before the place where the other
+		// handlers' changes were made (the scripts changed): they are
+		// kept all the same.
+		err = run.applyChanges(math.MaxInt)
+	}
 	if run.stop != stopNone && ctx.Err() == nil {
 		// However the function went on after the stop (a pcall around
 		// the step), the stop is the outcome.
@@ -721,13 +766,74 @@ func (run *dialogRun) usable(L *lua.LState, what string) {
 	case run.inside != "":
 		L.RaiseError("%s cannot be called inside %s", what, run.inside)
 	}
+	// The function is back where it once waited: what other handlers did
+	// to the session while it waited there happens now.
+	if err := run.applyChanges(run.pos + 1); err != nil {
+		run.breakOff(L, "the session changes recorded in it are corrupt: "+err.Error())
+	}
+}
+
+// applyChanges applies to the run's session the recorded changes of other
+// handlers made before entry upTo of the record.
+func (run *dialogRun) applyChanges(upTo int) error {
+	for run.patched < len(run.rec.Changes) && run.rec.Changes[run.patched].At < upTo {
+		if err := run.st.patchSession(run.sess, run.rec.Changes[run.patched]); err != nil {
+			return err
+		}
+		run.patched++
+	}
+	return nil
+}
+
+// patchSession applies p to the session table t.
+func (st *state) patchSession(t *lua.LTable, p sessionPatch) error {
+	// A member is decoded as a one-member object, so that its key comes
+	// back as the exact codec wrote it (a number key as a number).
+	member := func(key string, value json.RawMessage) (lua.LValue, lua.LValue, error) {
+		k, err := json.Marshal(key)
+		if err != nil {
+			return nil, nil, err
+		}
+		obj, err := decodeTable(st.L, slices.Concat([]byte("{"), k, []byte(":"), value, []byte("}")))
+		if err != nil {
+			return nil, nil, err
+		}
+		mk, mv := obj.Next(lua.LNil)
+		if mk == lua.LNil {
+			return nil, nil, fmt.Errorf("member %q decodes to nothing", key)
+		}
+		return mk, mv, nil
+	}
+	for _, key := range slices.Sorted(maps.Keys(p.Set)) {
+		k, v, err := member(key, p.Set[key])
+		if err != nil {
+			return err
+		}
+		t.RawSet(k, v)
+	}
+	for _, key := range p.Del {
+		k, _, err := member(key, json.RawMessage("true"))
+		if err != nil {
+			return err
+		}
+		t.RawSet(k, lua.LNil)
+	}
+	return nil
 }
 
 // halt stops the run: the dialog waits (stopWait) or is over (stopEnd),
 // and r answers the message. It notes the session as it is now and
 // raises the sentinel; it does not return.
 func (run *dialogRun) halt(L *lua.LState, kind stopKind, r lua.LValue) {
-	session, err := encodeJSON(run.ctx, run.sess, true)
+	if kind == stopEnd {
+		// Ended before the places where other handlers changed the
+		// session (the scripts changed): their changes are kept. A
+		// corrupt change is what ended it; the others still apply.
+		for run.applyChanges(math.MaxInt) != nil {
+			run.patched++
+		}
+	}
+	session, err := encodeSession(run.ctx, run.sess)
 	if err != nil {
 		L.RaiseError("dialog %q: the session cannot be saved: %s", run.def.name, strings.Replace(err.Error(), "value", "session", 1))
 	}
@@ -851,7 +957,7 @@ func (st *state) stepOptions(L *lua.LState, n int, s *stepSpec, check *lua.LValu
 	if !ok {
 		L.RaiseError("d:%s: the options are a table {retry=, tries=}, not %s", s.kind, describe(v))
 	}
-	opts.ForEach(func(k, v lua.LValue) {
+	plainTable(opts).ForEach(func(k, v lua.LValue) {
 		switch k.String() {
 		case "retry":
 			s.retry = v
@@ -1080,8 +1186,8 @@ func (st *state) dialogWait(L *lua.LState) int {
 	switch v := L.Get(3).(type) {
 	case lua.LString:
 		typ = string(v)
-		if !slices.Contains(messageTypes, typ) {
-			L.RaiseError("d:wait: %q is not a message type a dialog receives (%s; events go to the other handlers)", typ, strings.Join(messageTypes, ", "))
+		if !slices.Contains(dialogTypes, typ) {
+			L.RaiseError("d:wait: %q is not a message type a dialog receives (%s; events go to the other handlers)", typ, strings.Join(dialogTypes, ", "))
 		}
 		optsAt = 4
 	case *lua.LNilType:
@@ -1252,39 +1358,52 @@ func marshalRecord(rec *dialogRecord) ([]byte, error) {
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
-// carryChanges applies to the snapshot the top-level members that differ
-// between base and out: the changes handlers other than the dialog made
-// while it waited, which the next replay must not undo.
-func carryChanges(snapshot, base, out []byte) (json.RawMessage, error) {
-	var snap, before, after map[string]json.RawMessage
-	for _, p := range []struct {
-		b []byte
-		m *map[string]json.RawMessage
-	}{{snapshot, &snap}, {base, &before}, {out, &after}} {
-		if err := json.Unmarshal(normalSession(p.b), p.m); err != nil {
-			return nil, fmt.Errorf("dialog: session snapshot: %w", err)
-		}
+// noteChanges records the top-level members that differ between base (the
+// session the dialog left) and out (the session after other handlers ran)
+// at the place where the dialog waits; changes made while it waits at one
+// place are merged, so a report every few seconds does not grow the record.
+func (rec *dialogRecord) noteChanges(base, out []byte) error {
+	var before, after map[string]json.RawMessage
+	if err := json.Unmarshal(normalSession(base), &before); err != nil {
+		return fmt.Errorf("dialog: session: %w", err)
 	}
-	if snap == nil {
-		snap = map[string]json.RawMessage{}
+	if err := json.Unmarshal(normalSession(out), &after); err != nil {
+		return fmt.Errorf("dialog: session: %w", err)
+	}
+	var p *sessionPatch
+	patch := func() *sessionPatch {
+		if p != nil {
+			return p
+		}
+		at := len(rec.Steps)
+		if n := len(rec.Changes); n == 0 || rec.Changes[n-1].At != at {
+			rec.Changes = append(rec.Changes, sessionPatch{At: at})
+		}
+		p = &rec.Changes[len(rec.Changes)-1]
+		return p
 	}
 	for k, v := range after {
-		if !bytes.Equal(before[k], v) {
-			snap[k] = v
+		if bytes.Equal(before[k], v) {
+			continue
 		}
+		p := patch()
+		if p.Set == nil {
+			p.Set = make(map[string]json.RawMessage)
+		}
+		p.Set[k] = v
+		p.Del = slices.DeleteFunc(p.Del, func(d string) bool { return d == k })
 	}
 	for k := range before {
 		if _, ok := after[k]; !ok {
-			delete(snap, k)
+			p := patch()
+			delete(p.Set, k)
+			if !slices.Contains(p.Del, k) {
+				p.Del = append(p.Del, k)
+				slices.Sort(p.Del)
+			}
 		}
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(snap); err != nil {
-		return nil, err
-	}
-	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+	return nil
 }
 
 // ---- the clock and sessions off ----

@@ -223,7 +223,7 @@ robot.filter("keep", robot.dialog("keeper", function(d)
 end))
 robot.filter("stale", function() kept:ask("again?") end)
 robot.filter("async", function() robot.async(function() inner() end) return "queued" end)
-`}, Options{})
+`}, Options{PoolSize: 1, MaxStates: 1}) // one state: "stale" finds the d "keep" kept
 	_, _, err := rt.Dispatch(context.Background(), textMsg("nested"), nil)
 	if err == nil || !strings.Contains(err.Error(), `dialog "inner" cannot start inside dialog "outer"`) {
 		t.Errorf("nested start: %v", err)

@@ -36,12 +36,22 @@
 // protos, shared read-only). A pooled state is made from one version: the
 // sandboxed libraries, the robot table, then each script's top level; its
 // globals are then frozen, so a request cannot leave state behind for the
-// next one. The pool holds at most Options.PoolSize states; each has its own
-// goroutine, which runs the calls given to the state (see Runtime.run): the
-// caller waits for the answer or the deadline, whichever comes first, and a
-// state that does not come back in time is abandoned and replaced, never
-// reused. At most PoolSize abandoned states that still run are replaced;
-// beyond that, one keeps its place until it returns (see pool).
+// next one. At most Options.PoolSize states run Lua at once, and at most
+// Options.MaxStates are alive, those waiting in Go for the network
+// included: a binding that waits (robot.client, robot.send, robot.store)
+// gives its place among the running ones back meanwhile (state.wait). Each
+// state has its own goroutine, which runs the calls given to the state
+// (see Runtime.run): the caller waits for the answer or the deadline,
+// whichever comes first, and a state that does not come back in time is
+// abandoned and replaced, never reused. At most PoolSize abandoned states
+// that still run are replaced; beyond that, one keeps its place until it
+// returns (see pool).
+//
+// # Memory
+//
+// Options.MemoryLimit bounds the Go heap while Lua runs: past it, the calls
+// running Lua are stopped through their context and their states
+// discarded (see memoryWatch, which says how precise that is).
 //
 // Reload (and Watch, on every change) makes a new version and one state of
 // it; only if every file compiles and every top level runs does the new

@@ -125,19 +125,30 @@ func callError(ctx context.Context, err error, fn *lua.LFunction) *Error {
 	if e.File == "" && fn != nil && fn.Proto != nil {
 		e.File, e.Line = fn.Proto.SourceName, fn.Proto.LineDefined
 	}
-	if ctx != nil && ctx.Err() != nil && isCancellation(rest, ctx) {
-		s := stopped(ctx, "")
-		e.Message, e.err = s.Message, s.err
+	if ctx != nil && ctx.Err() != nil {
+		switch {
+		case isCancellation(rest, ctx):
+			s := stopped(ctx, "")
+			e.Message, e.err = s.Message, s.err
+		case strings.HasPrefix(rest, "stopped: "):
+			// Raised by our own code (state.wait) with the reason in it.
+			e.err = stopped(ctx, "").err
+		}
 	}
 	return e
 }
 
 // stopped is the error of a call stopped because ctx ended: at its
-// deadline (ErrTimeout) or because the request was cancelled. what, if
-// not empty, says what the call was doing.
+// deadline (ErrTimeout), by the memory watch (ErrMemoryLimit) or because
+// the request was cancelled. what, if not empty, says what the call was
+// doing.
 func stopped(ctx context.Context, what string) *Error {
 	e := &Error{Message: "stopped: still running at handler_timeout", err: ErrTimeout}
-	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	var mem *memoryStop
+	switch {
+	case errors.As(context.Cause(ctx), &mem):
+		e.Message, e.err = "stopped: "+mem.Error(), ErrMemoryLimit
+	case !errors.Is(ctx.Err(), context.DeadlineExceeded):
 		e.Message, e.err = "stopped: the request was cancelled", ctx.Err()
 	}
 	if what != "" {

@@ -8,6 +8,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/luarobot/luarobot/host/delivery"
 	"github.com/luarobot/luarobot/host/message"
 	"github.com/luarobot/luarobot/host/reply"
 )
@@ -122,6 +123,10 @@ func (st *state) filter(L *lua.LState) int {
 		st.appendRules(L, "filter", &w, L.Get(i), 0)
 	}
 	rules := w.rules
+	if len(rules) == 0 {
+		// Empty lists: without rules the filter would answer every text.
+		L.RaiseError("robot.filter: no rules given")
+	}
 	st.register(L, "filter", &handler{fn: fn, typ: "text", rules: rules}, rulesText(rules))
 	L.Push(fn)
 	return 1
@@ -177,6 +182,7 @@ func (st *state) appendRules(L *lua.LState, fnName string, w *ruleWalk, v lua.LV
 		if depth >= maxRuleDepth {
 			L.RaiseError("robot.%s: rules nested deeper than %d (does the table contain itself?)", fnName, maxRuleDepth)
 		}
+		v = plainTable(v) // robot.settings.keywords, say
 		for i := 1; i <= v.Len(); i++ {
 			st.appendRules(L, fnName, w, v.RawGetInt(i), depth+1)
 		}
@@ -303,10 +309,11 @@ lists:
 				continue // "": falsy, as in WeRoBot
 			}
 			answer = r
+			delivery.SetHandler(ctx, where(h.fn))
 			break lists
 		}
 	}
-	out, err := encodeJSON(ctx, sess, true)
+	out, err := encodeSession(ctx, sess)
 	if err != nil && ctx.Err() != nil {
 		e := stopped(ctx, "while writing the session")
 		if last != nil {

@@ -222,7 +222,8 @@ func parseTimeout(v lua.LValue) (time.Duration, error) {
 		if math.IsNaN(f) || f <= 0 {
 			return 0, errors.New(usage)
 		}
-		return time.Duration(math.Min(f, 1e6) * float64(time.Second)), nil
+		// At least a nanosecond: a duration of 0 means "http_timeout".
+		return max(time.Duration(math.Min(f, 1e6)*float64(time.Second)), 1), nil
 	case lua.LString:
 		d, err := time.ParseDuration(string(v))
 		if err != nil || d <= 0 {
@@ -242,12 +243,11 @@ func (st *state) doHTTP(L *lua.LState, name string, req *safehttp.Request) int {
 	}
 	var res *safehttp.Response
 	var err error
-	werr := st.wait(L, name, func(ctx context.Context) {
+	// A wait stopped by the deadline raises "stopped: ... (in NAME)", which
+	// the runtime turns back into the call's timeout error.
+	st.waitOrRaise(L, name, func(ctx context.Context) {
 		res, err = st.rt.web.Do(ctx, req)
 	})
-	if werr != nil {
-		L.RaiseError("%s: %s", name, werr)
-	}
 	if err != nil {
 		return pushClientError(L, err)
 	}

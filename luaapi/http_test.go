@@ -208,6 +208,8 @@ func TestHTTPErrorsAreResults(t *testing.T) {
   try(robot.http.get("http://api.example.com/x", {headers = {["X-A"] = "v\r\nX-Injected: 1"}}))
   try(robot.http.request{method = "TRACE", url = "http://api.example.com/"})
   try(robot.http.get("not a url"))
+  try(robot.http.get("http://bot:SECRET@api.test:badport/x?key=SECRET")) -- not a URL: no password shown
+  try(robot.http.get("http:bot:SECRET@api.test/x"))
   return table.concat(out, "\n")`))
 	port := strings.TrimPrefix(up.base, "http://api.test:")
 	want := strings.Join([]string{
@@ -218,6 +220,8 @@ func TestHTTPErrorsAreResults(t *testing.T) {
 		`GET http://api.example.com/x: header "X-A": the value has a line break (CR or LF), which a header value cannot hold`,
 		`TRACE http://api.example.com/: method "TRACE" is not supported (want GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS)`,
 		`GET "not a url": the URL has no scheme: it starts with http:// or https://`,
+		`GET "http://...@api.test:badport/x": not a URL: invalid port ":badport" after host`,
+		`GET "http:...@api.test/x": the URL has no host`,
 	}, "\n")
 	if got != want {
 		t.Errorf("errors:\n%s\nwant:\n%s", got, want)
@@ -318,8 +322,10 @@ func TestHTTPTimeouts(t *testing.T) {
   local _, e1 = robot.http.get("BASE/slow")                       -- http_timeout
   local _, e2 = robot.http.get("BASE/slow", {timeout = "150ms"})  -- the option
   local _, e3 = robot.http.get("BASE/slow", {timeout = 0.1})
-  return e1.errmsg .. "\n" .. e2.errmsg .. "\n" .. e3.errmsg`))
-	want := "GET " + up.base + "/slow: timed out after 200ms\nGET " + up.base + "/slow: timed out after 150ms\nGET " + up.base + "/slow: timed out after 100ms"
+  local _, e4 = robot.http.get("BASE/slow", {timeout = 1e-10}) -- under a nanosecond: not http_timeout
+  return e1.errmsg .. "\n" .. e2.errmsg .. "\n" .. e3.errmsg .. "\n" .. e4.errmsg`))
+	want := "GET " + up.base + "/slow: timed out after 200ms\nGET " + up.base + "/slow: timed out after 150ms\nGET " + up.base + "/slow: timed out after 100ms\n" +
+		"GET " + up.base + "/slow: timed out after 1ns"
 	if got != want {
 		t.Errorf("timeouts:\n%s\nwant\n%s", got, want)
 	}
@@ -478,5 +484,103 @@ robot.text(function(msg) return "fast " .. msg.content end)`)}, opts)
 	}
 	if w := waiting.Load(); w != n {
 		t.Errorf("%d slow handlers still waiting when the plain users were answered, want %d", w, n)
+	}
+}
+
+// A Host header names a host too: it is allowed only where http_allow
+// would let a request for that host reach the address dialled. Otherwise
+// a script allowed one internal host by its exact name ("api.test", here
+// on 127.0.0.1) would reach every other virtual host of the same server
+// ("admin.internal") by setting Host, though http_allow never names it.
+// A virtual host on an address the operator allowed by IP is reached as
+// before.
+func TestHTTPHostHeaderIsCheckedToo(t *testing.T) {
+	up := newHTTPUpstream(t, func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "vhost "+r.Host) })
+	port := strings.TrimPrefix(up.base, "http://api.test:")
+	got := runLua(t, httpOptions(), withBase(up, `
+  local _, err = robot.http.get("BASE/", {headers = {Host = "admin.internal"}})
+  local _, err2 = robot.http.get("BASE/", {headers = {host = "Admin.Internal:8080"}})
+  local same = assert(robot.http.get("BASE/", {headers = {Host = "API.test"}}))
+  return err.errmsg .. "\n" .. err2.errmsg .. "\n" .. same.body`))
+	want := "GET " + up.base + `/: the Host header "admin.internal" is not allowed by http_allow at api.test's address 127.0.0.1 (a loopback address)` + "\n" +
+		"GET " + up.base + `/: the Host header "Admin.Internal:8080" is not allowed by http_allow at api.test's address 127.0.0.1 (a loopback address)` + "\n" +
+		"vhost API.test"
+	if got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+	if n := len(up.requests()); n != 1 {
+		t.Errorf("%d requests reached the upstream, want the one with its own name", n)
+	}
+
+	// Named as well, or on an address allowed by IP: the virtual host is
+	// reached.
+	for _, c := range []struct {
+		allow []string
+		url   string
+	}{
+		{[]string{"api.test", "admin.internal"}, up.base + "/"},
+		{[]string{"127.0.0.1"}, "http://127.0.0.1:" + port + "/"},
+	} {
+		opts := Options{HTTPAllow: c.allow, HTTPResolver: testResolver}
+		if got := runLua(t, opts, `
+  local res, err = robot.http.get("`+c.url+`", {headers = {Host = "admin.internal"}})
+  return res and res.body or err.errmsg`); got != "vhost admin.internal" {
+			t.Errorf("http_allow %q: %s", c.allow, got)
+		}
+	}
+}
+
+// A redirect to another site carries none of the script's credentials:
+// the script put its key in a header (X-Api-Key, api-key: the LLM APIs'
+// way) or in the body for the host it called, not for whichever host that
+// one redirects to. Headers that are not credentials go along, and a
+// redirect within the site (a subdomain too) keeps everything.
+func TestHTTPRedirectToAnotherSiteDropsCredentials(t *testing.T) {
+	up := newHTTPUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		if to := r.URL.Query().Get("to"); to != "" {
+			code := http.StatusFound
+			if r.URL.Query().Get("keep") != "" {
+				code = http.StatusTemporaryRedirect // the body is sent again
+			}
+			http.Redirect(w, r, to, code)
+		}
+	})
+	port := strings.TrimPrefix(up.base, "http://api.test:")
+	resolver := func(ctx context.Context, host string) ([]netip.Addr, error) {
+		return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
+	}
+	opts := Options{HTTPAllow: []string{"api.test", "eu.api.test", "elsewhere.test"}, HTTPResolver: resolver}
+	got := runLua(t, opts, withBase(up, `
+  local h = {["X-Api-Key"] = "K1", ["api-key"] = "K2", Authorization = "Bearer K3", Cookie = "s=K4",
+             Accept = "application/json", ["User-Agent"] = "bot/1"}
+  assert(robot.http.get("BASE/hop", {headers = h, query = {to = "http://elsewhere.test:`+port+`/other"}}))
+  assert(robot.http.get("BASE/hop", {headers = h, query = {to = "http://eu.api.test:`+port+`/sub"}}))
+  assert(robot.http.get("BASE/hop", {headers = h, query = {to = "/same"}}))
+  local _, err = robot.http.post("BASE/hop", {form = {key = "K5"}, query = {keep = 1, to = "http://elsewhere.test:`+port+`/post"}})
+  return err.errmsg`))
+	if want := "POST " + up.base + "/hop: redirected to http://elsewhere.test:" + port + "/post: the request body is not sent again to another site"; got != want {
+		t.Errorf("307 to another site:\n got %s\nwant %s", got, want)
+	}
+	seen := map[string]http.Header{}
+	for _, r := range up.requests() {
+		seen[r.path] = r.header
+		if strings.Contains(r.body, "K5") && r.path != "/hop" {
+			t.Errorf("the body went to %s: %q", r.path, r.body)
+		}
+	}
+	creds := []string{"X-Api-Key", "Api-Key", "Authorization", "Cookie"}
+	for _, name := range creds {
+		if v := seen["/other"].Get(name); v != "" {
+			t.Errorf("%s reached another site: %q", name, v)
+		}
+		if seen["/sub"].Get(name) == "" || seen["/same"].Get(name) == "" {
+			t.Errorf("%s dropped within the site: sub %v same %v", name, seen["/sub"], seen["/same"])
+		}
+	}
+	if h := seen["/other"]; h.Get("Accept") != "application/json" || h.Get("User-Agent") != "bot/1" {
+		t.Errorf("headers that are not credentials should follow: %v", h)
+	}
+	if _, ok := seen["/post"]; ok {
+		t.Error("the 307 to another site was followed")
 	}
 }

@@ -345,7 +345,7 @@ func compileSources(src *sources) (*version, error) {
 	}
 	for _, s := range src.libs {
 		name := moduleName(s.name)
-		if !moduleNameRE.MatchString(name) {
+		if !moduleFileRE.MatchString(strings.TrimSuffix(strings.TrimPrefix(s.name, libDir+"/"), ".lua")) {
 			return nil, errorf(s.name, 0, "cannot be required: module file names use letters, digits, '_' and '-' only")
 		}
 		c, err := compileChunk(s)
@@ -393,6 +393,12 @@ func moduleName(rel string) string {
 // digits, '_' and '-'. No "..", no "/", no absolute paths: a module is a
 // file under scripts/lib and nothing else.
 var moduleNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
+
+// moduleFileRE is what the path of a module file under lib/ may be,
+// without its .lua: the names of require with "/" for ".". A dot in a file
+// or folder name would give two files one require name (lib/a.b.lua and
+// lib/a/b.lua are both "a.b").
+var moduleFileRE = regexp.MustCompile(`^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$`)
 
 // modulePath is the file a require name stands for, for messages.
 func modulePath(name string) string {

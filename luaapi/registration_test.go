@@ -251,6 +251,10 @@ func TestRegistrationErrors(t *testing.T) {
 		{"robot.filter(function() end)", "bad.lua:1: robot.filter expects (rule, ..., fn)"},
 		{"robot.filter(42, function() end)", "bad.lua:1: robot.filter: a rule is a string or robot.re(\"pattern\"), not a number (42)"},
 		{"robot.add_filter(function() end, {})", "bad.lua:1: robot.add_filter: no rules given"},
+		// An empty list (of keywords kept in settings, say) is no rule: the
+		// filter would answer every text.
+		{"robot.filter({}, function() end)", "bad.lua:1: robot.filter: no rules given"},
+		{"robot.filter({{}}, {}, function() end)", "bad.lua:1: robot.filter: no rules given"},
 		{"\n\nrobot.filter(robot.re('(unclosed'), function() end)", "bad.lua:3: robot.re: error parsing regexp"},
 		{"robot.key_click(function() end)", "bad.lua:1: bad argument #1 to key_click"},
 		{"robot.error_page('x')", "bad.lua:1: robot.error_page expects a function(url)"},

@@ -63,6 +63,7 @@ func (st *state) convertReply(v lua.LValue) (reply.Reply, error) {
 // tableReply reads WeRoBot's list forms: a list of 4-lists is articles, a
 // list of 3 or 4 strings is music.
 func tableReply(t *lua.LTable) (reply.Reply, error) {
+	t = plainTable(t)
 	n := t.Len()
 	if n == 0 {
 		return nil, errors.New("a table that is not a list; return { {title, description, img, url}, ... } for articles or {title, description, url, hq_url} for music")
@@ -102,6 +103,7 @@ func tableReply(t *lua.LTable) (reply.Reply, error) {
 // article reads {title, description, img, url} or {title=, description=,
 // img=, url=}.
 func article(e *lua.LTable) (reply.Article, error) {
+	e = plainTable(e)
 	var s [4]string
 	if e.RawGetInt(1) != lua.LNil {
 		if e.Len() != 4 {
@@ -206,7 +208,7 @@ var replyAPI = apiTable{name: "robot.reply",
 			}),
 		replyCtor("articles", "(articles: robot.Article[])", "A news reply: 1 to 8 articles {title=, description=, img=, url=}.", nil,
 			func(L *lua.LState) reply.Reply {
-				list := L.CheckTable(1)
+				list := plainTable(L.CheckTable(1))
 				if list.Len() == 0 {
 					L.ArgError(1, "a list of articles { {title=, description=, img=, url=}, ... }")
 				}
@@ -274,6 +276,9 @@ func checkMediaID(L *lua.LState, fn string) string {
 func fields(L *lua.LState, fn string, names ...string) []string {
 	out := make([]string, len(names))
 	t, keyed := L.Get(1).(*lua.LTable)
+	if keyed {
+		t = plainTable(t)
+	}
 	for i, name := range names {
 		var v lua.LValue
 		if keyed {

@@ -18,6 +18,7 @@ import (
 	luar "layeh.com/gopher-luar"
 
 	"github.com/luarobot/luarobot/host/message"
+	"github.com/luarobot/luarobot/internal/suggest"
 	"github.com/luarobot/luarobot/luaapi/luadef"
 )
 
@@ -120,7 +121,7 @@ var robotFuncs = []apiFunc{
 	{Name: "add_handler", Sig: "(fn: robot.Handler, type?: robot.HandlerType): robot.Handler", Fn: (*state).addHandler,
 		Doc: "WeRoBot's function form of the registrations: type is \"all\" (the default, as robot.handler), a message or event type (\"text\", \"subscribe_event\") or an event's registration name (\"subscribe\")."},
 	{Name: "filter", Sig: "(rule: robot.Rule, ...: robot.Rule|robot.FilterHandler): robot.FilterHandler", Fn: (*state).filter,
-		Doc: "robot.filter(rule, ..., fn): registers fn for text messages whose content matches one of the rules: a string equal to the content, a robot.re pattern that matches at its start (fn's third argument is then the match), or a list of rules.",
+		Doc: "robot.filter(rule, ..., fn): registers fn for text messages whose content matches one of the rules: a string equal to the content, a robot.re pattern that matches at its start (fn's third argument is then the match), or a list of rules. Rules that are all empty lists are an error.",
 		Overloads: []string{
 			"fun(rule: robot.Rule, fn: robot.FilterHandler): robot.FilterHandler",
 			"fun(rule1: robot.Rule, rule2: robot.Rule, fn: robot.FilterHandler): robot.FilterHandler",
@@ -146,7 +147,8 @@ var robotFuncs = []apiFunc{
 
 	// Work beyond the answer.
 	{Name: "async", Sig: "(fn: fun())", Fn: (*state).queueAsync,
-		Doc: "Runs fn after the handler has answered (at most 32 per handler); send its results with robot.send."},
+		Doc: "Runs fn after the handler has answered; send its results with robot.send. At most " + strconv.Itoa(maxAsync) +
+			" functions per message, those queued by robot.async functions included, all sharing one handler_timeout counted from the start of the first."},
 	{Name: "send", Sig: "(openid: string, reply: robot.Answer): ok: true?, err: robot.Error", Fn: (*state).send,
 		Doc: "Sends a reply to the user through the customer-service API (needs app_id and app_secret)."},
 
@@ -158,7 +160,7 @@ var robotFuncs = []apiFunc{
 	{Name: "uuid", Sig: "(): string", Fn: func(_ *state, L *lua.LState) int { return newUUID(L) },
 		Doc: "A random (version 4) UUID, lower-case."},
 	{Name: "sleep", Sig: "(seconds: number)", Fn: (*state).sleep,
-		Doc: "Waits, never past the handler's deadline."},
+		Doc: "Waits seconds (fractions allowed), never past the handler's deadline; the state's Lua slot serves other messages meanwhile."},
 }
 
 // robotTables are the tables of functions in the robot table.
@@ -198,7 +200,39 @@ func (st *state) newRobot() *lua.LTable {
 	for _, v := range robotValues {
 		r.RawSetString(v.field.Name, v.make(st))
 	}
-	return st.readOnly(r, "robot")
+	ro := st.readOnly(r, "robot")
+	// The view looks names up in r; a name r lacks is a typo, not nil.
+	r.Metatable = st.unknownMember(r, "robot")
+	return ro
+}
+
+// unknownMember is the metatable of a table behind a read-only view whose
+// missing names raise an error with a suggestion: "robot.subscibe does not
+// exist (did you mean robot.subscribe?)", at load when the typo is at a
+// script's top level, rather than "attempt to call a nil value" from the
+// first user who reaches it.
+func (st *state) unknownMember(t *lua.LTable, name string) *lua.LTable {
+	mt := st.L.CreateTable(0, 1)
+	mt.RawSetString("__index", st.L.NewFunction(func(L *lua.LState) int {
+		key, ok := L.Get(2).(lua.LString)
+		if !ok {
+			L.Push(lua.LNil)
+			return 1
+		}
+		var names []string
+		t.ForEach(func(k, _ lua.LValue) {
+			if s, ok := k.(lua.LString); ok {
+				names = append(names, string(s))
+			}
+		})
+		hint := ""
+		if c := suggest.Closest(string(key), names); c != "" {
+			hint = fmt.Sprintf(" (did you mean %s.%s?)", name, c)
+		}
+		L.RaiseError("%s.%s does not exist%s", name, key, hint)
+		return 0
+	}))
+	return mt
 }
 
 // ---- robot.stats ----
@@ -217,8 +251,10 @@ func (st *state) stats(L *lua.LState) int {
 
 // ---- robot.async, robot.send ----
 
-// maxAsync bounds the robot.async work one call may queue.
-const maxAsync = 32
+// maxAsync bounds the robot.async functions of one delivery, those they
+// queue in turn included (all of them share one handler_timeout: see
+// Runtime.runAsync).
+const maxAsync = 8
 
 func (st *state) queueAsync(L *lua.LState) int {
 	fn := L.CheckFunction(1)
@@ -226,7 +262,7 @@ func (st *state) queueAsync(L *lua.LState) int {
 		L.RaiseError("robot.async runs work after a handler answers; call it from a handler (or robot.on_load), not while the scripts load")
 	}
 	if len(st.async) >= maxAsync {
-		L.RaiseError("robot.async: more than %d functions queued by one handler", maxAsync)
+		L.RaiseError("robot.async: at most %d functions per message, those queued by robot.async functions included", maxAsync)
 	}
 	file, line := callerPos(L)
 	st.async = append(st.async, asyncJob{fn: fn, where: posString(file, line)})
@@ -247,9 +283,9 @@ func (st *state) send(L *lua.LState) int {
 	if st.rt.opts.Send == nil {
 		return pushClientError(L, errors.New("robot.send: sending needs app_id and app_secret in the configuration"))
 	}
-	done := st.goCall(L, "robot.send")
-	err = st.rt.opts.Send(st.ctx(), openid, r)
-	done()
+	st.waitOrRaise(L, "robot.send", func(ctx context.Context) {
+		err = st.rt.opts.Send(ctx, openid, r)
+	})
 	if err != nil {
 		return pushClientError(L, err)
 	}
@@ -271,7 +307,7 @@ func (st *state) ctx() context.Context {
 // newClient builds robot.client: the Client's bindings; without a Client
 // every method still exists and answers nil and an error saying why.
 func (st *state) newClient() lua.LValue {
-	return st.readOnly(newClientTable(st.L, st.rt.opts.Client, st.goCall), "robot.client")
+	return st.readOnly(newClientTable(st.L, st.rt.opts.Client, st.waitOrRaise), "robot.client")
 }
 
 // ---- robot.config ----

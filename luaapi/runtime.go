@@ -19,6 +19,7 @@ import (
 	"github.com/luarobot/luarobot/host/message"
 	"github.com/luarobot/luarobot/host/reply"
 	"github.com/luarobot/luarobot/luaapi/internal/safehttp"
+	"github.com/luarobot/luarobot/metrics"
 	"github.com/luarobot/luarobot/store"
 )
 
@@ -26,9 +27,20 @@ import (
 type Options struct {
 	// Dir is the scripts folder.
 	Dir string
-	// PoolSize is the most Lua states alive at once, which is also the
-	// most handlers running at once (default: 2*GOMAXPROCS, at least 4).
+	// PoolSize is the most Lua states running Lua at once (default:
+	// 2*GOMAXPROCS, at least 4). A state waiting in Go for the network
+	// (robot.client, robot.send, robot.store: see state.wait) does not
+	// count: handlers stuck on a hanging upstream leave the others room.
+	// It is at most MaxStates.
 	PoolSize int
+	// MaxStates is the most Lua states alive at once, running or waiting
+	// (default 256). A call that finds every state in use waits for one,
+	// within its HandlerTimeout.
+	MaxStates int
+	// MemoryLimit is the Go heap, in bytes, past which the running Lua
+	// calls are stopped (default 512 MiB; negative: no limit). See
+	// memoryWatch for how it is enforced.
+	MemoryLimit int64
 	// HandlerTimeout bounds every Lua call: a handler, a robot.async
 	// function, robot.on_load, the error page, the top level of the
 	// scripts in a new state of the pool (default 30s).
@@ -54,6 +66,9 @@ type Options struct {
 	// Logger receives print, robot.log and the runtime's own messages
 	// (default slog.Default()).
 	Logger *slog.Logger
+	// Metrics counts handler errors by script and loads of the scripts
+	// folder; nil counts nothing.
+	Metrics *metrics.Metrics
 	// Now is the clock of dialog timeouts (default time.Now): a test
 	// harness moves it forward.
 	Now func() time.Time
@@ -111,6 +126,7 @@ type Runtime struct {
 	log  *slog.Logger
 	pool *pool
 	web  *safehttp.Client // robot.http (http.go); nil in Check
+	mem  *memoryWatch     // nil: no MemoryLimit
 
 	cur atomic.Pointer[version] // the scripts serving now
 	seq atomic.Uint64
@@ -150,8 +166,15 @@ func newRuntime(opts Options) *Runtime {
 	if opts.Dir == "" {
 		opts.Dir = "scripts"
 	}
+	if opts.MaxStates <= 0 {
+		opts.MaxStates = 256
+	}
 	if opts.PoolSize <= 0 {
 		opts.PoolSize = max(2*runtime.GOMAXPROCS(0), 4)
+	}
+	opts.PoolSize = min(opts.PoolSize, opts.MaxStates) // a running state is a state
+	if opts.MemoryLimit == 0 {
+		opts.MemoryLimit = 512 << 20
 	}
 	if opts.HandlerTimeout <= 0 {
 		opts.HandlerTimeout = 30 * time.Second
@@ -163,7 +186,10 @@ func newRuntime(opts Options) *Runtime {
 	if rt.log == nil {
 		rt.log = slog.Default()
 	}
-	rt.pool = newPool(rt, opts.PoolSize)
+	rt.pool = newPool(rt, opts.PoolSize, opts.MaxStates)
+	if opts.MemoryLimit > 0 {
+		rt.mem = newMemoryWatch(uint64(opts.MemoryLimit), rt.log, rt.pool.closeIdle)
+	}
 	return rt
 }
 
@@ -184,6 +210,7 @@ func (rt *Runtime) Dispatch(ctx context.Context, msg *message.Message, session [
 		return dispatchResult{r, s}, nil
 	})
 	if err != nil {
+		rt.countError(err)
 		return nil, nil, err
 	}
 	res := v.(dispatchResult)
@@ -262,11 +289,23 @@ func (rt *Runtime) reload(ctx context.Context, force bool) error {
 	case errors.Is(err, ErrClosed) || errors.Is(err, context.Canceled):
 		rt.log.Info("a reload in progress was stopped", "stopped", err)
 	case old != nil:
+		rt.opts.Metrics.Reload(false)
 		rt.log.Error("scripts not reloaded; the last good ones keep serving", "err", err)
 	default:
+		rt.opts.Metrics.Reload(false)
 		rt.log.Error("scripts not loaded", "dir", rt.opts.Dir, "err", err)
 	}
 	return err
+}
+
+// countError counts a failed call against the script it failed in: an
+// *Error names it. Errors of no script (no Lua state free) are not the
+// handlers' and are not counted.
+func (rt *Runtime) countError(err error) {
+	var e *Error
+	if errors.As(err, &e) && e.File != "" {
+		rt.opts.Metrics.HandlerError(e.File)
+	}
 }
 
 // load is the work of reload number gen: read, compile, validate and
@@ -291,6 +330,12 @@ func (rt *Runtime) load(ctx context.Context, gen uint64, old *version, force boo
 	ver.seq = rt.seq.Add(1)
 	st, err := rt.validate(ctx, ver)
 	if err != nil {
+		return err
+	}
+	// What Lua only finds when it gets there: robot.subscibe in a
+	// handler's body.
+	if err := rt.lint(st, src.scripts, src.libs); err != nil {
+		st.close()
 		return err
 	}
 	return rt.commit(gen, ver, st, start)
@@ -351,6 +396,7 @@ func (rt *Runtime) commit(gen uint64, ver *version, st *state, start time.Time) 
 		args = append(args, "path", ver.root) // the folder is, or is under, a link
 	}
 	rt.log.Info("scripts loaded", args...)
+	rt.opts.Metrics.Reload(true)
 	for i := 0; i < onLoad; i++ {
 		rt.runOnLoad(ver, i)
 	}
@@ -475,6 +521,20 @@ func (rt *Runtime) Close() error {
 	return nil
 }
 
+// StateCounts is how many Lua states are idle (ready for a call),
+// running Lua (at most PoolSize), and waiting in Go for the network (they
+// count against MaxStates only). Abandoned states (see Runtime.run) are
+// in none of them.
+type StateCounts struct {
+	Idle, Running, Waiting int
+}
+
+// States returns the Lua states by what they do now, for the
+// luarobot_lua_states metric. A state being made counts as running.
+func (rt *Runtime) States() StateCounts {
+	return rt.pool.counts()
+}
+
 func (rt *Runtime) isClosed() bool {
 	rt.mu.RLock()
 	defer rt.mu.RUnlock()
@@ -509,7 +569,7 @@ type task struct {
 // run runs j on a pooled state of the current version and returns its
 // result — or an ErrTimeout error once the call has run HandlerTimeout (or
 // ctx ended) and did not unwind within cancelGrace. Such a state is
-// abandoned: its pool slot is freed at once (unless PoolSize abandoned
+// abandoned: its tokens are given back at once (unless PoolSize abandoned
 // calls are running already: see pool), and the state is closed when its
 // call finally returns, never reused. After j, the state runs the
 // robot.async work j queued; the caller does not wait for it.
@@ -529,13 +589,13 @@ func (rt *Runtime) run(ctx context.Context, j job) (any, error) {
 	defer cancel()
 	if err := rt.pool.acquire(callCtx); err != nil {
 		rt.calls.Done()
-		return nil, rt.timeoutError(ctx, "waiting for a free Lua state")
+		return nil, err
 	}
 	// The version is read once the call has a slot: a call that waited
 	// through a reload runs on the new scripts.
 	ver := rt.cur.Load()
 	t := &task{ctx: ctx, callCtx: callCtx, ver: ver, j: j, lease: &lease{}, done: make(chan jobResult, 1)}
-	if st := rt.pool.popIdle(ver); st != nil {
+	if st := rt.pool.take(ver); st != nil {
 		st.jobs <- t
 	} else {
 		go rt.serveNew(t)
@@ -610,10 +670,10 @@ func (rt *Runtime) serveNew(t *task) {
 			err = rt.timeoutError(t.ctx, "making a Lua state")
 		}
 		t.done <- jobResult{err: err}
-		if t.lease.finish() {
+		if ok, _ := t.lease.finish(); ok {
 			rt.calls.Done() // else the caller did, when it gave up
 		}
-		rt.pool.release() // the slot the caller took for t
+		rt.pool.release() // the tokens the caller took for t
 		return
 	}
 	st.jobs = make(chan *task)
@@ -637,7 +697,7 @@ func (rt *Runtime) runTask(st *state, t *task) {
 	rt.running.Add(1)
 	defer rt.running.Add(-1)
 	if !t.lease.start() {
-		rt.pool.put(st) // the caller gave up before the state ran anything
+		rt.pool.put(st, true) // the caller gave up before the state ran anything
 		return
 	}
 	st.task = t
@@ -649,8 +709,8 @@ func (rt *Runtime) runTask(st *state, t *task) {
 	}
 	t.done <- jobResult{v, err}
 	rt.runAsync(t.ctx, st, t.lease)
-	if t.lease.finish() {
-		rt.pool.put(st)
+	if ok, running := t.lease.finish(); ok {
+		rt.pool.put(st, running)
 		rt.calls.Done()
 		return
 	}
@@ -666,50 +726,77 @@ func (rt *Runtime) timeoutError(ctx context.Context, what string) error {
 	return fmt.Errorf("%w: %s within handler_timeout (%s)", ErrTimeout, what, rt.opts.HandlerTimeout)
 }
 
-// runAsync runs the robot.async functions the last call queued, each with
-// its own HandlerTimeout, detached from the request's cancellation. A
-// watchdog abandons the state if one of them hangs where the context cannot
-// reach.
+// runAsync runs the robot.async functions the last call queued (those
+// they queue in turn included), detached from the request's cancellation
+// and within one HandlerTimeout for all of them: a delivery's follow-up
+// work holds its state for at most that long. A watchdog abandons the
+// state if one of them hangs where the context cannot reach.
 func (rt *Runtime) runAsync(parent context.Context, st *state, l *lease) {
 	if len(st.async) == 0 {
 		return
 	}
-	base := context.WithoutCancel(parent)
+	defer func() {
+		clear(st.async)
+		st.async = st.async[:0]
+	}()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), rt.opts.HandlerTimeout)
+	defer cancel()
+	var current atomic.Pointer[string] // where the function running now was queued
+	current.Store(&st.async[0].where)
+	watchdog := time.AfterFunc(rt.opts.HandlerTimeout+rt.cancelGrace(), func() {
+		if was, freed, running := l.abandon(rt.pool); was != leaseDone {
+			rt.calls.Done()
+			rt.log.Warn("a robot.async function did not stop at its deadline; its state is discarded",
+				"queued_at", *current.Load(), "slot_freed", freed, "abandoned_running", running)
+		}
+	})
+	defer watchdog.Stop()
 	for i := 0; i < len(st.async); i++ {
 		if l.abandoned() {
-			break
+			return
 		}
 		a := st.async[i]
-		ctx, cancel := context.WithTimeout(base, rt.opts.HandlerTimeout)
-		watchdog := time.AfterFunc(rt.opts.HandlerTimeout+rt.cancelGrace(), func() {
-			if was, freed, running := l.abandon(rt.pool); was != leaseDone {
-				rt.calls.Done()
-				rt.log.Warn("a robot.async function did not stop at its deadline; its state is discarded",
-					"queued_at", a.where, "slot_freed", freed, "abandoned_running", running)
-			}
-		})
+		if ctx.Err() != nil {
+			rt.log.Error("robot.async functions not run: the message's robot.async work used up handler_timeout",
+				"handler_timeout", rt.opts.HandlerTimeout, "not_run", len(st.async)-i, "first_queued_at", a.where)
+			return
+		}
+		current.Store(&a.where)
 		_, err := st.exec(ctx, func(ctx context.Context, st *state) (any, error) {
 			return st.call(ctx, a.fn)
 		})
-		watchdog.Stop()
-		cancel()
 		if err != nil {
+			rt.countError(err)
 			rt.log.Error("robot.async function failed", "err", err, "queued_at", a.where)
+			if st.broken {
+				return // stopped by the memory watchdog, or a Go panic: the state is done
+			}
 		}
 	}
-	clear(st.async)
-	st.async = st.async[:0]
 }
 
 // exec runs j with the state's context set to ctx. A Go panic in our own
 // code (outside Lua's protection) becomes an error and the state is not
-// reused.
+// reused; so does a call the memory watchdog stopped, whose memory goes
+// with its state.
 func (st *state) exec(ctx context.Context, j job) (v any, err error) {
 	L := st.L
+	ctx, watched := st.rt.mem.watch(ctx, st.task)
+	st.watched = watched
 	defer func() {
+		st.watched = nil
+		watched.unwatch()
 		if r := recover(); r != nil {
 			st.broken = true
 			err = fmt.Errorf("luaapi: internal error: %v", r)
+		}
+		if stoppedForMemory(ctx) {
+			st.broken = true
+			if err == nil {
+				st.rt.log.Warn("a Lua call returned as lua_memory_limit stopped it; its state is discarded")
+			} else {
+				st.rt.log.Warn("a Lua call was stopped by lua_memory_limit; its state is discarded", "err", err)
+			}
 		}
 	}()
 	L.SetContext(ctx)

@@ -292,16 +292,23 @@ func (st *state) readOnlyTree(t *lua.LTable, name string, views map[*lua.LTable]
 		}
 		t.RawSet(k, v)
 	}
-	mt := L.CreateTable(0, 6)
+	mt := L.CreateTable(0, 7)
 	mt.RawSetString("__index", t)
 	mt.RawSetString("__newindex", st.roNewIndex)
 	mt.RawSetString("__len", st.roLen)
 	mt.RawSetString("__pairs", st.roPairs)
 	mt.RawSetString("__metatable", lua.LFalse)
 	mt.RawSetString("__name", lua.LString(name))
+	mt.RawSetString(viewMark, lua.LTrue)
 	proxy.Metatable = mt
 	return proxy
 }
+
+// viewMark marks the metatable of a read-only view, for plainTable. Scripts
+// never see such a metatable (getmetatable refuses it); one that puts the
+// mark in a metatable of its own gets its table written as what it shows,
+// which is harmless.
+const viewMark = "__view"
 
 // isReadOnly reports whether t is a read-only view or the frozen globals.
 func (st *state) isReadOnly(t *lua.LTable) bool {
@@ -317,15 +324,16 @@ func (st *state) isReadOnly(t *lua.LTable) bool {
 }
 
 // readOnlyMessage is readOnly for the message of a call, with a metatable
-// of four entries: one is made per message, and every entry costs
+// of five entries: one is made per message, and every entry costs
 // allocations.
 func (st *state) readOnlyMessage(t *lua.LTable) *lua.LTable {
 	L := st.L
-	mt := L.CreateTable(0, 4)
+	mt := L.CreateTable(0, 5)
 	mt.RawSetString("__index", t)
 	mt.RawSetString("__newindex", st.msgNewIndex)
 	mt.RawSetString("__pairs", st.roPairs)
 	mt.RawSetString("__metatable", lua.LFalse)
+	mt.RawSetString(viewMark, lua.LTrue)
 	proxy := L.CreateTable(0, 0)
 	proxy.Metatable = mt
 	return proxy

@@ -2,6 +2,7 @@ package luaapi
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -186,6 +187,31 @@ func TestModuleSyntaxErrorFailsTheLoad(t *testing.T) {
 	}
 }
 
+// A module's file name is letters, digits, '_' and '-', as docs/lua.md
+// says: a dot in it would make a second file for one require name
+// (lib/a.b.lua and lib/a/b.lua are both "a.b", and the one read last won,
+// silently), and require's errors would name the other file. Such a name
+// fails the load, naming the file, as a space does.
+func TestModuleFileNamesWithoutDots(t *testing.T) {
+	for name, content := range map[string]string{
+		"lib/a.b.lua":      `return "the dotted file"`,
+		"lib/my menu.lua":  `return {}`,
+		"lib/x/jq.min.lua": `return {}`,
+		"lib/v1.2/x.lua":   `return {}`,
+	} {
+		dir := writeScripts(t, map[string]string{
+			"main.lua":    `local m = require "a.b" robot.text(function() return m end)`,
+			"lib/a/b.lua": `return "lib/a/b.lua"`,
+			name:          content,
+		})
+		_, err := New(Options{Dir: dir, Logger: discardLogger()})
+		want := name + ": cannot be required: module file names use letters, digits, '_' and '-' only"
+		if err == nil || err.Error() != want {
+			t.Errorf("%s: err = %v, want %s", name, err, want)
+		}
+	}
+}
+
 func TestStringLimits(t *testing.T) {
 	rt, _ := startRuntime(t, map[string]string{"s.lua": `
 local tries = {
@@ -314,5 +340,56 @@ end)`}, Options{PoolSize: 1})
 	}
 	if got := answer(t, rt, "tables"); got != "ok" {
 		t.Errorf("tables: %s", got)
+	}
+}
+
+// The read-only tables (robot.settings, robot.config, the message) are
+// views, empty themselves: whatever turns a table into JSON or a Go value
+// must see what they show. robot.json.encode(robot.settings.stop) gave
+// "{}", so did a session or a robot.store value holding one, and
+// robot.http sent {"stop": {}} for json = {stop = robot.settings.stop}.
+// A script's own table with a metatable is written as it is, not as its
+// __index.
+func TestReadOnlyTablesAreWrittenAsWhatTheyShow(t *testing.T) {
+	up := newHTTPUpstream(t, func(w http.ResponseWriter, r *http.Request) {})
+	values := newMemValues()
+	opts := httpOptions()
+	opts.Values = values
+	opts.Settings = map[string]any{"stop": []any{"\n\n", "END"}, "model": map[string]any{"name": "m1", "temperature": 0.5},
+		"keywords": []any{"help", "帮助"}, "articles": []any{map[string]any{"title": "T", "url": "https://x/"}}}
+	opts.Config = map[string]any{"tags": []string{"a", "b"}}
+	rt, _ := startRuntime(t, map[string]string{"a.lua": withBase(up, `
+local Class = {kind = "class default"}
+robot.filter(robot.settings.keywords, function() return "the help" end)
+robot.filter("news", function() return robot.settings.articles end)
+robot.text(function(msg, session)
+  local obj = setmetatable({own = 1}, {__index = Class})
+  session.stop = robot.settings.stop
+  robot.store.set("model", robot.settings.model)
+  assert(robot.http.post("BASE/chat", {json = {stop = robot.settings.stop, model = robot.settings.model}}))
+  return table.concat({
+    robot.json.encode(robot.settings.stop), robot.json.encode(robot.settings.model),
+    robot.json.encode(robot.config.tags), robot.json.encode({robot.settings.stop}),
+    robot.json.encode(msg):match('"content":"[^"]*"') or "no content in " .. robot.json.encode(msg),
+    robot.json.encode(obj),
+    robot.json.encode(robot.store.get("model")),
+  }, " ")
+end)`)}, opts)
+	r, session := dispatch(t, rt, textMsg("hi"), nil)
+	want := `["\n\n","END"] {"name":"m1","temperature":0.5} ["a","b"] [["\n\n","END"]] "content":"hi" {"own":1} {"name":"m1","temperature":0.5}`
+	if got := textOf(r); got != want {
+		t.Errorf("encoded:\n got %s\nwant %s", got, want)
+	}
+	if got := answer(t, rt, "帮助"); got != "the help" {
+		t.Errorf("a filter on robot.settings.keywords: %s", got)
+	}
+	if r, _ := dispatch(t, rt, textMsg("news"), nil); r == nil || r.Kind() != "news" {
+		t.Errorf("articles from robot.settings: %v", r)
+	}
+	if !strings.Contains(string(session), `"stop":["\n\n","END"]`) {
+		t.Errorf("session saved as %s", session)
+	}
+	if reqs := up.requests(); len(reqs) != 1 || reqs[0].body != `{"model":{"name":"m1","temperature":0.5},"stop":["\n\n","END"]}` {
+		t.Errorf("robot.http sent %+v", reqs)
 	}
 }

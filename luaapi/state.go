@@ -27,9 +27,10 @@ type state struct {
 	loading string                // the script whose top level is running
 	loaded  bool                  // the scripts have run: registration is closed
 	async   []asyncJob            // robot.async work queued by the current call
-	broken  bool                  // a Go panic left it in an unknown state: never reuse
+	broken  bool                  // a Go panic left it in an unknown state, or the memory watchdog stopped it: never reuse
 	jobs    chan *task            // the state's goroutine takes its calls here (nil: no goroutine)
 	task    *task                 // the task being run, if any
+	watched *watchedCall          // the running call as the memory watchdog sees it, if any
 
 	// Shared pieces of the read-only views.
 	next, roNewIndex, roLen, roPairs, roNext, msgNewIndex *lua.LFunction
@@ -96,6 +97,8 @@ func (rt *Runtime) newState(ctx context.Context, ver *version) (st *state, err e
 	L.G.Global.RawSetString("robot", st.newRobot())
 	st.freezeLibraries()
 
+	ctx, watched := rt.mem.watch(ctx, nil)
+	defer watched.unwatch()
 	L.SetContext(ctx)
 	defer L.RemoveContext()
 	for _, c := range ver.scripts {
@@ -162,18 +165,56 @@ func (st *state) goCall(L *lua.LState, name string) (done func()) {
 }
 
 // wait runs fn, Go work of the running call that waits on the network or
-// the clock (robot.client, robot.http, robot.sleep, robot.send), and
-// records it as goCall does. fn gets the call's context.
+// the clock (robot.client, robot.send, robot.store, robot.http,
+// robot.sleep), and records it as goCall does. fn gets the call's context
+// and must return when it ends.
 //
-// TODO(hardening #9 item 7): while fn waits, the state must not hold one
-// of the pool_size slots that run Lua; it takes one back before it
-// returns to Lua, and the error is the call's when its deadline passes
-// first.
+// While fn waits, the state gives its run token back: it does not count
+// against pool_size (it still counts against max_states), so handlers
+// waiting on a hanging upstream leave the CPU to the others. It takes a
+// token back before it returns to Lua; when the call's deadline passes
+// first, wait returns the error that says so, and the caller raises it
+// (the call is over: gopher-lua stops it at its next instruction anyway).
+//
+// The top level of the scripts, while a state is made, keeps its token.
 func (st *state) wait(L *lua.LState, name string, fn func(ctx context.Context)) error {
 	done := st.goCall(L, name)
 	defer done()
-	fn(L.Context())
-	return nil
+	ctx := st.ctx()
+	t := st.task
+	if t == nil {
+		fn(ctx)
+		return nil
+	}
+	t.lease.yield(st.rt.pool)
+	w := st.watched
+	w.setWaiting(true)
+	resumed := false
+	defer func() {
+		if !resumed { // fn panicked: Lua may catch it, and must not run without a token
+			t.lease.resume(ctx, st.rt.pool)
+			w.setWaiting(false)
+		}
+	}()
+	fn(ctx)
+	ended := ctx.Err() != nil // during fn: fn's own error says so to Lua, but the call is over
+	err := t.lease.resume(ctx, st.rt.pool)
+	resumed = true
+	w.setWaiting(false)
+	switch {
+	case ended:
+		return stopped(ctx, "in "+name)
+	case err != nil && ctx.Err() != nil:
+		return stopped(ctx, "waiting for a free Lua state to return to from "+name)
+	}
+	return err // nil, or the caller gave up on the call
+}
+
+// waitOrRaise is wait for the bindings: the error is raised in Lua.
+func (st *state) waitOrRaise(L *lua.LState, name string, fn func(ctx context.Context)) {
+	if err := st.wait(L, name, fn); err != nil {
+		L.RaiseError("%s", err.Error())
+	}
 }
 
 // where returns "file:line" of the function defined by fn.

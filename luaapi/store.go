@@ -1,6 +1,7 @@
 package luaapi
 
 import (
+	"context"
 	"math"
 	"time"
 
@@ -13,7 +14,9 @@ const maxStoreKey = 256
 // storeAPI is robot.store: bot-wide values shared by every user and
 // every host process, kept in Options.Values as exact JSON (the codec of
 // sessions, so any string survives). A store failure raises an error: the
-// handler stops and the log names the line.
+// handler stops and the log names the line. Every call to the store waits
+// through st.waitOrRaise, so a state waiting on Redis gives its pool slot
+// back.
 var storeAPI = apiTable{name: "robot.store",
 	doc: "Bot-wide values shared by every user and every host process (sessions are per user). A store failure is an error that stops the handler.",
 	funcs: []apiFunc{
@@ -29,9 +32,9 @@ var storeAPI = apiTable{name: "robot.store",
 
 func (st *state) storeGet(L *lua.LState) int {
 	key := st.storeKey(L, "get")
-	done := st.goCall(L, "robot.store.get")
-	data, err := st.rt.opts.Values.Get(st.ctx(), key)
-	done()
+	var data []byte
+	var err error
+	st.waitOrRaise(L, "robot.store.get", func(ctx context.Context) { data, err = st.rt.opts.Values.Get(ctx, key) })
 	if err != nil {
 		L.RaiseError("robot.store.get(%q): %s", key, err)
 	}
@@ -58,9 +61,10 @@ func (st *state) storeSet(L *lua.LState) int {
 		}
 		ttl = time.Duration(secs * float64(time.Second))
 	}
-	defer st.goCall(L, "robot.store.set")()
 	if v == lua.LNil {
-		if err := st.rt.opts.Values.Delete(st.ctx(), key); err != nil {
+		var err error
+		st.waitOrRaise(L, "robot.store.set", func(ctx context.Context) { err = st.rt.opts.Values.Delete(ctx, key) })
+		if err != nil {
 			L.RaiseError("robot.store.set(%q, nil): %s", key, err)
 		}
 		return 0
@@ -69,7 +73,8 @@ func (st *state) storeSet(L *lua.LState) int {
 	if err != nil {
 		L.RaiseError("robot.store.set(%q): %s", key, err)
 	}
-	if err := st.rt.opts.Values.Set(st.ctx(), key, data, ttl); err != nil {
+	st.waitOrRaise(L, "robot.store.set", func(ctx context.Context) { err = st.rt.opts.Values.Set(ctx, key, data, ttl) })
+	if err != nil {
 		L.RaiseError("robot.store.set(%q): %s", key, err)
 	}
 	return 0
@@ -77,8 +82,9 @@ func (st *state) storeSet(L *lua.LState) int {
 
 func (st *state) storeDelete(L *lua.LState) int {
 	key := st.storeKey(L, "delete")
-	defer st.goCall(L, "robot.store.delete")()
-	if err := st.rt.opts.Values.Delete(st.ctx(), key); err != nil {
+	var err error
+	st.waitOrRaise(L, "robot.store.delete", func(ctx context.Context) { err = st.rt.opts.Values.Delete(ctx, key) })
+	if err != nil {
 		L.RaiseError("robot.store.delete(%q): %s", key, err)
 	}
 	return 0
@@ -90,9 +96,9 @@ func (st *state) storeIncr(L *lua.LState) int {
 	if n != math.Trunc(n) || math.Abs(n) > maxSafeInteger {
 		L.ArgError(2, "incr adds an integer")
 	}
-	done := st.goCall(L, "robot.store.incr")
-	v, err := st.rt.opts.Values.Incr(st.ctx(), key, int64(n))
-	done()
+	var v int64
+	var err error
+	st.waitOrRaise(L, "robot.store.incr", func(ctx context.Context) { v, err = st.rt.opts.Values.Incr(ctx, key, int64(n)) })
 	if err != nil {
 		L.RaiseError("robot.store.incr(%q): %s", key, err)
 	}

@@ -97,7 +97,7 @@ end)`}, Options{PoolSize: 1, HandlerTimeout: shortTimeout, Send: send})
 	}
 	release <- struct{}{}
 	eventually(t, "the abandoned state to close", func() bool {
-		return strings.Contains(logs.String(), "an abandoned Lua state has returned and is closed")
+		return strings.Contains(logs.String(), "an abandoned Lua state has returned and is closed") && tokensBack(rt)
 	})
 }
 
@@ -179,32 +179,34 @@ end)`})
 }
 
 // Abandoned calls that are still running are bounded: at most PoolSize of
-// them give their slot back. With a handler stuck on every message, the
-// next ones keep their slot, so new messages wait (and time out) instead
-// of leaving one more runaway call each: at most 2*PoolSize Lua calls run.
-// When the stuck calls return, the slots come back and the pool serves.
+// them give their place back. With a handler stuck on every message in Go
+// work that holds its pool slot (robot.stats here: it does not wait on
+// the network), the next ones keep their slot, so new messages wait (and
+// time out) instead of leaving one more runaway call each: at most
+// 2*PoolSize Lua calls run. When the stuck calls return, the slots come
+// back and the pool serves.
 func TestAbandonedCallsAreBounded(t *testing.T) {
 	release := make(chan struct{})
 	var once sync.Once
 	unblock := func() { once.Do(func() { close(release) }) }
 	defer unblock()
-	send := func(ctx context.Context, openid string, r reply.Reply) error {
-		<-release // ignores ctx on purpose
-		return nil
+	stats := func() any {
+		<-release // ignores the deadline on purpose
+		return testStats{}
 	}
 	const timeout = 100 * time.Millisecond
 	rt, logs := startRuntime(t, map[string]string{"stuck.lua": `
 robot.text(function(msg)
-  if msg.content == "stuck" then robot.send(msg.source, "hi") end
+  if msg.content == "stuck" then robot.stats() end
   return "alive"
-end)`}, Options{PoolSize: 1, HandlerTimeout: timeout, Send: send})
+end)`}, Options{PoolSize: 1, HandlerTimeout: timeout, Stats: stats})
 	waited := 0
 	for i := 0; i < 6; i++ {
 		_, _, err := rt.Dispatch(context.Background(), textMsg("stuck"), nil)
 		if !errors.Is(err, ErrTimeout) {
 			t.Fatalf("message %d: err = %v, want ErrTimeout", i, err)
 		}
-		if strings.Contains(err.Error(), "waiting for a free Lua state") {
+		if strings.Contains(err.Error(), "waiting for a free Lua state: all pool_size (1) are running Lua") {
 			waited++
 		}
 		if n := rt.running.Load(); n > 2 {
@@ -221,7 +223,61 @@ end)`}, Options{PoolSize: 1, HandlerTimeout: timeout, Send: send})
 		t.Errorf("no log line for the call over the bound:\n%s", logs)
 	}
 	unblock()
-	eventually(t, "the stuck calls to return", func() bool { return luaStopped(rt) && rt.pool.abandonedRunning() == 0 })
+	eventually(t, "the stuck calls to return", func() bool {
+		return luaStopped(rt) && rt.pool.abandonedRunning() == 0 && tokensBack(rt)
+	})
+	for i := 0; i < 3; i++ {
+		if got := answer(t, rt, "ok"); got != "alive" {
+			t.Fatalf("after the stuck calls returned: %q", got)
+		}
+	}
+}
+
+// Calls stuck in Go work that waits on the network but ignores the
+// deadline (a robot.send whose transport hangs) have given their pool slot
+// back; they still count against MaxStates. At most PoolSize of them give
+// their place back when abandoned, the others keep it: with PoolSize 1
+// and MaxStates 2, three stuck calls at most, then new messages wait for
+// a state and time out saying why; plain messages are served again once
+// the stuck calls return.
+func TestAbandonedWaitingCallsAreBounded(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	defer unblock()
+	send := func(ctx context.Context, openid string, r reply.Reply) error {
+		<-release // ignores ctx on purpose
+		return nil
+	}
+	const timeout = 100 * time.Millisecond
+	rt, _ := startRuntime(t, map[string]string{"stuck.lua": `
+robot.text(function(msg)
+  if msg.content == "stuck" then robot.send(msg.source, "hi") end
+  return "alive"
+end)`}, Options{PoolSize: 1, MaxStates: 2, HandlerTimeout: timeout, Send: send})
+	waited := 0
+	for i := 0; i < 6; i++ {
+		_, _, err := rt.Dispatch(context.Background(), textMsg("stuck"), nil)
+		if !errors.Is(err, ErrTimeout) {
+			t.Fatalf("message %d: err = %v, want ErrTimeout", i, err)
+		}
+		if strings.Contains(err.Error(), "waiting for a free Lua state: all max_states (2) are in use, those waiting on the network included") {
+			waited++
+		}
+		if n := rt.running.Load(); n > 3 {
+			t.Fatalf("after message %d: %d Lua calls alive with PoolSize 1 and MaxStates 2", i, n)
+		}
+	}
+	if waited < 2 {
+		t.Errorf("%d of 6 messages waited for a state, want 3: the stuck calls are not bounded", waited)
+	}
+	if s := rt.States(); s.Running != 0 || s.Waiting != 0 {
+		t.Errorf("States() = %+v: abandoned calls are counted as live states", s)
+	}
+	unblock()
+	eventually(t, "the stuck calls to return", func() bool {
+		return luaStopped(rt) && rt.pool.abandonedRunning() == 0 && tokensBack(rt)
+	})
 	for i := 0; i < 3; i++ {
 		if got := answer(t, rt, "ok"); got != "alive" {
 			t.Fatalf("after the stuck calls returned: %q", got)

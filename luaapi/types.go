@@ -58,7 +58,7 @@ func (d *definer) values() luadef.Section {
 			Cases: handlerTypeCases()},
 		{Name: "robot.MessageType", Doc: "A message or event type (message.type).", Cases: literalCases(message.Types())},
 		{Name: "robot.DialogMessageType", Doc: "A message type a dialog receives (events go to the other handlers).",
-			Cases: literalCases(messageTypes)},
+			Cases: literalCases(dialogTypes)},
 		{Name: "robot.Rule", Type: "string|robot.Regex|(string|robot.Regex)[]",
 			Doc: "A robot.filter rule: a text the content must equal, a robot.re that must match at its start, or a list of rules."},
 		{Name: "robot.Match", Type: "table<integer|string, string>",

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -504,5 +505,43 @@ func TestHandlerTypeCases(t *testing.T) {
 	sort.Strings(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("robot.HandlerType %v\nadd_handler accepts %v", got, want)
+	}
+}
+
+// The robot.DialogMessageType cases, and the typed forms of d:wait, are
+// exactly the types d:wait accepts: a dialog waiting for each message
+// type either sends its prompt or fails, as the definitions say.
+func TestDialogMessageTypeCases(t *testing.T) {
+	text := definitionFile(t)
+	var defined []string
+	block := text[strings.Index(text, "---@alias robot.DialogMessageType\n"):]
+	for _, line := range strings.Split(block, "\n")[1:] {
+		c, ok := strings.CutPrefix(line, "---| ")
+		if !ok {
+			break
+		}
+		defined = append(defined, strings.Trim(c, `"`))
+	}
+	var script strings.Builder
+	for _, typ := range messageTypes {
+		fmt.Fprintf(&script, "robot.filter(%q, robot.dialog(%q, function(d) return d:wait(\"prompt\", %q).type end))\n",
+			"wait "+typ, "wait_"+typ, typ)
+	}
+	rt, _ := startRuntime(t, map[string]string{"wait.lua": script.String()}, Options{})
+	var accepted []string
+	for _, typ := range messageTypes {
+		r, _, _ := rt.Dispatch(context.Background(), textMsg("wait "+typ), nil)
+		if textOf(r) == "prompt" {
+			accepted = append(accepted, typ)
+		}
+	}
+	if len(accepted) < 5 || !slices.Equal(defined, accepted) {
+		t.Errorf("robot.DialogMessageType %v\nd:wait accepts %v", defined, accepted)
+	}
+	for _, typ := range messageTypes {
+		overload := `type: "` + typ + `", opts?: robot.StepOptions): robot.Message.` + typ
+		if strings.Contains(text, overload) != slices.Contains(accepted, typ) {
+			t.Errorf("d:wait's typed form for %q is defined: %v; accepted: %v", typ, !slices.Contains(accepted, typ), slices.Contains(accepted, typ))
+		}
 	}
 }

@@ -144,10 +144,15 @@ func queryValues(t *lua.LTable, name string) (url.Values, error) {
 }
 
 // plainTable returns what a read-only view shows (robot.settings.headers,
-// say), so that it can be iterated like the table a script made.
+// the message, say), so that it can be iterated like the table a script
+// made: a view itself is empty. Everything that reads tables raw (query
+// strings, JSON, Go values) goes through it. Any other table is itself,
+// also one with an __index table (a script's object is not its class).
 func plainTable(t *lua.LTable) *lua.LTable {
-	if b, ok := backingOf(t); ok {
-		return b
+	if mt, ok := t.Metatable.(*lua.LTable); ok && mt.RawGetString(viewMark) == lua.LTrue {
+		if b, ok := backingOf(t); ok {
+			return b
+		}
 	}
 	return t
 }
@@ -177,7 +182,7 @@ func (st *state) sleep(L *lua.LState) int {
 	}
 	st.checkLoaded(L, "robot.sleep")
 	d := time.Duration(math.Min(secs, float64(math.MaxInt64/2)/float64(time.Second)) * float64(time.Second))
-	err := st.wait(L, "robot.sleep", func(ctx context.Context) {
+	st.waitOrRaise(L, "robot.sleep", func(ctx context.Context) {
 		t := time.NewTimer(d)
 		defer t.Stop()
 		select {
@@ -185,9 +190,6 @@ func (st *state) sleep(L *lua.LState) int {
 		case <-ctx.Done():
 		}
 	})
-	if err != nil {
-		L.RaiseError("robot.sleep: %s", err)
-	}
 	return 0
 }
 

@@ -168,6 +168,7 @@ func (w *goWalk) value(v lua.LValue, depth int) (any, error) {
 		if depth >= maxDepth {
 			return nil, valueErrorf("tables nested deeper than %d (does a table contain itself?)", maxDepth)
 		}
+		v = plainTable(v)
 		if n := sequenceLen(v); n > 0 {
 			out := make([]any, n)
 			for i := 1; i <= n; i++ {
@@ -352,9 +353,28 @@ func encodeJSON(ctx context.Context, v lua.LValue, exact bool) ([]byte, error) {
 	return e.buf, nil
 }
 
+// encodeSession writes a session table: the exact codec, and an object
+// even when the table is a list (session[1] = ...), with number keys as
+// the exact codec marks them. A stored session is an object: the loader
+// takes anything else for corrupt, and a dialog's record is stored as one
+// of its members.
+func encodeSession(ctx context.Context, t *lua.LTable) ([]byte, error) {
+	e := jsonEncoder{exact: true, rootObject: true, limit: maxJSONBytes, ctx: ctx}
+	if err := e.value(t, 0); err != nil {
+		return nil, err
+	}
+	if len(e.buf) > e.limit {
+		return nil, e.tooLong()
+	}
+	return e.buf, nil
+}
+
 type jsonEncoder struct {
 	buf   []byte
 	exact bool
+	// rootObject writes the outermost table as an object even when it
+	// is a list (encodeSession).
+	rootObject bool
 	// markedKey is set while writing a key objectKey marked as a number
 	// or boolean, which must not be taken for a binary string.
 	markedKey bool
@@ -418,10 +438,11 @@ func (e *jsonEncoder) value(v lua.LValue, depth int) error {
 		if depth >= maxDepth {
 			return valueErrorf("tables nested deeper than %d (does a table contain itself?)", maxDepth)
 		}
+		v = plainTable(v)
 		if len(e.buf) > e.limit {
 			return e.tooLong()
 		}
-		if n := sequenceLen(v); n > 0 {
+		if n := sequenceLen(v); n > 0 && !(depth == 0 && e.rootObject) {
 			e.buf = append(e.buf, '[')
 			for i := 1; i <= n; i++ {
 				if i > 1 {

@@ -1,9 +1,11 @@
 // Command embed mounts LuaRoBot's handler inside an existing Go HTTP
 // server, next to the server's own routes: the WeChat endpoint is just an
-// http.Handler.
+// http.Handler, and so is the admin listener's (health, readiness,
+// Prometheus metrics), mounted here under /admin/.
 //
 //	go run ./examples/embed
 //	go run . simulate --url http://127.0.0.1:8080/wechat --token embed-example-token ping
+//	curl -H 'Authorization: Bearer embed-admin-token' http://127.0.0.1:8080/admin/metrics
 package main
 
 import (
@@ -17,21 +19,29 @@ import (
 	"os/signal"
 	"time"
 
+	"github.com/luarobot/luarobot/admin"
 	"github.com/luarobot/luarobot/host"
 	"github.com/luarobot/luarobot/luaapi"
+	"github.com/luarobot/luarobot/metrics"
 	"github.com/luarobot/luarobot/store/memory"
 )
 
-// newMux builds the application: its own page at /, and the bot at
-// /wechat. It returns a function that stops the bot's background work.
-func newMux(ctx context.Context, scripts, token string) (http.Handler, func(), error) {
+// newMux builds the application: its own page at /, the bot at /wechat,
+// and the bot's admin routes under /admin/ (/admin/metrics needs
+// adminToken). It returns a function that stops the bot's background work.
+func newMux(ctx context.Context, scripts, token, adminToken string) (http.Handler, func(), error) {
 	st := memory.New(memory.Options{})
-	rt, err := luaapi.New(luaapi.Options{Dir: scripts, Values: st})
+	m := metrics.New()
+	rt, err := luaapi.New(luaapi.Options{Dir: scripts, Values: st, Metrics: m})
 	if err != nil {
 		return nil, nil, fmt.Errorf("load the bot scripts: %w", err)
 	}
+	m.SetLuaStates(func() metrics.LuaStates {
+		s := rt.States()
+		return metrics.LuaStates{Idle: s.Idle, Running: s.Running, Waiting: s.Waiting}
+	})
 	go rt.Watch(ctx) // hot reload, as `luarobot serve` does
-	bot, err := host.New(host.Options{Token: token, Dispatcher: rt, Sessions: st})
+	bot, err := host.New(host.Options{Token: token, Dispatcher: rt, Sessions: st, Metrics: m, OnRefused: m.Refused})
 	if err != nil {
 		rt.Close()
 		return nil, nil, err
@@ -41,6 +51,20 @@ func newMux(ctx context.Context, scripts, token string) (http.Handler, func(), e
 		fmt.Fprintln(w, "the application's own page; the WeChat bot answers at /wechat")
 	})
 	mux.Handle("/wechat", bot)
+	adm, err := admin.New(admin.Options{
+		Token:   adminToken,
+		Metrics: m.Handler(),
+		Ready: []admin.Check{{Name: "store", Func: func(ctx context.Context) error {
+			_, err := st.Get(ctx, "readyz")
+			return err
+		}}},
+	})
+	if err != nil {
+		bot.Close(ctx)
+		rt.Close()
+		return nil, nil, err
+	}
+	mux.Handle("/admin/", http.StripPrefix("/admin", adm))
 	stop := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -54,7 +78,7 @@ func newMux(ctx context.Context, scripts, token string) (http.Handler, func(), e
 func main() {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer cancel()
-	handler, stop, err := newMux(ctx, "examples/embed/scripts", "embed-example-token")
+	handler, stop, err := newMux(ctx, "examples/embed/scripts", "embed-example-token", "embed-admin-token")
 	if err != nil {
 		log.Fatal(err)
 	}

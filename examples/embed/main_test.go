@@ -15,7 +15,7 @@ import (
 func TestEmbeddedBot(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	handler, stop, err := newMux(ctx, "scripts", "embed-example-token")
+	handler, stop, err := newMux(ctx, "scripts", "embed-example-token", "embed-admin-token")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,5 +44,28 @@ func TestEmbeddedBot(t *testing.T) {
 		if d.Err != nil || !strings.Contains(simulate.Describe(d.Body), want) {
 			t.Errorf("%q: %v %s, want %q", text, d.Err, d.Body, want)
 		}
+	}
+
+	for path, want := range map[string]int{"/admin/healthz": 200, "/admin/readyz": 200, "/admin/metrics": 401} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s = %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/admin/metrics", nil)
+	req.Header.Set("Authorization", "Bearer embed-admin-token")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	// The two messages above are counted.
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `luarobot_deliveries_total{outcome="replied",type="text"} 2`) {
+		t.Errorf("/admin/metrics with the token = %d %.200s", resp.StatusCode, body)
 	}
 }

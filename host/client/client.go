@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/luarobot/luarobot/metrics"
 	"github.com/luarobot/luarobot/store"
 	"github.com/luarobot/luarobot/store/memory"
 )
@@ -77,6 +78,9 @@ type Options struct {
 	// Logger receives one line per failed call and per token fetch
 	// (slog.Default() when nil).
 	Logger *slog.Logger
+	// Metrics counts the calls by endpoint and errcode, and the access
+	// token fetches; nil counts nothing.
+	Metrics *metrics.Metrics
 }
 
 // Client calls the WeChat API on behalf of one Official Account. It is safe
@@ -93,6 +97,7 @@ type Client struct {
 	forbiddenDirs []string
 	http          *http.Client
 	log           *slog.Logger
+	metrics       *metrics.Metrics
 	now           func() time.Time // the back-off's clock (tests move it)
 
 	access *credential
@@ -116,6 +121,7 @@ func New(opts Options) (*Client, error) {
 		timeout:  opts.Timeout,
 		mediaDir: opts.MediaDir,
 		log:      opts.Logger,
+		metrics:  opts.Metrics,
 		now:      time.Now,
 	}
 	if opts.APIBase != "" {
@@ -301,9 +307,16 @@ func tokenRejected(code int) bool {
 // it reaches neither the log nor Lua with them.
 func (c *Client) roundTrip(ctx context.Context, r *request, token string) (map[string]any, *Media, error) {
 	res, media, err := c.send(ctx, r, token)
+	code := 0
 	if err != nil {
+		code = -1 // no answer, or not one WeChat gives
+		var apiErr *APIError
+		if errors.As(err, &apiErr) {
+			code = apiErr.Code
+		}
 		err = redact(err, c.credentialsOf(r, token))
 	}
+	c.metrics.APICall(r.path, code)
 	return res, media, err
 }
 

@@ -54,6 +54,10 @@ func rawPost(ctx context.Context, c *Client, a *args) (any, error) {
 	}
 	r.form = &multipartForm{}
 	for _, field := range slices.Sorted(maps.Keys(files)) {
+		// The name goes between quotes in the part's header, as is.
+		if field == "" || strings.ContainsFunc(field, func(r rune) bool { return r < ' ' || r == 0x7f || r == '"' || r == '\\' }) {
+			return nil, &ArgError{Method: a.m.Name, Msg: fmt.Sprintf("argument #3 (files): the field name %q is empty or holds a quote, a backslash or a control character", field)}
+		}
 		rel, ok := files[field].(string)
 		if !ok {
 			return nil, &ArgError{Method: a.m.Name, Msg: fmt.Sprintf("argument #3 (files): %s must be a path inside media_dir, got %s", field, describe(files[field]))}

@@ -231,3 +231,23 @@ func TestGetPostNeverSendTheTokenElsewhere(t *testing.T) {
 		}
 	}
 }
+
+// TestPostUploadFieldNames: a files field name goes into the part's
+// Content-Disposition header; one that would break out of its quotes or
+// its header line is refused before anything is sent.
+func TestPostUploadFieldNames(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	writeMedia(t, e.opts.MediaDir, "cat.jpg", []byte("\xff\xd8 picture"))
+	for _, field := range []string{"media\"; filename=\"x.php", "media\r\nContent-Type: text/html", "a\\", ""} {
+		e.wx.Reset()
+		_, err := e.c.Invoke(ctx, "post", "/cgi-bin/media/upload?type=image", nil, map[string]any{field: "cat.jpg"})
+		var argErr *client.ArgError
+		if !errors.As(err, &argErr) || !strings.Contains(err.Error(), "field name") {
+			t.Errorf("files field %q: %v, want it refused", field, err)
+		}
+		if calls := e.wx.CallsTo("/cgi-bin/media/upload"); len(calls) != 0 {
+			t.Errorf("files field %q: the upload was sent", field)
+		}
+	}
+}

@@ -339,10 +339,12 @@ func (c *Client) fetchAccessToken(ctx context.Context, force bool) (store.Token,
 	}
 	now := time.Now()
 	res, _, err := c.do(ctx, r)
-	if err != nil {
-		return store.Token{}, nil, err
+	var t store.Token
+	if err == nil {
+		t, res, err = credentialFrom(r.name, res, "access_token", now)
 	}
-	return credentialFrom(r.name, res, "access_token", now)
+	c.metrics.TokenFetch(err == nil)
+	return t, res, err
 }
 
 // fetchJSAPITicket asks WeChat for a jsapi ticket.

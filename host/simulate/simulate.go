@@ -178,27 +178,10 @@ func (s *Simulator) open(raw []byte, q url.Values) ([]byte, error) {
 }
 
 // Handshake performs the URL check of WeChat's admin console: a signed GET
-// whose echostr the bot must echo back.
+// whose echostr the bot must echo back. It is Verify, kept for callers
+// that only need pass or fail.
 func (s *Simulator) Handshake(ctx context.Context) error {
-	q := s.signedQuery()
-	echostr := "echo" + q.Get("nonce")
-	q.Set("echostr", echostr)
-	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.target(q), nil)
-	if err != nil {
-		return err
-	}
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode != http.StatusOK || string(body) != echostr {
-		return fmt.Errorf("URL check: HTTP %d %q, want 200 and the echostr %q", resp.StatusCode, body, echostr)
-	}
-	return nil
+	return s.Verify(ctx)
 }
 
 // Send delivers msgXML, then retries more times, each retry interval after

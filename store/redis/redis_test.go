@@ -280,7 +280,7 @@ func TestDatabase(t *testing.T) {
 	other.DB = (o.DB + 1) % 16
 	otherURL := fmt.Sprintf("redis://%s/%d", o.Addr, other.DB)
 	if o.Password != "" || o.TLSConfig != nil {
-		t.Skip("LUAROBOT_TEST_REDIS_URL has a password or TLS; this test builds plain URLs")
+		t.Skip("REDIS_TEST_URL has a password or TLS; this test builds plain URLs")
 	}
 	s1, ns := openNS(t, redis.Options{})
 	s2, err := redis.Open(redis.Options{URL: otherURL, Prefixes: redis.DefaultPrefixes.Under(ns)})

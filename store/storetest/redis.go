@@ -14,7 +14,7 @@ import (
 )
 
 // DefaultRedisURL is the server the Redis tests use when
-// LUAROBOT_TEST_REDIS_URL is not set: database 15 of a local redis-server,
+// REDIS_TEST_URL is not set: database 15 of a local redis-server,
 // away from the 0 a developer's own data is likely in.
 const DefaultRedisURL = "redis://127.0.0.1:6379/15"
 
@@ -25,19 +25,20 @@ var (
 )
 
 // RedisURL returns the URL of the Redis server for tests
-// (LUAROBOT_TEST_REDIS_URL, or DefaultRedisURL). When no server answers
+// (REDIS_TEST_URL, or DefaultRedisURL; deliberately not a LUAROBOT_*
+// variable, which the host would take for a configuration key). When no server answers
 // there the test is skipped, unless the environment variable CI is set: CI
 // must really test Redis, so there it fails.
 func RedisURL(t testing.TB) string {
 	t.Helper()
 	redisOnce.Do(func() {
-		redisURL = os.Getenv("LUAROBOT_TEST_REDIS_URL")
+		redisURL = os.Getenv("REDIS_TEST_URL")
 		if redisURL == "" {
 			redisURL = DefaultRedisURL
 		}
 		o, err := goredis.ParseURL(redisURL)
 		if err != nil {
-			redisErr = fmt.Errorf("LUAROBOT_TEST_REDIS_URL: %w", err)
+			redisErr = fmt.Errorf("REDIS_TEST_URL: %w", err)
 			return
 		}
 		o.DialTimeout = time.Second
@@ -50,7 +51,7 @@ func RedisURL(t testing.TB) string {
 		redisErr = c.Ping(ctx).Err()
 	})
 	if redisErr != nil {
-		msg := fmt.Sprintf("no redis-server at %s (%v); install redis-server or set LUAROBOT_TEST_REDIS_URL", redisURL, redisErr)
+		msg := fmt.Sprintf("no redis-server at %s (%v); install redis-server or set REDIS_TEST_URL", redisURL, redisErr)
 		if os.Getenv("CI") != "" {
 			t.Fatal(msg + " (CI is set: the Redis tests must run)")
 		}

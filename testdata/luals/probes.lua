@@ -6,6 +6,7 @@ local order = robot.dialog("order", function(d, message, session)
   local name = d:ask("请问怎么称呼？", {check = robot.re([[^\S+$]]), retry = "再说一次", tries = 3})
   local where = d:wait("发个位置", "location")
   local wrong = where.content -- want: undefined-field
+  d:wait("按一下设备", "device_event") -- want: param-type-mismatch
   local pick = d:choose("确认？", {"是", "否"})
   local id = d:once(function() return robot.uuid() end)
   session.orders = (session.orders or 0) + 1

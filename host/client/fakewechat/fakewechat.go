@@ -99,6 +99,8 @@ type Server struct {
 	rejectTokens  bool
 	messages      []Message
 	changed       chan struct{} // closed and replaced when a message arrives
+	tokenRefusal  int           // errcode every token fetch answers; 0: none
+	clockSkew     time.Duration // added to the Date header
 }
 
 // New starts a fake WeChat server for the account.
@@ -293,6 +295,29 @@ func (s *Server) WaitMessages(ctx context.Context, n int) ([]Message, error) {
 	}
 }
 
+// CallerIP is the address the fake says it saw in a 40164 (IP not on the
+// whitelist) errmsg, as WeChat does: "invalid ip 203.0.113.9 ipv6
+// ::ffff:203.0.113.9, not in whitelist rid: ...".
+const CallerIP = "203.0.113.9"
+
+// RefuseTokens makes every access-token fetch (/cgi-bin/token and
+// /cgi-bin/stable_token) answer errcode, as WeChat does for an IP not on
+// the whitelist (40164), a wrong AppSecret (40125) or AppID (40013) that it
+// cannot tell from the request; 0 lets them through again.
+func (s *Server) RefuseTokens(errcode int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokenRefusal = errcode
+}
+
+// SetClockSkew makes the server's Date header run d ahead of this
+// machine's clock (behind when negative), for clock checks.
+func (s *Server) SetClockSkew(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clockSkew = d
+}
+
 // Reset forgets the recorded calls and messages (tokens stay valid).
 func (s *Server) Reset() {
 	s.mu.Lock()
@@ -311,7 +336,7 @@ var errmsgs = map[int]string{
 	40016: "invalid button size",
 	40017: "invalid button type",
 	40125: "invalid appsecret",
-	40164: "invalid ip 203.0.113.9, not in whitelist",
+	40164: "invalid ip " + CallerIP + " ipv6 ::ffff:" + CallerIP + ", not in whitelist",
 	41001: "access_token missing",
 	41005: "media data missing",
 	42001: "access_token expired",
@@ -390,6 +415,12 @@ var uploads = map[string]bool{
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	skew, refusal := s.clockSkew, s.tokenRefusal
+	s.mu.Unlock()
+	if skew != 0 {
+		w.Header().Set("Date", time.Now().Add(skew).UTC().Format(http.TimeFormat))
+	}
 	call, err := record(r)
 	if err != nil {
 		writeError(w, 47001)
@@ -437,6 +468,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		} else {
 			writeError(w, 43002)
 		}
+		return
+	}
+	if refusal != 0 && (call.Path == "/cgi-bin/token" || call.Path == "/cgi-bin/stable_token") {
+		writeJSON(w, errBody(refusal))
 		return
 	}
 	switch call.Path {

@@ -139,3 +139,39 @@ func TestAnswersFailuresAndMessages(t *testing.T) {
 		t.Error("Reset kept records")
 	}
 }
+
+func TestRefuseTokens(t *testing.T) {
+	wx := fakewechat.New("app", "secret")
+	defer wx.Close()
+	wx.RefuseTokens(40164)
+	m := get(t, wx.URL+"/cgi-bin/token?grant_type=client_credential&appid=app&secret=secret")
+	if code(m) != 40164 || !strings.Contains(m["errmsg"].(string), "invalid ip "+fakewechat.CallerIP+" ") {
+		t.Errorf("token with 40164: %v", m)
+	}
+	m = post(t, wx.URL+"/cgi-bin/stable_token", `{"grant_type":"client_credential","appid":"app","secret":"secret"}`)
+	if code(m) != 40164 {
+		t.Errorf("stable_token with 40164: %v", m)
+	}
+	wx.RefuseTokens(0)
+	if m := get(t, wx.URL+"/cgi-bin/token?grant_type=client_credential&appid=app&secret=secret"); m["access_token"] == nil {
+		t.Errorf("token after RefuseTokens(0): %v", m)
+	}
+}
+
+func TestClockSkew(t *testing.T) {
+	wx := fakewechat.New("app", "secret")
+	defer wx.Close()
+	wx.SetClockSkew(-time.Hour)
+	resp, err := http.Get(wx.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	date, err := http.ParseTime(resp.Header.Get("Date"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if skew := time.Until(date); skew > -59*time.Minute || skew < -61*time.Minute {
+		t.Errorf("Date %v is %v from now, want about -1h", date, skew)
+	}
+}

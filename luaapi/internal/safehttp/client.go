@@ -14,7 +14,8 @@
 // request is sent, and the proxy is dialled under the same rules.
 //
 // What comes back is bounded: a body over MaxBody is an error, at most
-// MaxRedirects redirects are followed, TLS certificates are verified.
+// MaxRedirects redirects are followed (to another site without the
+// script's credentials: see checkRedirect), TLS certificates are verified.
 // Errors read "GET https://api.example.com/weather: dial tcp: connection
 // refused": the URL without its query or password, which may hold keys.
 package safehttp
@@ -173,7 +174,11 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 	req = req.WithContext(ctx)
 	host := normalizeHost(req.URL.Hostname())
 
-	res, err := c.send(ctx, req)
+	err = c.checkHostHeader(ctx, req)
+	var res *Response
+	if err == nil {
+		res, err = c.send(ctx, req)
+	}
 	status := 0
 	if res != nil {
 		status = res.Status
@@ -248,6 +253,38 @@ func (c *Client) newRequest(ctx context.Context, method string, r *Request) (*ht
 		req.Header.Set("User-Agent", c.userAgent)
 	}
 	return req, nil
+}
+
+// checkHostHeader refuses a Host header that names a host http_allow does
+// not let a request reach at the addresses of the URL's host. The server
+// at an address picks its virtual host by this header: without the check,
+// a script allowed one internal host by its exact name would reach every
+// other virtual host of that server by setting Host, names http_allow
+// never lists. A virtual host on an address allowed by IP or CIDR stays
+// reachable, and under "*" any name passes where the address is public.
+func (c *Client) checkHostHeader(ctx context.Context, req *http.Request) error {
+	if req.Host == "" {
+		return nil
+	}
+	name := normalizeHost((&url.URL{Host: req.Host}).Hostname())
+	target := normalizeHost(req.URL.Hostname())
+	if name == target {
+		return nil
+	}
+	addrs, err := c.lookup(ctx, target)
+	if err != nil {
+		return c.cause(ctx, req.URL, err)
+	}
+	for _, a := range addrs {
+		if err := c.policy.Check(name, a); err != nil {
+			where := a.WithZone("").Unmap().String()
+			if class := SpecialClass(a); class != "" {
+				where += " (" + class + ")"
+			}
+			return &opError{fmt.Sprintf("the Host header %q is not allowed by http_allow at %s's address %s", req.Host, target, where), err}
+		}
+	}
+	return nil
 }
 
 // send runs req and reads its body under the bounds.
@@ -339,6 +376,15 @@ func (e *opError) Error() string { return e.text }
 func (e *opError) Unwrap() error { return e.err }
 
 // checkRedirect follows at most c.redirects redirects, to http(s) only.
+//
+// A redirect to another site (not the first URL's host or a subdomain of
+// it, Go's own rule for Authorization and Cookie; nor http after https)
+// carries none of the
+// script's credentials: the headers it set go along only when they are in
+// redirectHeaders, and a redirect that would send the body again (307,
+// 308) is an error. The script put its key in a header (X-Api-Key,
+// api-key) or in the body for the host it called, not for wherever that
+// host sends it on.
 func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) > c.redirects {
 		return fmt.Errorf("stopped after %d redirects", c.redirects)
@@ -346,7 +392,36 @@ func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
 	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
 		return errors.New("only redirects to http and https URLs are followed")
 	}
+	if sameSite(via[0].URL, req.URL) {
+		return nil
+	}
+	if req.GetBody != nil && req.ContentLength != 0 {
+		return errors.New("the request body is not sent again to another site")
+	}
+	for name := range req.Header {
+		if !redirectHeaders[http.CanonicalHeaderKey(name)] {
+			delete(req.Header, name)
+		}
+	}
 	return nil
+}
+
+// redirectHeaders are the headers a redirect to another site keeps: none
+// of them carries a credential.
+var redirectHeaders = map[string]bool{
+	"Accept": true, "Accept-Language": true, "Cache-Control": true, "Content-Type": true,
+	"Referer": true, "User-Agent": true,
+}
+
+// sameSite reports whether to is on the host of from or a subdomain of it,
+// and not plain http where from was https: what went encrypted is not sent
+// again in the clear.
+func sameSite(from, to *url.URL) bool {
+	if from.Scheme == "https" && to.Scheme != "https" {
+		return false
+	}
+	f, t := normalizeHost(from.Hostname()), normalizeHost(to.Hostname())
+	return t == f || strings.HasSuffix(t, "."+f)
 }
 
 // proxy is the Transport's Proxy: the proxy for req, if any. A proxy
@@ -452,10 +527,25 @@ func Redact(u *url.URL) string {
 	return v.String()
 }
 
-// redactText cuts a string that is not a URL at its query, and at 200
-// bytes.
+// redactText shows a string that is not a URL Redact can show: cut at its
+// query and fragment, without what comes before an '@' in its host part
+// (a user and password: "http://...@host:badport/"), and at 200 bytes.
 func redactText(s string) string {
 	s, _, _ = strings.Cut(s, "?")
+	s, _, _ = strings.Cut(s, "#")
+	start := 0 // where the host part starts: after "//", else after the scheme's ':'
+	if i := strings.Index(s, "//"); i >= 0 {
+		start = i + 2
+	} else if i := strings.IndexByte(s, ':'); i >= 0 {
+		start = i + 1
+	}
+	end := len(s)
+	if i := strings.IndexByte(s[start:], '/'); i >= 0 {
+		end = start + i
+	}
+	if at := strings.LastIndexByte(s[start:end], '@'); at >= 0 {
+		s = s[:start] + "..." + s[start+at:]
+	}
 	if len(s) > 200 {
 		s = s[:200] + "..."
 	}

@@ -89,7 +89,8 @@ func TestRequestAndResponse(t *testing.T) {
 		w.WriteHeader(http.StatusTeapot)
 		fmt.Fprint(w, "short and stout")
 	})
-	c := newClient(t, Options{Allow: []string{"api.test"}, Resolver: names{"api.test": {"127.0.0.1"}}.resolve})
+	// The Host header names a host, which http_allow must allow too.
+	c := newClient(t, Options{Allow: []string{"api.test", "virtual.test"}, Resolver: names{"api.test": {"127.0.0.1"}}.resolve})
 	res, err := c.Do(context.Background(), &Request{
 		Method: "put",
 		URL:    up.at("api.test", "/v1/items?fixed=1"),
@@ -546,5 +547,28 @@ func TestControlHook(t *testing.T) {
 	// socket.
 	if err := c.control("rebind.example")("tcp4", "127.0.0.1:80", nil); err == nil || !strings.Contains(err.Error(), "rebind.example resolves to 127.0.0.1") {
 		t.Errorf("rebinding: %v", err)
+	}
+}
+
+// A redirect from https to http is another site as far as credentials go,
+// even on the same host: what the script sent encrypted is not sent again
+// in the clear.
+func TestDowngradeRedirectDropsCredentials(t *testing.T) {
+	var seen http.Header
+	plain := newUpstream(t, func(w http.ResponseWriter, r *http.Request) { seen = r.Header.Clone() })
+	secure := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, plain.URL+"/landed", http.StatusFound)
+	}))
+	defer secure.Close()
+	pool := x509.NewCertPool()
+	pool.AddCert(secure.Certificate())
+	c := newClient(t, Options{Allow: []string{"127.0.0.1"}, RootCAs: pool})
+	_, err := c.Do(context.Background(), &Request{URL: secure.URL + "/hop",
+		Header: http.Header{"Authorization": {"Bearer K1"}, "X-Api-Key": {"K2"}, "Accept": {"text/plain"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen == nil || seen.Get("Authorization") != "" || seen.Get("X-Api-Key") != "" || seen.Get("Accept") != "text/plain" {
+		t.Errorf("the plain http hop got %v", seen)
 	}
 }

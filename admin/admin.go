@@ -1,0 +1,202 @@
+// Package admin is the operator's listener: health and readiness for load
+// balancers and containers, and Prometheus metrics behind a bearer token.
+// It is an http.Handler, served by `luarobot serve` on admin_addr and
+// mountable in any Go mux:
+//
+//	h, err := admin.New(admin.Options{
+//		Token:   adminToken,
+//		Metrics: m.Handler(),
+//		Ready:   []admin.Check{{Name: "store", Func: pingStore}},
+//	})
+//	mux.Handle("/admin/", http.StripPrefix("/admin", h))
+//
+// Routes: GET /healthz answers 200 "ok" while the process serves; GET
+// /readyz answers 200 "ok" when every readiness check passes, else 503 with
+// the reasons, one per line (both open, for probes); GET /metrics needs
+// "Authorization: Bearer <admin_token>".
+//
+// Other features (the console) add their routes with Handle, open, or
+// HandleAuthenticated, behind the same token; AddAuthenticator lets them
+// accept their own credentials (a session cookie) beside the bearer token.
+package admin
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Check is one readiness condition: Func returns nil when it holds, else
+// the reason it does not ("scripts: not loaded yet").
+type Check struct {
+	Name string
+	Func func(ctx context.Context) error
+}
+
+// DefaultCheckTimeout bounds one readiness check: a probe that hangs tells
+// the load balancer nothing, and a store that does not answer in that time
+// is not ready.
+const DefaultCheckTimeout = 2 * time.Second
+
+// Options configure a Handler.
+type Options struct {
+	// Token is admin_token: the bearer token of /metrics and of the routes
+	// added with HandleAuthenticated. Required.
+	Token string
+	// Metrics serves /metrics (metrics.Metrics.Handler); nil answers 404.
+	Metrics http.Handler
+	// Ready are the readiness checks of /readyz, run in order.
+	Ready []Check
+	// CheckTimeout bounds each check (DefaultCheckTimeout when 0).
+	CheckTimeout time.Duration
+}
+
+// Handler is the admin listener's handler. It is safe for concurrent use,
+// routes added after it started serving included.
+type Handler struct {
+	mux          *http.ServeMux
+	tokenSum     [sha256.Size]byte
+	ready        []Check
+	checkTimeout time.Duration
+
+	mu    sync.RWMutex
+	extra []func(*http.Request) bool
+}
+
+// New builds the handler with its built-in routes.
+func New(opts Options) (*Handler, error) {
+	if opts.Token == "" {
+		return nil, errors.New("admin: a token (admin_token) is required")
+	}
+	if opts.CheckTimeout <= 0 {
+		opts.CheckTimeout = DefaultCheckTimeout
+	}
+	h := &Handler{
+		mux:          http.NewServeMux(),
+		tokenSum:     sha256.Sum256([]byte(opts.Token)),
+		ready:        opts.Ready,
+		checkTimeout: opts.CheckTimeout,
+	}
+	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeText(w, http.StatusOK, "ok\n")
+	})
+	h.mux.HandleFunc("GET /readyz", h.serveReady)
+	metrics := opts.Metrics
+	if metrics == nil {
+		metrics = http.NotFoundHandler()
+	}
+	h.HandleAuthenticated("GET /metrics", metrics)
+	return h, nil
+}
+
+// ServeHTTP serves the routes. Answers are never cached: they describe the
+// process as it is now.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	h.mux.ServeHTTP(w, r)
+}
+
+// Handle adds an open route (http.ServeMux pattern syntax: "GET /login").
+func (h *Handler) Handle(pattern string, handler http.Handler) {
+	h.mux.Handle(pattern, handler)
+}
+
+// HandleAuthenticated adds a route that answers 401 unless the request
+// carries the admin token (or passes an authenticator added with
+// AddAuthenticator).
+func (h *Handler) HandleAuthenticated(pattern string, handler http.Handler) {
+	h.mux.Handle(pattern, h.RequireAuth(handler))
+}
+
+// RequireAuth wraps handler so that it runs only for authenticated
+// requests.
+func (h *Handler) RequireAuth(handler http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !h.Authenticated(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="luarobot admin"`)
+			writeText(w, http.StatusUnauthorized, "unauthorized: send Authorization: Bearer <admin_token>\n")
+			return
+		}
+		handler.ServeHTTP(w, r)
+	})
+}
+
+// AddAuthenticator accepts requests for which f returns true as
+// authenticated too (the console's session cookie).
+func (h *Handler) AddAuthenticator(f func(*http.Request) bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.extra = append(h.extra, f)
+}
+
+// Authenticated reports whether r carries "Authorization: Bearer
+// <admin_token>" or passes an added authenticator.
+func (h *Handler) Authenticated(r *http.Request) bool {
+	if scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
+		if h.CheckToken(strings.TrimSpace(token)) {
+			return true
+		}
+	}
+	h.mu.RLock()
+	extra := h.extra
+	h.mu.RUnlock()
+	for _, f := range extra {
+		if f(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckToken compares token with admin_token in constant time: hashing
+// both first hides the length too.
+func (h *Handler) CheckToken(token string) bool {
+	sum := sha256.Sum256([]byte(token))
+	return subtle.ConstantTimeCompare(sum[:], h.tokenSum[:]) == 1
+}
+
+// serveReady runs the readiness checks: 200 "ok" when all pass, else 503
+// with one line per failing check.
+func (h *Handler) serveReady(w http.ResponseWriter, r *http.Request) {
+	var failed []string
+	for _, c := range h.ready {
+		if err := h.runCheck(r.Context(), c); err != nil {
+			failed = append(failed, fmt.Sprintf("%s: %v", c.Name, err))
+		}
+	}
+	if len(failed) > 0 {
+		writeText(w, http.StatusServiceUnavailable, "not ready\n"+strings.Join(failed, "\n")+"\n")
+		return
+	}
+	writeText(w, http.StatusOK, "ok\n")
+}
+
+// runCheck runs one check within the check timeout; a check that does not
+// return in time is not ready (it keeps running in the background, bounded
+// by its context).
+func (h *Handler) runCheck(ctx context.Context, c Check) error {
+	ctx, cancel := context.WithTimeout(ctx, h.checkTimeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- c.Func(ctx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("no answer within %s", h.checkTimeout)
+	}
+}
+
+func writeText(w http.ResponseWriter, status int, text string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	io.WriteString(w, text)
+}

@@ -1,0 +1,133 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/luarobot/luarobot/host/message"
+	"github.com/luarobot/luarobot/metrics"
+)
+
+// The operator sees every delivery twice: in the metrics
+// (luarobot_deliveries_total, luarobot_delivery_seconds) and in one log
+// line, written when the delivery's outcome is known — at the answer for
+// most, when the handlers finish for a late one:
+//
+//	level=INFO msg=delivery type=text user=5b1d0c3e handler=hello.lua:12 reply=text duration=3.1ms outcome=replied
+//
+// A failed delivery logs the same line at error level, with the error
+// (the script's file:line and message), so that a host run at
+// log_level = warn still shows its Lua errors.
+
+// observation is what is known about one delivery.
+type observation struct {
+	outcome  string        // a metrics outcome: replied, empty, late, retry, error
+	answered time.Duration // from arrival to the answer WeChat got
+	handler  string        // file:line of the handler that answered, "" when none
+	kind     string        // the reply's kind, "" for none (success)
+	err      error
+	extra    []any // more attributes (a late reply's fate)
+}
+
+// resultObservation describes a delivery that ran the handlers: an error
+// when they failed, empty when they gave no reply, else answered (replied
+// or late).
+func resultObservation(res result, answered time.Duration, answeredOutcome string) observation {
+	o := observation{outcome: answeredOutcome, answered: answered, handler: res.handler, kind: res.kind, err: res.err}
+	switch {
+	case res.err != nil:
+		o.outcome = metrics.Error
+	case res.first == nil:
+		o.outcome = metrics.Empty
+	}
+	return o
+}
+
+// observe counts the delivery and writes its log line.
+func (e *engine) observe(msg *message.Message, o observation) {
+	e.opts.Metrics.Delivery(msg.Type, o.outcome, isConsoleUser(msg.Source), o.answered)
+	level := slog.LevelInfo
+	if o.outcome == metrics.Error {
+		level = slog.LevelError
+	}
+	if !e.log.Enabled(context.Background(), level) {
+		return
+	}
+	handler, kind := o.handler, o.kind
+	if handler == "" {
+		handler = "-"
+	}
+	if kind == "" {
+		kind = "success"
+	}
+	attrs := make([]any, 0, 16+len(o.extra))
+	attrs = append(attrs, "type", msg.Type, "user", e.user(msg.Source), "handler", handler, "reply", kind,
+		"duration", roundDuration(o.answered), "outcome", o.outcome)
+	attrs = append(attrs, o.extra...)
+	if o.err != nil {
+		attrs = append(attrs, "error", e.redactUser(o.err.Error(), msg.Source))
+	}
+	e.log.Log(context.Background(), level, "delivery", attrs...)
+}
+
+// user is how logs name a user: a short stable hash of the openid (the
+// same user, the same hash, across messages, restarts and processes), or
+// the openid itself with log_user_ids.
+func (e *engine) user(openid string) string {
+	if e.opts.LogUserIDs {
+		return openid
+	}
+	return UserHash(openid)
+}
+
+// redactUser replaces the openid in a message (a store error names the
+// session's key) with the name logs give the user.
+func (e *engine) redactUser(text, openid string) string {
+	if e.opts.LogUserIDs || openid == "" {
+		return text
+	}
+	return strings.ReplaceAll(text, openid, UserHash(openid))
+}
+
+// UserHash is the short stable hash logs give an openid: 8 hex digits of
+// its SHA-256, enough to follow one user through a log without writing
+// the openid.
+func UserHash(openid string) string {
+	sum := sha256.Sum256([]byte(openid))
+	return hex.EncodeToString(sum[:4])
+}
+
+// consoleUserPrefix marks the console's users (console-<name>): their
+// deliveries are counted apart.
+const consoleUserPrefix = "console-"
+
+func isConsoleUser(openid string) bool { return strings.HasPrefix(openid, consoleUserPrefix) }
+
+// roundDuration keeps a log's durations readable: 3.12ms, 4.001s.
+func roundDuration(d time.Duration) time.Duration {
+	if d < time.Second {
+		return d.Round(10 * time.Microsecond)
+	}
+	return d.Round(time.Millisecond)
+}
+
+// payloadKind is the MsgType of a rendered passive reply, "" for success:
+// what a retry answered.
+func payloadKind(payload []byte) string {
+	const open = "<MsgType><![CDATA["
+	i := bytes.Index(payload, []byte(open))
+	if i < 0 {
+		return ""
+	}
+	rest := payload[i+len(open):]
+	j := bytes.Index(rest, []byte("]]>"))
+	if j < 0 || j > 32 {
+		return ""
+	}
+	return string(rest[:j])
+}

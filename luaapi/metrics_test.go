@@ -1,0 +1,64 @@
+package luaapi
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/luarobot/luarobot/host/delivery"
+	"github.com/luarobot/luarobot/metrics"
+	"github.com/luarobot/luarobot/metrics/metricstest"
+)
+
+// The runtime counts handler errors by the script that raised them and
+// loads of the folder by result, and tells the host which handler
+// answered.
+func TestRuntimeMetrics(t *testing.T) {
+	m := metrics.New()
+	dir := writeScripts(t, map[string]string{
+		"a.lua": `
+local util = require "util"
+robot.filter("boom", function() local t = nil; return t.x end)
+robot.filter("deep", function() return util.explode() end)`,
+		"b.lua": `robot.text(function(m)
+  return "ok"
+end)`,
+		"lib/util.lua": `return { explode = function() error("exploded") end }`,
+	})
+	rt, _ := startRuntime(t, nil, Options{Dir: dir, Metrics: m})
+
+	ctx, info := delivery.NewContext(context.Background())
+	if _, _, err := rt.Dispatch(ctx, textMsg("hi"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if info.Handler() != "b.lua:1" {
+		t.Errorf("handler = %q, want b.lua:1 (where the answering function is defined)", info.Handler())
+	}
+	for _, text := range []string{"boom", "boom", "deep"} {
+		if _, _, err := rt.Dispatch(context.Background(), textMsg(text), nil); err == nil {
+			t.Fatalf("%s: no error", text)
+		}
+	}
+	s := metricstest.Gather(t, m.Gatherer())
+	if s.Value("luarobot_handler_errors_total", "script", "a.lua") != 2 || s.Value("luarobot_handler_errors_total", "script", "lib/util.lua") != 1 {
+		t.Errorf("handler errors: %v", s.Series("luarobot_handler_errors_total"))
+	}
+
+	if err := os.WriteFile(filepath.Join(dir, "c.lua"), []byte("robot.text(function( end)"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Reload(); err == nil {
+		t.Fatal("a broken script reloaded")
+	}
+	if err := os.Remove(filepath.Join(dir, "c.lua")); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	s = metricstest.Gather(t, m.Gatherer())
+	if s.Value("luarobot_reloads_total", "result", "ok") != 2 || s.Value("luarobot_reloads_total", "result", "error") != 1 {
+		t.Errorf("reloads: ok %v, error %v", s.Value("luarobot_reloads_total", "result", "ok"), s.Value("luarobot_reloads_total", "result", "error"))
+	}
+}
