@@ -87,8 +87,8 @@ func checkHandlerFunc(L *lua.LState, n int, fnName, usage string) *lua.LFunction
 }
 
 // registerType makes robot.NAME(fn) for a message or event type.
-func (st *state) registerType(fnName, typ string) lua.LGFunction {
-	return func(L *lua.LState) int {
+func registerType(fnName, typ string) func(*state, *lua.LState) int {
+	return func(st *state, L *lua.LState) int {
 		fn := checkHandlerFunc(L, 1, fnName, "a function")
 		st.register(L, fnName, &handler{fn: fn, typ: typ}, "")
 		L.Push(fn)
