@@ -162,3 +162,37 @@ func TestSimulateConversation(t *testing.T) {
 		}
 	}
 }
+
+// A 403 is not always the token: a host whose callback_ips leave this
+// machine out, or one in 安全模式 only, refuses with its own reason, and
+// simulate (and doctor's public URL check, which shares the code) must
+// not send the operator off to compare tokens.
+func TestSimulateForbiddenIsNotAlwaysTheToken(t *testing.T) {
+	callers, err := host.NewCallers(context.Background(), host.CallersOptions{Allow: []string{"10.0.0.0/8"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := host.New(host.Options{Token: simToken, Dispatcher: &echoBot{}, Callers: callers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fenced := httptest.NewServer(h)
+	defer fenced.Close()
+	for _, args := range [][]string{{"hi"}, {"--verify"}} {
+		out, code := simulateOut(t, "", append([]string{"--token", simToken, "--url", fenced.URL + "/"}, args...)...)
+		if code != 1 || strings.Contains(out, "token") || !strings.Contains(out, "callback_ips") {
+			t.Errorf("%v, caller not in callback_ips: exit %d:\n%s", args, code, out)
+		}
+	}
+
+	h, err = host.New(host.Options{Token: simToken, AppID: simAppID, EncodingAESKey: simAESKey, RefusePlaintext: true, Dispatcher: &echoBot{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	safe := httptest.NewServer(h)
+	defer safe.Close()
+	out, code := simulateOut(t, "", "--token", simToken, "--url", safe.URL+"/", "hi")
+	if code != 1 || strings.Contains(out, "token") || !strings.Contains(out, "hint: the host takes encrypted messages only") {
+		t.Errorf("plain message to a 安全模式 host: exit %d:\n%s", code, out)
+	}
+}
