@@ -118,6 +118,10 @@ func TestSimulateExplainsFailures(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "HTTP 400") || !strings.Contains(out, "hint: the encoding_aes_key (or app_id) used here probably differs from the host's") {
 		t.Errorf("wrong AES key: exit %d:\n%s", code, out)
 	}
+	out, code = simulateOut(t, "", "--token", simToken, "--app_id", simAppID, "--encoding_aes_key", otherKey, "--url", plain.URL+"/", "hi")
+	if code != 1 || !strings.Contains(out, "HTTP 400") || !strings.Contains(out, "hint: the host has no encoding_aes_key") {
+		t.Errorf("encrypted message to a host without a key: exit %d:\n%s", code, out)
+	}
 	out, code = simulateOut(t, "", "--token", simToken, "--app_id", simAppID, "--encoding_aes_key", simAESKey, "--url", aes.URL+"/", "hi")
 	if code != 0 || !strings.Contains(out, "echo: hi") || !strings.Contains(out, "(aes mode)") {
 		t.Errorf("right AES key: exit %d:\n%s", code, out)

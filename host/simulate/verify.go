@@ -118,8 +118,12 @@ func forbiddenReason(body []byte) (why, hint string) {
 	return "", ""
 }
 
-// AESKeyHint explains an encrypted message the host could not read.
-const AESKeyHint = "the encoding_aes_key (or app_id) used here probably differs from the host's"
+// AESKeyHint explains an encrypted message the host could not read, and
+// NoAESKeyHint one sent to a host without a key.
+const (
+	AESKeyHint   = "the encoding_aes_key (or app_id) used here probably differs from the host's"
+	NoAESKeyHint = "the host has no encoding_aes_key (明文模式): leave it out here too, or give the host the same one"
+)
 
 // transportError explains a request that got no response.
 func (s *Simulator) transportError(err error) *VerifyError {
@@ -179,6 +183,9 @@ func (s *Simulator) Explain(d Delivery) string {
 		}
 		return TokenHint
 	case d.Status == http.StatusBadRequest && s.cipher != nil:
+		if strings.Contains(string(d.Body), "encoding_aes_key is not configured") {
+			return NoAESKeyHint
+		}
 		return AESKeyHint
 	case d.Status == http.StatusNotFound || d.Status == http.StatusMethodNotAllowed:
 		return "nothing serves the bot at this URL's path: check the host's path setting and --url"
