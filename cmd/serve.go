@@ -168,6 +168,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 		Stats:          stats,
 		Logger:         log,
 		Metrics:        adm.metrics,
+		LogUserIDs:     cfg.LogUserIDs,
 		// No sessions to carry dialog records: they stay in memory.
 		DialogMemory: cfg.SessionStorage == store.KindOff,
 		Settings:     cfg.Settings,

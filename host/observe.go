@@ -3,12 +3,11 @@ package host
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"log/slog"
 	"strings"
 	"time"
 
+	"github.com/luarobot/luarobot/host/delivery"
 	"github.com/luarobot/luarobot/host/message"
 	"github.com/luarobot/luarobot/metrics"
 )
@@ -118,13 +117,9 @@ func (e *engine) logKeyError(key string, err error) string {
 	return e.redactUser(err.Error(), keyOpenID(key))
 }
 
-// UserHash is the short stable hash logs give an openid: 8 hex digits of
-// its SHA-256, enough to follow one user through a log without writing
-// the openid.
-func UserHash(openid string) string {
-	sum := sha256.Sum256([]byte(openid))
-	return hex.EncodeToString(sum[:4])
-}
+// UserHash is the short stable hash logs give an openid (see
+// delivery.UserHash).
+func UserHash(openid string) string { return delivery.UserHash(openid) }
 
 // consoleUserPrefix marks the console's users (console-<name>): their
 // deliveries are counted apart.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/luarobot/luarobot/host/delivery"
@@ -82,5 +83,29 @@ func TestHandlerErrorScriptIsAFileOfTheFolder(t *testing.T) {
 	series := s.Series("luarobot_handler_errors_total")
 	if s.Value("luarobot_handler_errors_total", "script", "a.lua") != 3 || len(series) != 1 {
 		t.Errorf("handler errors: %v, want a.lua 3", series)
+	}
+}
+
+// The runtime's own log lines about a user (a corrupt session) name the
+// user as the host's delivery line does: by the short hash, unless
+// LogUserIDs (log_user_ids) asks for the openid.
+func TestCorruptSessionLogNamesUserByHash(t *testing.T) {
+	for _, ids := range []bool{false, true} {
+		rt, logs := startRuntime(t, map[string]string{"a.lua": `robot.text(function(m) return "hi" end)`}, Options{LogUserIDs: ids})
+		msg := textMsg("x")
+		if _, _, err := rt.Dispatch(context.Background(), msg, []byte(`{"count":`)); err != nil {
+			t.Fatal(err)
+		}
+		l := logs.String()
+		if !strings.Contains(l, "session is corrupt") {
+			t.Fatalf("no log line:\n%s", l)
+		}
+		want, unwanted := "user="+delivery.UserHash(msg.Source), msg.Source
+		if ids {
+			want, unwanted = "user="+msg.Source, delivery.UserHash(msg.Source)
+		}
+		if !strings.Contains(l, want) || strings.Contains(l, unwanted) {
+			t.Errorf("LogUserIDs=%v: want %q and not %q:\n%s", ids, want, unwanted, l)
+		}
 	}
 }

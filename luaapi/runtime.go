@@ -69,6 +69,10 @@ type Options struct {
 	// Metrics counts handler errors by script and loads of the scripts
 	// folder; nil counts nothing.
 	Metrics *metrics.Metrics
+	// LogUserIDs (log_user_ids) writes openids in the runtime's log lines
+	// about a user; by default they carry the short hash the host's
+	// delivery line gives the user.
+	LogUserIDs bool
 	// Now is the clock of dialog timeouts (default time.Now): a test
 	// harness moves it forward.
 	Now func() time.Time
