@@ -371,6 +371,9 @@ func (st *state) decodeSession(ctx context.Context, in []byte, user string) *lua
 	if err == nil {
 		err = errors.New("not a JSON object")
 	}
+	if !st.rt.opts.LogUserIDs {
+		user = delivery.UserHash(user)
+	}
 	st.rt.log.WarnContext(ctx, "session is corrupt; starting from an empty one", "user", user, "err", err)
 	return st.L.CreateTable(0, 4)
 }
