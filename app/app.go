@@ -184,6 +184,7 @@ func New(ctx context.Context, opts Options) (_ *Bot, err error) {
 		Stats:          stats,
 		Logger:         log,
 		Metrics:        opts.Metrics,
+		LogUserIDs:     cfg.LogUserIDs,
 		Now:            now,
 		// No sessions to carry dialog records: they stay in memory.
 		DialogMemory:  cfg.SessionStorage == store.KindOff,

@@ -11,6 +11,7 @@ import (
 	"github.com/luarobot/luarobot/host/reply"
 	"github.com/luarobot/luarobot/host/simulate"
 	"github.com/luarobot/luarobot/luaapi"
+	"github.com/luarobot/luarobot/luaapi/luadef"
 )
 
 // The test API, the Lua side of `luarobot test`: every class a test file
@@ -19,75 +20,46 @@ import (
 // editors) are made. This file has the machinery, t, users and replies;
 // api_fakes.go the fakes and the clock; config.go test.config.
 
-// Param is a parameter of a test API function.
-type Param struct {
-	Name     string
-	Type     string // lua-language-server type: string, number, table, fun(...), Reply, ...
-	Optional bool
-}
-
-// Function is a function or method of the test API.
-type Function struct {
-	Name    string
-	Params  []Param
-	Returns string // lua-language-server type; "" when nothing is returned
-	Doc     string
-}
-
-// Field is a field of a test API class.
-type Field struct {
-	Name string
-	Type string
-	Doc  string
-}
-
-// Class is a kind of value of the test API. Methods are called with a
-// colon (u:send("hi")); Functions with a dot (t.store.get("k")).
-type Class struct {
-	Name      string
-	Doc       string
-	Fields    []Field
-	Methods   []Function
-	Functions []Function
-}
-
-// API describes the test API for editor definitions: the global test
-// function (and its test.config), then every class.
-func API() (test []Function, classes []Class) {
-	test = []Function{
-		{Name: "test", Params: []Param{{"name", "string", false}, {"fn", "fun(t: luarobot.Test)", false}},
-			Doc: "declares a test: fn runs with a fresh bot, its own fakes and clock"},
-		testConfigDef,
+// Definitions describes the test API for editors (`luarobot types`): the
+// global test, callable and with test.config, then every class, from the
+// tables that bind them.
+func Definitions() ([]luadef.Section, error) {
+	cfg, err := testConfigBinding.Func()
+	if err != nil {
+		return nil, err
 	}
+	s := luadef.Section{Title: "The test API of luarobot test (*_test.lua files)"}
+	s.Classes = append(s.Classes, luadef.Class{Name: "test", Global: true, Call: "fun(name: string, fn: fun(t: luarobot.Test))",
+		Doc:   "test(name, fn) declares a test of a *_test.lua file: fn gets a fresh bot (the folder's scripts, a memory store, fake WeChat API, HTTP and clock). A failed check ends the test; the others still run.",
+		Funcs: []luadef.Func{cfg}})
 	for _, c := range allClasses() {
-		cl := Class{Name: c.name, Doc: c.doc, Fields: c.fields, Functions: c.functions}
-		for _, m := range c.methods {
-			cl.Methods = append(cl.Methods, m.Function)
+		methods, err := luadef.Funcs(c.methods)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", c.name, err)
 		}
-		classes = append(classes, cl)
+		s.Classes = append(s.Classes, luadef.Class{Name: c.name, Doc: c.doc, Fields: c.fields, Methods: methods})
 	}
-	return test, classes
+	s.Classes = append(s.Classes, luadef.Class{Name: "luarobot.TestConfig", Fields: configFields,
+		Doc: "What test.config may set: the configuration keys that shape a bot's behaviour, and settings (robot.settings)."})
+	return []luadef.Section{s}, nil
 }
 
-// method is a Function with its implementation. self is the Go value
-// behind the object the method was called on; the Lua arguments start at
-// 2 (1 is the object).
-type method struct {
-	Function
-	impl func(tc *testCase, self any, obj *lua.LTable, L *lua.LState) int
-}
+// method is a method of the test API: its definition and its
+// implementation. self is the Go value behind the object the method was
+// called on, obj its table; the Lua arguments start at 1.
+type method = luadef.Binding[func(tc *testCase, self any, obj *lua.LTable, L *lua.LState) int]
 
-// class is a Class with the implementations of its methods.
+// class is a kind of value of the test API: its fields and its methods,
+// called with a colon (u:send("hi")).
 type class struct {
-	name      string
-	doc       string
-	fields    []Field
-	methods   []method
-	functions []Function // documented only: the table comes from elsewhere (t.store)
+	name    string
+	doc     string
+	fields  []luadef.Field
+	methods []method
 }
 
 func allClasses() []*class {
-	return []*class{testClass, userClass, replyClass, apiClass, apiCallClass, httpClass, httpRequestClass, fakeResponseClass, clockClass, storeClass}
+	return []*class{testClass, userClass, replyClass, apiClass, apiCallClass, httpClass, httpRequestClass, fakeResponseClass, clockClass}
 }
 
 // newObject makes the table of an object of class c, with its methods
@@ -103,7 +75,7 @@ func newObject(L *lua.LState, tc *testCase, c *class, self any) *lua.LTable {
 			// The arguments a test wrote start at 1, as do the numbers
 			// of "bad argument #1 to send".
 			L.Remove(1)
-			return m.impl(tc, self, t, L)
+			return m.Fn(tc, self, t, L)
 		}))
 	}
 	return t
@@ -113,23 +85,29 @@ func newObject(L *lua.LState, tc *testCase, c *class, self any) *lua.LTable {
 
 var testClass = &class{
 	name: "luarobot.Test",
-	doc:  "the test's handle on its bot: users, checks and fakes",
-	fields: []Field{
-		{"api", "luarobot.FakeAPI", "the fake WeChat API behind robot.client, robot.send and late replies"},
-		{"http", "luarobot.FakeHTTP", "the fakes that answer robot.http"},
-		{"clock", "luarobot.Clock", "the fake wall clock of the bot"},
-		{"store", "robot.store", "robot.store of the test's bot (get, set, delete, incr, called with a dot)"},
+	doc:  "The test's handle on its bot: users, checks and fakes.",
+	fields: []luadef.Field{
+		{Name: "api", Type: "luarobot.FakeAPI", Doc: "the fake WeChat API behind robot.client, robot.send and late replies"},
+		{Name: "http", Type: "luarobot.FakeHTTP", Doc: "the fakes that answer robot.http"},
+		{Name: "clock", Type: "luarobot.Clock", Doc: "the fake wall clock of the bot"},
+		{Name: "store", Type: "robot.store", Doc: "robot.store of the test's bot (get, set, delete, incr, called with a dot)"},
 	},
 	methods: []method{
-		{Function{Name: "user", Params: []Param{{"openid", "string", true}}, Returns: "luarobot.User",
-			Doc: "a user of the bot; without an openid, a new one"}, testUser},
-		{Function{Name: "session", Params: []Param{{"user", "string|luarobot.User", false}},
-			Returns: "robot.Session", Doc: "a copy of the user's session as the handlers see it ({} when none)"}, testSession},
-		{Function{Name: "eq", Params: []Param{{"got", "any", false}, {"want", "any", false}},
-			Doc: "fails the test unless got equals want (tables compared key by key, all the way down)"}, testEq},
-		{Function{Name: "ok", Params: []Param{{"value", "any", false}, {"message", "string", true}},
-			Doc: "fails the test, with message, unless value is true (not nil or false)"}, testOK},
-		{Function{Name: "fail", Params: []Param{{"message", "string", true}}, Doc: "fails the test here"}, testFail},
+		{Name: "user", Sig: "(openid?: string): luarobot.User",
+			Doc: "A user of the bot; without an openid, a new one.",
+			Fn:  testUser},
+		{Name: "session", Sig: "(user: string|luarobot.User): robot.Session",
+			Doc: "A copy of the user's session as the handlers see it ({} when none).",
+			Fn:  testSession},
+		{Name: "eq", Sig: "(got: any, want: any)",
+			Doc: "Fails the test unless got equals want (tables compared key by key, all the way down).",
+			Fn:  testEq},
+		{Name: "ok", Sig: "(value: any, message?: string)",
+			Doc: "Fails the test, with message, unless value is true (not nil or false).",
+			Fn:  testOK},
+		{Name: "fail", Sig: "(message?: string)",
+			Doc: "Fails the test here.",
+			Fn:  testFail},
 	},
 }
 
@@ -139,7 +117,7 @@ func (tc *testCase) newT(L *lua.LState) *lua.LTable {
 	t.RawSetString("api", newObject(L, tc, apiClass, nil))
 	t.RawSetString("http", newObject(L, tc, httpClass, nil))
 	t.RawSetString("clock", newObject(L, tc, clockClass, nil))
-	t.RawSetString("store", tc.file.sb.StoreTable("t.store", lazyValues{tc}))
+	t.RawSetString("store", tc.file.sb.StoreTable())
 	return t
 }
 
@@ -213,47 +191,54 @@ type user struct{ openid string }
 
 var userClass = &class{
 	name:   "luarobot.User",
-	doc:    "a WeChat user: each method delivers a message from them, as WeChat does, and returns the bot's reply",
-	fields: []Field{{"openid", "string", "the user's openid"}},
+	doc:    "A WeChat user: each method delivers a message from them, as WeChat does, and returns the bot's reply.",
+	fields: []luadef.Field{{Name: "openid", Type: "string", Doc: "the user's openid"}},
 	methods: []method{
-		{Function{Name: "send", Params: []Param{{"text", "string", false}}, Returns: "luarobot.Reply", Doc: "a text message"},
-			sendAs(func(L *lua.LState) simulate.Spec { return simulate.Spec{Type: "text", Text: L.CheckString(1)} })},
-		{Function{Name: "image", Params: []Param{{"media_id", "string", true}}, Returns: "luarobot.Reply", Doc: "an image"},
-			sendAs(func(L *lua.LState) simulate.Spec {
+		{Name: "send", Sig: "(text: string): luarobot.Reply",
+			Doc: "A text message.",
+			Fn:  sendAs(func(L *lua.LState) simulate.Spec { return simulate.Spec{Type: "text", Text: L.CheckString(1)} })},
+		{Name: "image", Sig: "(media_id?: string): luarobot.Reply",
+			Doc: "An image.",
+			Fn: sendAs(func(L *lua.LState) simulate.Spec {
 				return simulate.Spec{Type: "image", Fields: optFields(L, 1, "media_id")}
 			})},
-		{Function{Name: "voice", Params: []Param{{"media_id", "string", true}, {"recognition", "string", true}},
-			Returns: "luarobot.Reply", Doc: "a voice message; recognition is WeChat's transcript"},
-			sendAs(func(L *lua.LState) simulate.Spec {
+		{Name: "voice", Sig: "(media_id?: string, recognition?: string): luarobot.Reply",
+			Doc: "A voice message; recognition is WeChat's transcript.",
+			Fn: sendAs(func(L *lua.LState) simulate.Spec {
 				return simulate.Spec{Type: "voice", Fields: optFields(L, 1, "media_id", "recognition")}
 			})},
-		{Function{Name: "location", Params: []Param{{"x", "number", false}, {"y", "number", false}, {"label", "string", true}},
-			Returns: "luarobot.Reply", Doc: "a location: x the latitude (location_x), y the longitude (location_y)"},
-			sendAs(func(L *lua.LState) simulate.Spec {
+		{Name: "location", Sig: "(x: number, y: number, label?: string): luarobot.Reply",
+			Doc: "A location: x the latitude (location_x), y the longitude (location_y).",
+			Fn: sendAs(func(L *lua.LState) simulate.Spec {
 				f := map[string]string{"location_x": numberText(L.CheckNumber(1)), "location_y": numberText(L.CheckNumber(2))}
 				if label := L.OptString(3, ""); label != "" {
 					f["label"] = label
 				}
 				return simulate.Spec{Type: "location", Fields: f}
 			})},
-		{Function{Name: "link", Params: []Param{{"title", "string", false}, {"url", "string", false}}, Returns: "luarobot.Reply", Doc: "a link"},
-			sendAs(func(L *lua.LState) simulate.Spec {
+		{Name: "link", Sig: "(title: string, url: string): luarobot.Reply",
+			Doc: "A link.",
+			Fn: sendAs(func(L *lua.LState) simulate.Spec {
 				return simulate.Spec{Type: "link", Fields: map[string]string{"title": L.CheckString(1), "url": L.CheckString(2)}}
 			})},
-		{Function{Name: "subscribe", Params: []Param{{"key", "string", true}}, Returns: "luarobot.Reply",
-			Doc: "a follow; key is the scene of a parameterised QR code (\"qrscene_42\")"},
-			sendAs(func(L *lua.LState) simulate.Spec { return simulate.Spec{Type: "subscribe", Key: L.OptString(1, "")} })},
-		{Function{Name: "unsubscribe", Returns: "luarobot.Reply", Doc: "an unfollow"},
-			sendAs(func(L *lua.LState) simulate.Spec { return simulate.Spec{Type: "unsubscribe"} })},
-		{Function{Name: "click", Params: []Param{{"key", "string", false}}, Returns: "luarobot.Reply", Doc: "a click on a menu button with that key"},
-			sendAs(func(L *lua.LState) simulate.Spec { return simulate.Spec{Type: "click", Key: L.CheckString(1)} })},
-		{Function{Name: "view", Params: []Param{{"url", "string", false}}, Returns: "luarobot.Reply", Doc: "a click on a menu link"},
-			sendAs(func(L *lua.LState) simulate.Spec { return simulate.Spec{Type: "view", Key: L.CheckString(1)} })},
-		{Function{Name: "scan", Params: []Param{{"key", "string", false}}, Returns: "luarobot.Reply", Doc: "a follower scanning a QR code with that scene"},
-			sendAs(func(L *lua.LState) simulate.Spec { return simulate.Spec{Type: "scan", Key: L.CheckString(1)} })},
-		{Function{Name: "message", Params: []Param{{"type", "robot.MessageType", false}, {"fields", "table", true}}, Returns: "luarobot.Reply",
-			Doc: "any message or event (\"video\", \"scancode_push\", ...) with its fields by their message names; msg_id sets the MsgId (the same one twice is WeChat's retry)"},
-			sendAs(messageSpec)},
+		{Name: "subscribe", Sig: "(key?: string): luarobot.Reply",
+			Doc: "A follow; key is the scene of a parameterised QR code (\"qrscene_42\").",
+			Fn:  sendAs(func(L *lua.LState) simulate.Spec { return simulate.Spec{Type: "subscribe", Key: L.OptString(1, "")} })},
+		{Name: "unsubscribe", Sig: "(): luarobot.Reply",
+			Doc: "An unfollow.",
+			Fn:  sendAs(func(L *lua.LState) simulate.Spec { return simulate.Spec{Type: "unsubscribe"} })},
+		{Name: "click", Sig: "(key: string): luarobot.Reply",
+			Doc: "A click on a menu button with that key.",
+			Fn:  sendAs(func(L *lua.LState) simulate.Spec { return simulate.Spec{Type: "click", Key: L.CheckString(1)} })},
+		{Name: "view", Sig: "(url: string): luarobot.Reply",
+			Doc: "A click on a menu link.",
+			Fn:  sendAs(func(L *lua.LState) simulate.Spec { return simulate.Spec{Type: "view", Key: L.CheckString(1)} })},
+		{Name: "scan", Sig: "(key: string): luarobot.Reply",
+			Doc: "A follower scanning a QR code with that scene.",
+			Fn:  sendAs(func(L *lua.LState) simulate.Spec { return simulate.Spec{Type: "scan", Key: L.CheckString(1)} })},
+		{Name: "message", Sig: "(type: robot.MessageType, fields?: table): luarobot.Reply",
+			Doc: "Any message or event (\"video\", \"scancode_push\", ...) with its fields by their message names; msg_id sets the MsgId (the same one twice is WeChat's retry).",
+			Fn:  sendAs(messageSpec)},
 	},
 }
 
@@ -344,28 +329,33 @@ func fieldText(L *lua.LState, name string, v lua.LValue) string {
 
 var replyClass = &class{
 	name: "luarobot.Reply",
-	doc:  "the bot's answer to one message: the passive reply WeChat shows, and in sent what the user got through the customer-service API meanwhile",
-	fields: []Field{
-		{"type", "string", "text, image, voice, video, music, news, transfer_customer_service, or success (no reply)"},
-		{"content", "string?", "a text reply's text (a long text's first part; the rest is in sent)"},
-		{"media_id", "string?", "image, voice and video replies"},
-		{"title", "string?", "video and music replies"},
-		{"description", "string?", "video and music replies"},
-		{"url", "string?", "a music reply's url"},
-		{"hq_url", "string?", "a music reply's hq_url"},
-		{"thumb_media_id", "string?", "a music reply's thumb_media_id"},
-		{"articles", "robot.Article[]?", "a news reply's articles"},
-		{"account", "string?", "the customer-service account of a transfer (or of a sent message)"},
-		{"sent", "luarobot.Reply[]", "the customer-service messages the user got during this delivery, in order (the replies in it have no sent)"},
+	doc:  "The bot's answer to one message: the passive reply WeChat shows, and in sent what the user got through the customer-service API meanwhile.",
+	fields: []luadef.Field{
+		{Name: "type", Type: `"text"|"image"|"voice"|"video"|"music"|"news"|"transfer_customer_service"|"success"`, Doc: "success: no reply"},
+		{Name: "content", Type: "string", Optional: true, Doc: "a text reply's text (a long text's first part; the rest is in sent)"},
+		{Name: "media_id", Type: "string", Optional: true, Doc: "image, voice and video replies"},
+		{Name: "title", Type: "string", Optional: true, Doc: "video and music replies"},
+		{Name: "description", Type: "string", Optional: true, Doc: "video and music replies"},
+		{Name: "url", Type: "string", Optional: true, Doc: "a music reply's url"},
+		{Name: "hq_url", Type: "string", Optional: true, Doc: "a music reply's hq_url"},
+		{Name: "thumb_media_id", Type: "string", Optional: true, Doc: "a music reply's thumb_media_id"},
+		{Name: "articles", Type: "robot.Article[]", Optional: true, Doc: "a news reply's articles"},
+		{Name: "account", Type: "string", Optional: true, Doc: "the customer-service account of a transfer (or of a sent message)"},
+		{Name: "sent", Type: "luarobot.Reply[]", Doc: "the customer-service messages the user got during this delivery, in order (the replies in it have no sent)"},
 	},
 	methods: []method{
-		{Function{Name: "expect", Params: []Param{{"want", "string|table", false}}, Returns: "luarobot.Reply",
-			Doc: "a text reply with exactly this text; or, given a table, a reply with these fields (a subset, all the way down)"}, replyExpect},
-		{Function{Name: "expect_contains", Params: []Param{{"text", "string", false}}, Returns: "luarobot.Reply",
-			Doc: "a text reply whose text contains text"}, replyExpectContains},
-		{Function{Name: "expect_match", Params: []Param{{"pattern", "string|robot.Regex", false}}, Returns: "luarobot.Reply",
-			Doc: "a text reply whose text matches the RE2 pattern (a string or a robot.re) anywhere"}, replyExpectMatch},
-		{Function{Name: "expect_none", Returns: "luarobot.Reply", Doc: "no passive reply: the bot answered success"}, replyExpectNone},
+		{Name: "expect", Sig: "(want: string|table): luarobot.Reply",
+			Doc: "A text reply with exactly this text; or, given a table, a reply with these fields (a subset, all the way down).",
+			Fn:  replyExpect},
+		{Name: "expect_contains", Sig: "(text: string): luarobot.Reply",
+			Doc: "A text reply whose text contains text.",
+			Fn:  replyExpectContains},
+		{Name: "expect_match", Sig: "(pattern: string|robot.Regex): luarobot.Reply",
+			Doc: "A text reply whose text matches the RE2 pattern (a string or a robot.re) anywhere.",
+			Fn:  replyExpectMatch},
+		{Name: "expect_none", Sig: "(): luarobot.Reply",
+			Doc: "No passive reply: the bot answered success.",
+			Fn:  replyExpectNone},
 	},
 }
 

@@ -13,34 +13,39 @@ import (
 
 	"github.com/luarobot/luarobot/host/client/fakewechat"
 	"github.com/luarobot/luarobot/luaapi"
+	"github.com/luarobot/luarobot/luaapi/luadef"
 )
 
 // ---- API: the fake WeChat API ----
 
 var apiClass = &class{
 	name: "luarobot.FakeAPI",
-	doc:  "the fake WeChat API the bot's Client calls. Endpoints are API paths without /cgi-bin/ (\"user/info\", \"message/custom/send\"); an endpoint without a fake answers {errcode = 0, errmsg = \"ok\"}",
+	doc:  "The fake WeChat API the bot's Client calls. Endpoints are API paths without /cgi-bin/ (\"user/info\", \"message/custom/send\"); an endpoint without a fake answers {errcode = 0, errmsg = \"ok\"}.",
 	methods: []method{
-		{Function{Name: "on", Params: []Param{{"endpoint", "string", false}, {"answer", "table|fun(call: luarobot.APICall): table", false}},
-			Doc: "answers the endpoint's calls with answer, or with what the function returns for each call"}, apiOn},
-		{Function{Name: "fail", Params: []Param{{"endpoint", "string", false}, {"errcode", "integer", false}},
-			Doc: "makes every later call of the endpoint fail with errcode (\"token\" fails fetching the access token)"}, apiFail},
-		{Function{Name: "calls", Params: []Param{{"endpoint", "string", true}}, Returns: "luarobot.APICall[]",
-			Doc: "the calls made so far (of the endpoint), token fetches included, robot.on_load's too"}, apiCalls},
-		{Function{Name: "expect_called", Params: []Param{{"endpoint", "string", false}, {"body", "table", true}},
-			Doc: "fails the test unless the endpoint was called (with a body that has these fields)"}, apiExpectCalled},
+		{Name: "on", Sig: "(endpoint: string, answer: table|fun(call: luarobot.APICall): table)",
+			Doc: "Answers the endpoint's calls with answer, or with what the function returns for each call.",
+			Fn:  apiOn},
+		{Name: "fail", Sig: "(endpoint: string, errcode: integer)",
+			Doc: "Makes every later call of the endpoint fail with errcode (\"token\" fails fetching the access token).",
+			Fn:  apiFail},
+		{Name: "calls", Sig: "(endpoint?: string): luarobot.APICall[]",
+			Doc: "The calls made so far (of the endpoint), token fetches included, robot.on_load's too.",
+			Fn:  apiCalls},
+		{Name: "expect_called", Sig: "(endpoint: string, body?: table)",
+			Doc: "Fails the test unless the endpoint was called (with a body that has these fields).",
+			Fn:  apiExpectCalled},
 	},
 }
 
 // apiCallClass is the shape of t.api:calls()'s elements (a plain table).
 var apiCallClass = &class{
 	name: "luarobot.APICall",
-	doc:  "a call the bot made to the WeChat API",
-	fields: []Field{
-		{"endpoint", "string", "the API path without /cgi-bin/"},
-		{"method", "string", "GET or POST"},
-		{"query", "table<string, string>", "the query parameters, access_token left out"},
-		{"body", "table?", "the JSON body"},
+	doc:  "A call the bot made to the WeChat API.",
+	fields: []luadef.Field{
+		{Name: "endpoint", Type: "string", Doc: "the API path without /cgi-bin/"},
+		{Name: "method", Type: "string", Doc: "GET or POST"},
+		{Name: "query", Type: "table<string, string>", Doc: "the query parameters, access_token left out"},
+		{Name: "body", Type: "table", Optional: true, Doc: "the JSON body"},
 	},
 }
 
@@ -201,12 +206,14 @@ func endpointList(tc *testCase) string {
 
 var httpClass = &class{
 	name: "luarobot.FakeHTTP",
-	doc:  "the fakes that answer the bot's robot.http requests: no test reaches the network, and a URL no fake matches is nil, err",
+	doc:  "The fakes that answer the bot's robot.http requests: no test reaches the network, and a URL no fake matches is nil, err.",
 	methods: []method{
-		{Function{Name: "on", Params: []Param{{"url_pattern", "string", false},
-			{"response", "string|luarobot.FakeResponse|fun(request: luarobot.HTTPRequest): (luarobot.FakeResponse|string|nil), string?", false}},
-			Doc: "answers the URLs that match the pattern (* matches anything, / and the query included; the newest matching fake answers); a function may return nil, errmsg for a transport error"}, httpOn},
-		{Function{Name: "calls", Returns: "luarobot.HTTPRequest[]", Doc: "the requests made so far, answered or not"}, httpCalls},
+		{Name: "on", Sig: "(url_pattern: string, response: string|luarobot.FakeResponse|(fun(request: luarobot.HTTPRequest): luarobot.FakeResponse|string|nil, string?))",
+			Doc: "Answers the URLs that match the pattern (* matches anything, / and the query included; the newest matching fake answers); a function may return nil, errmsg for a transport error.",
+			Fn:  httpOn},
+		{Name: "calls", Sig: "(): luarobot.HTTPRequest[]",
+			Doc: "The requests made so far, answered or not.",
+			Fn:  httpCalls},
 	},
 }
 
@@ -214,27 +221,27 @@ var httpClass = &class{
 // it (a plain table).
 var httpRequestClass = &class{
 	name: "luarobot.HTTPRequest",
-	doc:  "a robot.http request of the bot",
-	fields: []Field{
-		{"method", "string", "GET, POST, ..."},
-		{"url", "string", "the URL with its query"},
-		{"query", "table<string, string>", "the URL's query parameters"},
-		{"headers", "table<string, string>", "lower-case names"},
-		{"body", "string", "the body sent"},
-		{"json", "any?", "the body decoded, when it is JSON"},
+	doc:  "A robot.http request of the bot.",
+	fields: []luadef.Field{
+		{Name: "method", Type: "string", Doc: "GET, POST, ..."},
+		{Name: "url", Type: "string", Doc: "the URL with its query"},
+		{Name: "query", Type: "table<string, string>", Doc: "the URL's query parameters"},
+		{Name: "headers", Type: "table<string, string>", Doc: "lower-case names"},
+		{Name: "body", Type: "string", Doc: "the body sent"},
+		{Name: "json", Type: "any", Optional: true, Doc: "the body decoded, when it is JSON"},
 	},
 }
 
 // fakeResponseClass is the shape of a response a test gives t.http:on.
 var fakeResponseClass = &class{
 	name: "luarobot.FakeResponse",
-	doc:  "a response of the fake robot.http; a plain string is the body of a 200 text/plain response",
-	fields: []Field{
-		{"status", "integer?", "the HTTP status (default 200)"},
-		{"headers", "table<string, string>?", "the response headers"},
-		{"body", "string?", "the body"},
-		{"json", "any?", "a body sent as JSON (with Content-Type application/json)"},
-		{"delay", "(string|number)?", "how long the upstream takes to answer (\"5s\", or seconds), on the real clock: a slow upstream"},
+	doc:  "A response of the fake robot.http; a plain string is the body of a 200 text/plain response.",
+	fields: []luadef.Field{
+		{Name: "status", Type: "integer", Optional: true, Doc: "the HTTP status (default 200)"},
+		{Name: "headers", Type: "table<string, string>", Optional: true, Doc: "the response headers"},
+		{Name: "body", Type: "string", Optional: true, Doc: "the body"},
+		{Name: "json", Type: "any", Optional: true, Doc: "a body sent as JSON (with Content-Type application/json)"},
+		{Name: "delay", Type: "string|number", Optional: true, Doc: "how long the upstream takes to answer (\"5s\", or seconds), on the real clock: a slow upstream"},
 	},
 }
 
@@ -385,11 +392,14 @@ func httpCalls(tc *testCase, _ any, _ *lua.LTable, L *lua.LState) int {
 
 var clockClass = &class{
 	name: "luarobot.Clock",
-	doc:  "the bot's wall clock: it starts at the real time and moves one second per delivery, and when advanced. Deadlines (reply_timeout, handler_timeout, robot.sleep) stay real",
+	doc:  "The bot's wall clock: it starts at the real time and moves one second per delivery, and when advanced. Deadlines (reply_timeout, handler_timeout, robot.sleep) stay real.",
 	methods: []method{
-		{Function{Name: "advance", Params: []Param{{"duration", "string|number", false}},
-			Doc: "moves the clock forward: \"31m\", \"2h\", \"7d\", or seconds; sessions, robot.store values, dialogs and the access token expire by it"}, clockAdvance},
-		{Function{Name: "now", Returns: "integer", Doc: "the clock's time in Unix seconds, as os.time() reads it in the bot"}, clockNow},
+		{Name: "advance", Sig: "(duration: string|number)",
+			Doc: "Moves the clock forward: \"31m\", \"2h\", \"7d\", or seconds; sessions, robot.store values, dialogs and the access token expire by it.",
+			Fn:  clockAdvance},
+		{Name: "now", Sig: "(): integer",
+			Doc: "The clock's time in Unix seconds, as os.time() reads it in the bot.",
+			Fn:  clockNow},
 	},
 }
 
@@ -405,18 +415,4 @@ func clockAdvance(tc *testCase, _ any, _ *lua.LTable, L *lua.LState) int {
 func clockNow(tc *testCase, _ any, _ *lua.LTable, L *lua.LState) int {
 	L.Push(lua.LNumber(tc.clock.Now().Unix()))
 	return 1
-}
-
-// ---- Store: t.store, robot.store's functions (luaapi.Sandbox.StoreTable) ----
-
-var storeClass = &class{
-	name: "robot.store",
-	doc:  "robot.store of the test's bot, called with a dot as in the scripts",
-	functions: []Function{
-		{Name: "get", Params: []Param{{"key", "string", false}}, Returns: "any", Doc: "the value, or nil"},
-		{Name: "set", Params: []Param{{"key", "string", false}, {"value", "any", false}, {"ttl", "number", true}},
-			Doc: "sets the value (nil deletes); ttl in seconds, on the test's clock"},
-		{Name: "delete", Params: []Param{{"key", "string", false}}, Doc: "deletes the value"},
-		{Name: "incr", Params: []Param{{"key", "string", false}, {"n", "integer", true}}, Returns: "integer", Doc: "adds n (default 1), returns the new value"},
-	},
 }

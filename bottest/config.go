@@ -9,21 +9,45 @@ import (
 
 	"github.com/luarobot/luarobot/config"
 	"github.com/luarobot/luarobot/luaapi"
+	"github.com/luarobot/luarobot/luaapi/luadef"
 )
 
 // ---- test.config ----
 
-var testConfigDef = Function{Name: "test.config", Params: []Param{{"settings", "table", false}},
-	Doc: "configures the bots of this file's tests: session_ttl, reply_timeout, handler_timeout, max_reply_parts, store_error_reply, http_timeout, http_max_body, use_stable_token, and settings = {...} (robot.settings)"}
+// testConfigBinding describes test.config for editors (the function itself
+// is made per file: testFile.testGlobal).
+var testConfigBinding = luadef.Binding[any]{Name: "config", Sig: "(settings: luarobot.TestConfig)",
+	Doc: "Configures the bots of this file's tests, at the file's top level: session_ttl, reply_timeout, handler_timeout, load_timeout, max_reply_parts, store_error_reply, http_timeout, http_max_body, use_stable_token, pool_size, max_states, and settings = {...} (robot.settings). luarobot.toml is never read."}
 
-// configKeys are the configuration keys a test file may set. The others
-// belong to the harness (the account, the store, the fake API) or to
-// the operator (listeners, logs).
-var configKeys = map[string]bool{
-	"session_ttl": true, "reply_timeout": true, "handler_timeout": true, "load_timeout": true,
-	"max_reply_parts": true, "store_error_reply": true, "http_timeout": true, "http_max_body": true,
-	"use_stable_token": true, "pool_size": true, "max_states": true,
+// configFields are what test.config may set: the configuration keys that
+// shape a bot's behaviour (the others belong to the harness — the account,
+// the store, the fake API — or to the operator: listeners, logs), and
+// settings.
+var configFields = []luadef.Field{
+	{Name: "session_ttl", Type: "string|number", Optional: true, Doc: "on the test's clock"},
+	{Name: "reply_timeout", Type: "string|number", Optional: true, Doc: "real time: shorten it to test late replies"},
+	{Name: "handler_timeout", Type: "string|number", Optional: true},
+	{Name: "load_timeout", Type: "string|number", Optional: true},
+	{Name: "max_reply_parts", Type: "integer", Optional: true},
+	{Name: "store_error_reply", Type: "string", Optional: true},
+	{Name: "http_timeout", Type: "string|number", Optional: true},
+	{Name: "http_max_body", Type: "string|integer", Optional: true},
+	{Name: "use_stable_token", Type: "boolean", Optional: true},
+	{Name: "pool_size", Type: "integer", Optional: true},
+	{Name: "max_states", Type: "integer", Optional: true},
+	{Name: "settings", Type: "table<string, any>", Optional: true, Doc: "robot.settings"},
 }
+
+// configKeys are the configuration keys of configFields.
+var configKeys = func() map[string]bool {
+	m := map[string]bool{}
+	for _, f := range configFields {
+		if f.Name != "settings" {
+			m[f.Name] = true
+		}
+	}
+	return m
+}()
 
 // applyConfig reads test.config's table into cfg.
 func applyConfig(cfg *config.Config, t *lua.LTable) error {

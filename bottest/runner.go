@@ -155,7 +155,7 @@ func (r *runner) runFile(ctx context.Context, name string) {
 		return
 	}
 	f := &testFile{run: r, name: name, config: baseConfig(r.opts.Dir)}
-	f.sb, err = luaapi.NewSandbox(luaapi.SandboxOptions{Dir: r.opts.Dir, Logger: r.logger, Now: f.now})
+	f.sb, err = luaapi.NewSandbox(luaapi.SandboxOptions{Dir: r.opts.Dir, Logger: r.logger, Now: f.now, Values: botValues{f}})
 	if err != nil {
 		r.fileFailed(name, err)
 		return
@@ -315,27 +315,32 @@ func parseAdvance(v lua.LValue) (time.Duration, error) {
 	return d, nil
 }
 
-// lazyValues is t.store's store: the bot's, built on first use so that
-// robot.on_load has run when a test reads what it stored.
-type lazyValues struct{ tc *testCase }
+// botValues is the store of t.store: the running test's bot's, built on
+// first use so that robot.on_load has run when a test reads what it
+// stored.
+type botValues struct{ f *testFile }
 
-func (v lazyValues) values() store.Values {
-	v.tc.ensureBot(v.tc.file.sb.State())
-	return v.tc.store
+func (v botValues) values() store.Values {
+	tc := v.f.current
+	if tc == nil {
+		v.f.sb.State().RaiseError("t.store is used in a test")
+	}
+	tc.ensureBot(v.f.sb.State())
+	return tc.store
 }
 
-func (v lazyValues) Get(ctx context.Context, key string) ([]byte, error) {
+func (v botValues) Get(ctx context.Context, key string) ([]byte, error) {
 	return v.values().Get(ctx, key)
 }
 
-func (v lazyValues) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+func (v botValues) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	return v.values().Set(ctx, key, value, ttl)
 }
 
-func (v lazyValues) Delete(ctx context.Context, key string) error {
+func (v botValues) Delete(ctx context.Context, key string) error {
 	return v.values().Delete(ctx, key)
 }
 
-func (v lazyValues) Incr(ctx context.Context, key string, n int64) (int64, error) {
+func (v botValues) Incr(ctx context.Context, key string, n int64) (int64, error) {
 	return v.values().Incr(ctx, key, n)
 }

@@ -32,9 +32,10 @@ type adminListener struct {
 }
 
 // startAdmin listens on admin_addr and serves the admin handler. scripts
-// reports whether the scripts are loaded, for /readyz. The error of an
+// reports whether the scripts are loaded and listening whether the bot's
+// own listener is open, for /readyz. The error of an
 // address in use names admin_addr, the key to change.
-func startAdmin(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logger, scripts func() bool) (*adminListener, error) {
+func startAdmin(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logger, scripts, listening func() bool) (*adminListener, error) {
 	if cfg.AdminAddr == "off" {
 		return &adminListener{}, nil
 	}
@@ -54,7 +55,7 @@ func startAdmin(ctx context.Context, cfg config.Config, st store.Store, log *slo
 	h, err := admin.New(admin.Options{
 		Token:   token,
 		Metrics: m.Handler(),
-		Ready:   readinessChecks(ctx, st, scripts),
+		Ready:   readinessChecks(ctx, st, scripts, listening),
 	})
 	if err != nil {
 		ln.Close()
@@ -85,15 +86,20 @@ func startAdmin(ctx context.Context, cfg config.Config, st store.Store, log *slo
 	return a, nil
 }
 
-// readinessChecks are /readyz's conditions: the scripts are loaded, the
-// store answers a read, and the host is not shutting down (ctx, serve's
-// context, ends when it starts to): a load balancer stops sending while
-// the requests in flight finish.
-func readinessChecks(ctx context.Context, st store.Values, scripts func() bool) []admin.Check {
+// readinessChecks are /readyz's conditions: the bot's listener is open
+// (start-up goes on after the scripts load: callback_ips may fetch
+// WeChat's list first), the scripts are loaded, the store answers a read,
+// and the host is not shutting down (ctx, serve's context, ends when it
+// starts to): a load balancer stops sending while the requests in flight
+// finish.
+func readinessChecks(ctx context.Context, st store.Values, scripts, listening func() bool) []admin.Check {
 	return []admin.Check{
 		{Name: "host", Func: func(context.Context) error {
-			if ctx.Err() != nil {
+			switch {
+			case ctx.Err() != nil:
 				return errors.New("shutting down")
+			case !listening():
+				return errors.New("starting: the bot's listener is not open yet")
 			}
 			return nil
 		}},

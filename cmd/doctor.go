@@ -92,13 +92,20 @@ on the bbolt file (it asks that host's /readyz instead).
 	d.print("configuration", describeConfig(cfg, configFileUsed(fs)))
 
 	storeResult, st := d.openStore(ctx, cfg)
+	// The store is read once, for the token a host started without one
+	// generated, and closed at once: a host starting while the checks
+	// below wait on the network must get the bbolt file.
+	generated := ""
 	if st != nil {
-		defer st.Close()
+		if t, err := st.LoadToken(ctx, app.TokenKey); err == nil {
+			generated = t.Value
+		}
+		st.Close()
 	}
 	d.print("store", storeResult)
 	d.print("scripts", checkScripts(cfg.Scripts))
 	d.print("access token", checkAccessToken(ctx, cfg))
-	d.print("public URL", d.checkPublicURL(ctx, cfg, st))
+	d.print("public URL", d.checkPublicURL(ctx, cfg, generated))
 	d.print("clock", checkClock(ctx, cfg))
 	if d.failed {
 		return exitError(1)
@@ -156,7 +163,7 @@ func describeConfig(cfg config.Config, file string) checkResult {
 // openStore opens the configured store without waiting for a
 // lock. A bbolt file that a serving host holds is reported as in use, and
 // that host's /readyz says whether its store answers. The store is
-// returned (for the generated token) when it could be opened.
+// returned open (for the generated token) when it answered.
 func (d *doctor) openStore(ctx context.Context, cfg config.Config) (checkResult, store.Store) {
 	switch cfg.SessionStorage {
 	case store.KindMemory, store.KindOff:
@@ -318,7 +325,7 @@ func explainTokenError(err error, cfg config.Config) string {
 
 // checkPublicURL does the console's URL check through public_url, as
 // WeChat will: a signed GET with echostr, redirects not followed.
-func (d *doctor) checkPublicURL(ctx context.Context, cfg config.Config, st store.Tokens) checkResult {
+func (d *doctor) checkPublicURL(ctx context.Context, cfg config.Config, generatedToken string) checkResult {
 	if cfg.PublicURL == "" {
 		return checkResult{status: checkSkip, msg: "public_url is not set (set it to the URL given in WeChat's console to check it from here)"}
 	}
@@ -330,10 +337,8 @@ func (d *doctor) checkPublicURL(ctx context.Context, cfg config.Config, st store
 		return checkResult{status: checkFail, msg: fmt.Sprintf("%s: WeChat calls only port 80 (http) and 443 (https); put a proxy on one of them in front of port %s", cfg.PublicURL, p)}
 	}
 	token := cfg.Token
-	if token == "" && st != nil {
-		if t, err := st.LoadToken(ctx, app.TokenKey); err == nil {
-			token = t.Value
-		}
+	if token == "" {
+		token = generatedToken
 	}
 	if token == "" {
 		return checkResult{status: checkSkip, msg: "no token to sign with: set token (the host's generated one is in its store, which is in use or empty)"}

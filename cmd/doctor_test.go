@@ -11,10 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/luarobot/luarobot/app"
 	"github.com/luarobot/luarobot/host"
 	"github.com/luarobot/luarobot/host/client/fakewechat"
 	"github.com/luarobot/luarobot/host/message"
 	"github.com/luarobot/luarobot/host/reply"
+	"github.com/luarobot/luarobot/store"
 	"github.com/luarobot/luarobot/store/bolt"
 )
 
@@ -273,5 +275,42 @@ func TestDoctorStoreInUse(t *testing.T) {
 	checks, out, _ = s.run(t, s.args("--admin_addr", "off", "--public_url", "")...)
 	if checks["store"] != "warn" || !strings.Contains(out, "admin_addr is off") {
 		t.Errorf("admin off: checks %v:\n%s", checks, out)
+	}
+}
+
+// The doctor holds the bbolt file only while it reads it: a host that
+// starts while the doctor waits on the network (a public URL that is slow
+// to answer) gets the file, rather than "locked by another process".
+func TestDoctorDoesNotHoldTheBoltFile(t *testing.T) {
+	s := newDoctorSetup(t)
+	st, err := bolt.Open(bolt.Options{Path: s.db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The host was started without a token: the doctor signs with the
+	// one it generated.
+	if err := st.SaveToken(context.Background(), app.TokenKey, store.Token{Value: doctorToken}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	var openErr error
+	bot := s.bot.Config.Handler
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A host starting now, as serve opens the file.
+		held, err := bolt.Open(bolt.Options{Path: s.db, LockTimeout: 2 * time.Second})
+		if err == nil {
+			held.Close()
+		}
+		openErr = err
+		bot.ServeHTTP(w, r)
+	}))
+	defer slow.Close()
+	s.bot = slow
+	checks, out, _ := s.run(t, s.args("--token", "")...)
+	if checks["store"] != "ok" || checks["public URL"] != "ok" {
+		t.Fatalf("checks %v:\n%s", checks, out)
+	}
+	if openErr != nil {
+		t.Errorf("a host starting during the doctor's public URL check: %v", openErr)
 	}
 }

@@ -1,4 +1,4 @@
-// Package cmd holds the luarobot commands: serve, check, simulate, token,
+// Package cmd holds the luarobot commands: serve, check, simulate, token, types,
 // and the author's and operator's tools. main calls Execute; each command
 // lives in a file of its own, parses its own flags, and is listed once in
 // the commands table below, from which `luarobot -h` is made.
@@ -35,6 +35,7 @@ func commands() []command {
 		{"simulate", `[flags] ["text"]`, "send a message to a running host as WeChat does (-i: a conversation)", simulateCommand},
 		{"doctor", "[--config FILE] [--KEY VALUE ...]", "check the configuration, store, scripts, WeChat API and public URL", doctorCommand},
 		{"token", "[--length N]", "print a new random token", tokenCommand},
+		{"types", "[FILE]", "write the editor definitions of the Lua API (default " + defaultTypesFile + ")", typesCommand},
 		{"help", "[COMMAND]", "show this help, or a command's flags", helpCommand},
 	}
 }

@@ -41,6 +41,8 @@ func TestUnknownFlagIsOneLine(t *testing.T) {
 		{[]string{"simulate", "--tpye", "click"}, `luarobot simulate: unknown flag --tpye (did you mean --type?)`},
 		{[]string{"doctor", "--public-url", "x"}, `luarobot doctor: unknown flag --public-url (did you mean --public_url?)`},
 		{[]string{"check", "--verbose"}, `luarobot check: unknown flag --verbose; run "luarobot check -h" for the flags`},
+		{[]string{"types", "--out", "x.lua"}, `luarobot types: unknown flag --out; run "luarobot types -h" for the flags`},
+		{[]string{"types", "a.lua", "b.lua"}, `luarobot types: one file expected, got 2 arguments`},
 		{[]string{"simulate", "--retry", "many"}, `luarobot simulate: invalid value "many" for flag --retry: parse error`},
 	} {
 		out, code := runOut(c.args...)

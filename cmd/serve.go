@@ -93,8 +93,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 	// The admin listener starts before the scripts load: /healthz answers
 	// at once, /readyz says "loading" until they are, and an admin_addr
 	// in use stops start-up before any work is done.
-	var scriptsLoaded atomic.Bool
-	adm, err := startAdmin(ctx, cfg, st, log, scriptsLoaded.Load)
+	var scriptsLoaded, listening atomic.Bool
+	adm, err := startAdmin(ctx, cfg, st, log, scriptsLoaded.Load, listening.Load)
 	if err != nil {
 		return err
 	}
@@ -163,6 +163,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	listening.Store(true) // connections queue on ln from here
 
 	select {
 	case err := <-served:

@@ -10,12 +10,14 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/luarobot/luarobot/config"
 	"github.com/luarobot/luarobot/host"
+	"github.com/luarobot/luarobot/host/client/fakewechat"
 	"github.com/luarobot/luarobot/host/message"
 	"github.com/luarobot/luarobot/host/simulate"
 	"github.com/luarobot/luarobot/metrics/metricstest"
@@ -366,4 +368,50 @@ end)`})
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// /readyz says ok only once the bot's own listener takes connections: a
+// load balancer that trusts it must not send WeChat's messages to a port
+// nobody listens on yet (here while serve fetches WeChat's address list
+// for callback_ips, which a slow API stretches out).
+func TestServeNotReadyBeforeTheBotListens(t *testing.T) {
+	wx := fakewechat.New(doctorAppID, doctorSecret)
+	defer wx.Close()
+	wx.Delay("/cgi-bin/getcallbackip", 2*time.Second)
+	cfg := testConfig(t, writeScripts(t, map[string]string{"hello.lua": `robot.text(function(m) return "hi" end)`}))
+	cfg.AppID, cfg.AppSecret, cfg.APIBase = doctorAppID, doctorSecret, wx.URL
+	cfg.CallbackIPs = []string{"wechat"}
+	botAddr := closedAddr(t)
+	_, port, _ := net.SplitHostPort(botAddr)
+	cfg.Port, _ = strconv.Atoi(port)
+
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil)), nil) }()
+	defer func() { cancel(); <-done }()
+
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		m := adminURLRE.FindStringSubmatch(logs.String())
+		if m == nil {
+			time.Sleep(5 * time.Millisecond)
+			continue
+		}
+		resp, err := http.Get(m[1] + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			conn, err := net.Dial("tcp", botAddr)
+			if err != nil {
+				t.Fatalf("/readyz says ok, but the bot's port does not answer: %v", err)
+			}
+			conn.Close()
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("never ready:\n%s", logs)
 }

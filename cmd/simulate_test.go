@@ -118,6 +118,10 @@ func TestSimulateExplainsFailures(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "HTTP 400") || !strings.Contains(out, "hint: the encoding_aes_key (or app_id) used here probably differs from the host's") {
 		t.Errorf("wrong AES key: exit %d:\n%s", code, out)
 	}
+	out, code = simulateOut(t, "", "--token", simToken, "--app_id", simAppID, "--encoding_aes_key", otherKey, "--url", plain.URL+"/", "hi")
+	if code != 1 || !strings.Contains(out, "HTTP 400") || !strings.Contains(out, "hint: the host has no encoding_aes_key") {
+		t.Errorf("encrypted message to a host without a key: exit %d:\n%s", code, out)
+	}
 	out, code = simulateOut(t, "", "--token", simToken, "--app_id", simAppID, "--encoding_aes_key", simAESKey, "--url", aes.URL+"/", "hi")
 	if code != 0 || !strings.Contains(out, "echo: hi") || !strings.Contains(out, "(aes mode)") {
 		t.Errorf("right AES key: exit %d:\n%s", code, out)
@@ -160,5 +164,39 @@ func TestSimulateConversation(t *testing.T) {
 		if u != "oAlice" {
 			t.Errorf("delivered as %q", u)
 		}
+	}
+}
+
+// A 403 is not always the token: a host whose callback_ips leave this
+// machine out, or one in 安全模式 only, refuses with its own reason, and
+// simulate (and doctor's public URL check, which shares the code) must
+// not send the operator off to compare tokens.
+func TestSimulateForbiddenIsNotAlwaysTheToken(t *testing.T) {
+	callers, err := host.NewCallers(context.Background(), host.CallersOptions{Allow: []string{"10.0.0.0/8"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := host.New(host.Options{Token: simToken, Dispatcher: &echoBot{}, Callers: callers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fenced := httptest.NewServer(h)
+	defer fenced.Close()
+	for _, args := range [][]string{{"hi"}, {"--verify"}} {
+		out, code := simulateOut(t, "", append([]string{"--token", simToken, "--url", fenced.URL + "/"}, args...)...)
+		if code != 1 || strings.Contains(out, "token") || !strings.Contains(out, "callback_ips") {
+			t.Errorf("%v, caller not in callback_ips: exit %d:\n%s", args, code, out)
+		}
+	}
+
+	h, err = host.New(host.Options{Token: simToken, AppID: simAppID, EncodingAESKey: simAESKey, RefusePlaintext: true, Dispatcher: &echoBot{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	safe := httptest.NewServer(h)
+	defer safe.Close()
+	out, code := simulateOut(t, "", "--token", simToken, "--url", safe.URL+"/", "hi")
+	if code != 1 || strings.Contains(out, "token") || !strings.Contains(out, "hint: the host takes encrypted messages only") {
+		t.Errorf("plain message to a 安全模式 host: exit %d:\n%s", code, out)
 	}
 }

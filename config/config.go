@@ -673,13 +673,14 @@ func (c *Config) Validate() error {
 // CheckToken applies WeChat's rule for the token of the admin console: 3
 // to 32 letters and digits.
 func CheckToken(t string) error {
+	// Characters first: after them the length in bytes is in characters.
+	for i, r := range t {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9') {
+			return fmt.Errorf("must be letters and digits only, as WeChat's console requires (got %q at byte %d)", r, i)
+		}
+	}
 	if len(t) < 3 || len(t) > 32 {
 		return fmt.Errorf("must be 3 to 32 letters and digits, as WeChat's console requires (got %d characters)", len(t))
-	}
-	for i := 0; i < len(t); i++ {
-		if b := t[i]; !('a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9') {
-			return fmt.Errorf("must be letters and digits only, as WeChat's console requires (got %q at byte %d)", b, i)
-		}
 	}
 	return nil
 }

@@ -107,6 +107,7 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"typo in file", `sesion_storage = "memory"`, nil, nil, `did you mean "session_storage"?`},
 		{"token too short", `token = "ab"`, nil, nil, "token: must be 3 to 32 letters and digits"},
 		{"token with punctuation", `token = "my-token"`, nil, nil, `token: must be letters and digits only, as WeChat's console requires (got '-' at byte 2)`},
+		{"token with a Chinese character", `token = "密码abc"`, nil, nil, `token: must be letters and digits only, as WeChat's console requires (got '密' at byte 0)`},
 		{"token too long", "", []string{"LUAROBOT_TOKEN=" + strings.Repeat("a", 33)}, nil, "token: must be 3 to 32"},
 		{"admin token", `admin_token = "a b c"`, nil, nil, "admin_token: must be letters and digits only"},
 		{"previous key alone", "", nil, map[string]string{"encoding_aes_key_previous": strings.Repeat("a", 43)}, "encoding_aes_key_previous: set encoding_aes_key"},

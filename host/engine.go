@@ -174,7 +174,7 @@ func (e *engine) answer(reqCtx context.Context, start time.Time, msg *message.Me
 	if err != nil {
 		// Without the store we cannot tell a retry from a first delivery;
 		// answering twice is better than not answering.
-		e.log.Error("dedup store unavailable; handling the delivery without retry protection", "key", key, "error", err)
+		e.log.Error("dedup store unavailable; handling the delivery without retry protection", "key", e.logKey(key), "error", e.logKeyError(key, err))
 		key = ""
 	} else if !added {
 		e.stats.retries.Add(1)
@@ -309,7 +309,7 @@ func (e *engine) joinRetry(ctx context.Context, key string, current []byte, dead
 	for {
 		rec, err := decodeRecord(current)
 		if err != nil {
-			e.log.Error("corrupt dedup record; answering success", "key", key, "error", err)
+			e.log.Error("corrupt dedup record; answering success", "key", e.logKey(key), "error", e.logKeyError(key, err))
 			return outcome{}
 		}
 		switch rec.state {
@@ -355,7 +355,7 @@ func (e *engine) joinRetry(ctx context.Context, key string, current []byte, dead
 		}
 		current, err = e.dedup.LoadDedup(ctx, key)
 		if err != nil || current == nil {
-			e.log.Error("dedup record unreadable while a retry waited; answering success", "key", key, "error", err)
+			e.log.Error("dedup record unreadable while a retry waited; answering success", "key", e.logKey(key), "error", e.logKeyError(key, err))
 			return outcome{}
 		}
 	}
@@ -414,12 +414,12 @@ func (e *engine) handOver(key string, res result) (useAPI bool) {
 		}
 		rec, err := decodeRecord(current)
 		if err != nil {
-			e.log.Error("corrupt dedup record; the reply goes through the API", "key", key, "error", err)
+			e.log.Error("corrupt dedup record; the reply goes through the API", "key", e.logKey(key), "error", e.logKeyError(key, err))
 			return true
 		}
 		if rec.state != statePending {
 			// Only this process moves a record on from pending.
-			e.log.Error("dedup record in an unexpected state; the reply goes through the API", "key", key, "state", rec.state)
+			e.log.Error("dedup record in an unexpected state; the reply goes through the API", "key", e.logKey(key), "state", rec.state)
 			return true
 		}
 		waiter := time.UnixMilli(rec.waiterUntil)
@@ -438,7 +438,7 @@ func (e *engine) handOver(key string, res result) (useAPI bool) {
 		}
 		return e.reclaim(key, ready.encode(), waiter.Add(handoverGrace))
 	}
-	e.log.Error("dedup store failing; the late reply goes through the API", "key", key)
+	e.log.Error("dedup store failing; the late reply goes through the API", "key", e.logKey(key))
 	return true
 }
 
@@ -464,7 +464,7 @@ func (e *engine) reclaim(key string, ready []byte, until time.Time) bool {
 			return current == nil
 		}
 	}
-	e.log.Error("dedup store failing during a hand-over; the late reply goes through the API and may reach the user twice", "key", key)
+	e.log.Error("dedup store failing during a hand-over; the late reply goes through the API and may reach the user twice", "key", e.logKey(key))
 	return true
 }
 
@@ -489,7 +489,7 @@ func (e *engine) setFinal(ctx context.Context, key string, expected []byte, fina
 	for range 8 {
 		current, err := e.dedup.LoadDedup(ctx, key)
 		if err != nil {
-			e.log.Error("dedup record not updated", "key", key, "error", err)
+			e.log.Error("dedup record not updated", "key", e.logKey(key), "error", e.logKeyError(key, err))
 			return
 		}
 		if current == nil {
@@ -499,14 +499,14 @@ func (e *engine) setFinal(ctx context.Context, key string, expected []byte, fina
 			return
 		}
 	}
-	e.log.Error("dedup record not updated: too much contention", "key", key)
+	e.log.Error("dedup record not updated: too much contention", "key", e.logKey(key))
 }
 
 // swap is SwapDedup that logs failures and wakes local waiters.
 func (e *engine) swap(ctx context.Context, key string, old []byte, rec record) (bool, error) {
 	ok, err := e.dedup.SwapDedup(ctx, key, old, rec.encode(), e.ttl)
 	if err != nil {
-		e.log.Error("dedup store", "key", key, "error", err)
+		e.log.Error("dedup store", "key", e.logKey(key), "error", e.logKeyError(key, err))
 		return false, err
 	}
 	if ok {
@@ -528,7 +528,7 @@ func (e *engine) load(key string) ([]byte, error) {
 	defer cancel()
 	b, err := e.dedup.LoadDedup(ctx, key)
 	if err != nil {
-		e.log.Error("dedup store", "key", key, "error", err)
+		e.log.Error("dedup store", "key", e.logKey(key), "error", e.logKeyError(key, err))
 	}
 	return b, err
 }

@@ -119,6 +119,10 @@ func TestSendSplitCapped(t *testing.T) {
 	if !strings.Contains(logs.String(), "dropped_bytes=1042432") {
 		t.Errorf("log does not say how much was dropped:\n%s", logs.String())
 	}
+	// robot.send may name any user: the log names it by the hash.
+	if strings.Contains(logs.String(), "oBig") || !strings.Contains(logs.String(), "user="+host.UserHash("oBig")) {
+		t.Errorf("log does not name the user by the hash:\n%s", logs.String())
+	}
 	// maxParts 0 is the default.
 	fake.Reset()
 	if err := host.SendSplit(context.Background(), api.SendReply, "oBig", &reply.Text{Content: big}, 0, log); err != nil {

@@ -79,7 +79,7 @@ func (e *engine) takeLease(ctx context.Context, openid string) (func(), error) {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			e.log.Error("user lease unavailable; the handler runs without cross-process serialisation", "user", e.user(openid), "error", err)
+			e.log.Error("user lease unavailable; the handler runs without cross-process serialisation", "user", e.user(openid), "error", e.logKeyError(key, err))
 			return func() {}, nil
 		}
 		if added {
@@ -118,11 +118,11 @@ func (e *engine) renewLease(key string, token []byte) (stop func()) {
 			cancel()
 			switch {
 			case err != nil:
-				e.log.Warn("user lease not renewed; trying again", "key", key, "error", err)
+				e.log.Warn("user lease not renewed; trying again", "key", e.logKey(key), "error", e.logKeyError(key, err))
 			case !ok:
 				// Lost (the store restarted empty, or the lease lapsed
 				// and another message took it): nothing left to renew.
-				e.log.Warn("user lease lost while its handler ran; messages of the user may overlap", "key", key)
+				e.log.Warn("user lease lost while its handler ran; messages of the user may overlap", "key", e.logKey(key))
 				return
 			}
 		}
@@ -248,7 +248,7 @@ func (e *engine) releaseOrphansOf(key string, orphans []orphan) bool {
 			if !e.tryRelease(key, x.token) {
 				return false
 			}
-			e.log.Info("user lease left by a store failure released", "key", key)
+			e.log.Info("user lease left by a store failure released", "key", e.logKey(key))
 		}
 	}
 	return true

@@ -3,12 +3,11 @@ package host
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"log/slog"
 	"strings"
 	"time"
 
+	"github.com/luarobot/luarobot/host/delivery"
 	"github.com/luarobot/luarobot/host/inbox"
 	"github.com/luarobot/luarobot/host/message"
 	"github.com/luarobot/luarobot/metrics"
@@ -95,13 +94,33 @@ func (e *engine) redactUser(text, openid string) string {
 	return strings.ReplaceAll(text, openid, UserHash(openid))
 }
 
-// UserHash is the short stable hash logs give an openid: 8 hex digits of
-// its SHA-256, enough to follow one user through a log without writing
-// the openid.
-func UserHash(openid string) string {
-	sum := sha256.Sum256([]byte(openid))
-	return hex.EncodeToString(sum[:4])
+// keyOpenID is the openid in a dedup key (appid|openid|...) or a lease
+// key (lease|appid|openid).
+func keyOpenID(key string) string {
+	rest, lease := strings.CutPrefix(key, "lease|")
+	_, rest, _ = strings.Cut(rest, "|")
+	if lease {
+		return rest
+	}
+	openid, _, _ := strings.Cut(rest, "|")
+	return openid
 }
+
+// logKey is a dedup or lease record's key as logs show it, and logKeyError
+// a store error about that record (the Redis store quotes the key): the
+// openid in them becomes the user's hash, as on the delivery line.
+func (e *engine) logKey(key string) string { return e.redactUser(key, keyOpenID(key)) }
+
+func (e *engine) logKeyError(key string, err error) string {
+	if err == nil {
+		return ""
+	}
+	return e.redactUser(err.Error(), keyOpenID(key))
+}
+
+// UserHash is the short stable hash logs give an openid (see
+// delivery.UserHash).
+func UserHash(openid string) string { return delivery.UserHash(openid) }
 
 // roundDuration keeps a log's durations readable: 3.12ms, 4.001s.
 func roundDuration(d time.Duration) time.Duration {

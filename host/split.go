@@ -42,8 +42,8 @@ func (e *engine) splitReply(openid string, r reply.Reply) []reply.Reply {
 	return parts
 }
 
-func logDropped(log *slog.Logger, openid string, sent, droppedBytes int) {
-	log.Warn("long text cut to max_reply_parts; the rest is dropped", "user", openid, "parts", sent, "dropped_bytes", droppedBytes)
+func logDropped(log *slog.Logger, user string, sent, droppedBytes int) {
+	log.Warn("long text cut to max_reply_parts; the rest is dropped", "user", user, "parts", sent, "dropped_bytes", droppedBytes)
 }
 
 // splitText cuts s into at most maxPieces pieces of at most limit bytes
@@ -82,7 +82,8 @@ type SendFunc func(ctx context.Context, openid string, r reply.Reply) error
 // SendSplit sends r with send, a long text as at most maxParts messages in
 // order (maxParts < 1 means DefaultMaxReplyParts): what robot.send uses, so
 // that scripts get the same splitting and the same cap as replies. What is
-// beyond the cap is dropped and logged to log (nil: slog.Default()).
+// beyond the cap is dropped and logged to log (nil: slog.Default()), which
+// names the user by UserHash: it has no log_user_ids to say otherwise.
 func SendSplit(ctx context.Context, send SendFunc, openid string, r reply.Reply, maxParts int, log *slog.Logger) error {
 	if maxParts < 1 {
 		maxParts = DefaultMaxReplyParts
@@ -92,7 +93,7 @@ func SendSplit(ctx context.Context, send SendFunc, openid string, r reply.Reply,
 		if log == nil {
 			log = slog.Default()
 		}
-		logDropped(log, openid, len(parts), dropped)
+		logDropped(log, UserHash(openid), len(parts), dropped)
 	}
 	for _, part := range parts {
 		if err := send(ctx, openid, part); err != nil {

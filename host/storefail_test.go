@@ -372,3 +372,46 @@ func TestLeaseTakenWithLostAnswerIsReleased(t *testing.T) {
 	// Logged by the background release, which may finish after the answer.
 	waitFor(t, func() bool { return strings.Contains(logs.String(), "user lease left by a store failure released") })
 }
+
+// keyQuotingOutage fails like the Redis store does, quoting the record's
+// key ("add dedup \"wx...|oSecret|...\"") in its errors.
+type keyQuotingOutage struct{ *memory.Store }
+
+func (keyQuotingOutage) AddDedup(ctx context.Context, key string, v []byte, ttl time.Duration) (bool, []byte, error) {
+	return false, nil, fmt.Errorf("redis 127.0.0.1:6379: add dedup %q: connection refused", key)
+}
+
+func (keyQuotingOutage) LoadDedup(ctx context.Context, key string) ([]byte, error) {
+	return nil, fmt.Errorf("redis 127.0.0.1:6379: load dedup %q: connection refused", key)
+}
+
+func (keyQuotingOutage) SwapDedup(ctx context.Context, key string, old, new []byte, ttl time.Duration) (bool, error) {
+	return false, fmt.Errorf("redis 127.0.0.1:6379: swap dedup %q: connection refused", key)
+}
+
+// With the store down, every log line of the delivery names the user by
+// the hash: the dedup and lease keys carry the openid, and so do the
+// store's errors that quote them. log_user_ids shows it again.
+func TestStoreOutageLogsNoOpenID(t *testing.T) {
+	const openid = "oSecretOpenID0123456789abcd"
+	for _, logIDs := range []bool{false, true} {
+		var logs syncBuffer
+		down := keyQuotingOutage{memory.New(memory.Options{})}
+		h := newHandler(t, host.Options{Dispatcher: &counter{}, Sessions: down.Store, Dedup: down, SharedStore: true,
+			LogUserIDs: logIDs, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		w := newWechat(t, false)
+		if _, body := serve(h, w.request("/", textXML(openid, "count", 60))); answerOf(t, body) != "count=1" {
+			t.Fatalf("answer without the dedup store: %s", body)
+		}
+		l := logs.String()
+		if !strings.Contains(l, "dedup store unavailable") || !strings.Contains(l, "user lease unavailable") {
+			t.Fatalf("the outage is not logged:\n%s", l)
+		}
+		if got := strings.Contains(l, openid); got != logIDs {
+			t.Errorf("log_user_ids=%v: openid in the log = %v:\n%s", logIDs, got, l)
+		}
+		if !logIDs && !strings.Contains(l, host.UserHash(openid)) {
+			t.Errorf("the log does not name the user by the hash:\n%s", l)
+		}
+	}
+}

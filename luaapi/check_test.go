@@ -222,3 +222,37 @@ func expectLines[T any](t *testing.T, what string, got []T, want []string) {
 		t.Errorf("%s:\n%s\nwant:\n%s", what, strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// A parameter named robot is the script's own value, not the global: its
+// fields are not robot.* names, and a script using one loads (at serve as
+// at check). Only the scan of the source could get this wrong, and a
+// false "does not exist" refuses a working script.
+func TestRobotParameterIsNotTheGlobal(t *testing.T) {
+	scripts := map[string]string{
+		"a.lua": `
+local function greet(robot) return robot.greeting end
+robot.text(function(m) return greet({greeting = "hi"}) end)`,
+		"b.lua": `
+local M = {}
+function M.handle(robot, m) return robot.answer end
+local f = function(x, robot) return robot.other end
+robot.subscribe(function() return M.handle({answer = "welcome"}) end)`,
+		"lib/plugin.lua": `
+return function(robot) return robot.anything end`,
+	}
+	rep := mustCheck(t, writeScripts(t, scripts))
+	if !rep.OK() {
+		t.Errorf("check refused legitimate scripts:\n%v", rep.Errors)
+	}
+	rt, err := New(Options{Dir: writeScripts(t, scripts), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Errorf("serve refused legitimate scripts: %v", err)
+	} else {
+		rt.Close()
+	}
+	// After the function, robot is the global again.
+	rep = mustCheck(t, writeScripts(t, map[string]string{"c.lua": `
+local function f(robot) return robot.x end
+robot.subscibe(function() end)`}))
+	expectLines(t, "errors", rep.Errors, []string{"c.lua:3: robot.subscibe does not exist (did you mean robot.subscribe?)"})
+}

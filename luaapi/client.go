@@ -10,6 +10,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/luarobot/luarobot/host/client"
+	"github.com/luarobot/luarobot/luaapi/luadef"
 )
 
 // errNoClient is the error of every robot.client call when the host has no
@@ -40,9 +41,15 @@ func newClientTable(L *lua.LState, c *client.Client, wait waitFunc) *lua.LTable 
 	for _, m := range methods {
 		t.RawSetString(m.Name, clientFunction(L, m.Name, clientMethod(c, m.Name, wait)))
 	}
-	t.RawSetString("call", clientFunction(L, "call", clientCall(c, wait)))
+	t.RawSetString(clientCallDef.Name, clientFunction(L, clientCallDef.Name, clientCall(c, wait)))
 	return t
 }
+
+// clientCallDef describes robot.client.call for editors; the methods of
+// client.Methods() are described from their table (types.go).
+var clientCallDef = luadef.Binding[any]{Name: "call",
+	Sig: "(method: string, path: string, query?: robot.Query, body?: table|string): res: table?, err: robot.Error",
+	Doc: "Calls an endpoint that has no method of its own: method \"GET\" or \"POST\", path under api_base (\"/cgi-bin/...\"), the access token added; body is a table sent as JSON, or JSON text."}
 
 // waitFunc runs fn, the Go work of a binding that waits on the network,
 // under the name the error of a stuck call gives (see state.wait). fn gets
@@ -197,6 +204,14 @@ func clientContext(L *lua.LState) context.Context {
 		return ctx
 	}
 	return context.Background()
+}
+
+// errorFields are the members of the error table pushClientError makes.
+var errorFields = []luadef.Field{
+	{Name: "errmsg", Type: "string", Doc: "what went wrong"},
+	{Name: "errcode", Type: "integer", Optional: true, Doc: "WeChat's errcode, when WeChat refused the call"},
+	{Name: "method", Type: "string", Optional: true, Doc: "the robot.client method that failed"},
+	{Name: "hint", Type: "string", Optional: true, Doc: "what a common errcode usually means"},
 }
 
 // pushClientError returns nil, err to Lua: err is {errcode=, errmsg=} for

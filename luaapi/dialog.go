@@ -19,6 +19,7 @@ import (
 
 	"github.com/luarobot/luarobot/host/message"
 	"github.com/luarobot/luarobot/host/reply"
+	"github.com/luarobot/luarobot/luaapi/luadef"
 )
 
 // This file is the one home of conversations, robot.dialog:
@@ -101,6 +102,7 @@ type dialogState struct {
 	defs     map[string]*dialogDef
 	starters map[*lua.LFunction]*dialogDef // the handlers robot.dialog returned
 	meta     *lua.LTable                   // metatable of the d values
+	methods  *lua.LTable                   // their methods (dialogMethods)
 	stop     *lua.LUserData                // the sentinel a stopping step raises
 
 	dispatch *dialogDispatch // &current during a dispatch, else nil
@@ -164,6 +166,48 @@ type dialogEntry struct {
 
 // ---- registration ----
 
+// dialogMethods are the methods of the dialog value d.
+var dialogMethods = []apiFunc{
+	{Name: "ask", Sig: "(prompt: robot.Answer, opts?: robot.AskOptions): string", Fn: (*state).dialogAsk,
+		Doc: "Sends prompt (any reply; nil sends nothing) and returns the text of the user's next text message that passes opts.check. Another message is answered with opts.retry (default: the prompt) and counts as a try."},
+	{Name: "choose", Sig: "(prompt: string, options: string[], opts?: robot.StepOptions): string", Fn: (*state).dialogChoose,
+		Doc: "Sends prompt with the options as numbered lines and returns the option the user picked, by its text or its number."},
+	{Name: "wait", Sig: "(prompt: robot.Answer, type?: robot.DialogMessageType, opts?: robot.StepOptions): robot.AnyMessage", Fn: (*state).dialogWait,
+		Doc:       "Sends prompt and returns the user's next message (without raw): of any type, or only of type.",
+		Overloads: dialogWaitOverloads},
+	{Name: "once", Sig: "<T>(fn: fun(): T): T", Fn: (*state).dialogOnce,
+		Doc: "Runs fn the first time the dialog gets here and returns its recorded result on every replay (API calls, random numbers, the time). The result is recorded as JSON."},
+}
+
+// dialogWaitOverloads are d:wait's forms with a type: they return that
+// type's message.
+var dialogWaitOverloads = func() []string {
+	out := make([]string, len(dialogTypes))
+	for i, t := range dialogTypes {
+		out[i] = "fun(prompt: robot.Answer, type: \"" + t + "\", opts?: robot.StepOptions): robot.Message." + t
+	}
+	return out
+}()
+
+// The options of robot.dialog and of its steps; the error of an unknown
+// option lists them.
+var (
+	dialogOptionFields = []luadef.Field{
+		{Name: "timeout", Type: "string|number", Optional: true, Doc: "silence after which the dialog is over: \"10m\" or seconds (default 30m)"},
+		{Name: "cancel", Type: "string|string[]", Optional: true, Doc: "texts that end the dialog (default none)"},
+		{Name: "cancel_reply", Type: "robot.Answer", Optional: true, Doc: "the reply to a cancel (default \"" + defaultDialogCancelReply + "\")"},
+		{Name: "fail", Type: "robot.Answer", Optional: true, Doc: "the reply when a step's tries run out (default \"" + defaultDialogFail + "\")"},
+	}
+	stepOptionFields = []luadef.Field{
+		{Name: "retry", Type: "robot.Answer", Optional: true, Doc: "the reply to a message the step cannot take (default: the prompt again)"},
+		{Name: "tries", Type: "integer", Optional: true, Doc: "attempts in all; the last wrong one ends the dialog with fail (default unlimited)"},
+	}
+	askOptionFields = []luadef.Field{
+		{Name: "check", Type: "string[]|robot.Regex|fun(text: string): (true|robot.Answer)", Optional: true,
+			Doc: "the accepted texts, a robot.re that must match at the start, or a function returning true or the reply to send"},
+	}
+)
+
 // newDialogs prepares the dialog machinery of a state (see newRobot).
 func (st *state) newDialogs() {
 	L := st.L
@@ -180,11 +224,9 @@ func (st *state) newDialogs() {
 	d.stop = L.NewUserData()
 	d.stop.Metatable = stopMeta
 
-	methods := L.CreateTable(0, 4)
-	methods.RawSetString("ask", L.NewFunction(st.dialogAsk))
-	methods.RawSetString("choose", L.NewFunction(st.dialogChoose))
-	methods.RawSetString("wait", L.NewFunction(st.dialogWait))
-	methods.RawSetString("once", L.NewFunction(st.dialogOnce))
+	methods := L.CreateTable(0, len(dialogMethods))
+	st.bindFuncs(methods, dialogMethods)
+	d.methods = methods
 	d.meta = L.CreateTable(0, 5)
 	d.meta.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
 		run := checkRun(L, st)
@@ -271,7 +313,7 @@ func (st *state) dialogOptions(L *lua.LState, def *dialogDef, opts *lua.LTable) 
 				def.cancelReply = v
 			}
 		default:
-			fail("unknown option %s (timeout, cancel, cancel_reply, fail)", describe(k))
+			fail("unknown option %s (%s)", describe(k), fieldNames(dialogOptionFields))
 		}
 	})
 }
@@ -932,9 +974,9 @@ func (st *state) stepOptions(L *lua.LState, n int, s *stepSpec, check *lua.LValu
 			}
 			fallthrough
 		default:
-			known := "retry, tries"
+			known := fieldNames(stepOptionFields)
 			if check != nil {
-				known = "check, retry, tries"
+				known = fieldNames(askOptionFields, stepOptionFields)
 			}
 			L.RaiseError("d:%s: unknown option %s (%s)", s.kind, describe(k), known)
 		}

@@ -87,8 +87,8 @@ func checkHandlerFunc(L *lua.LState, n int, fnName, usage string) *lua.LFunction
 }
 
 // registerType makes robot.NAME(fn) for a message or event type.
-func (st *state) registerType(fnName, typ string) lua.LGFunction {
-	return func(L *lua.LState) int {
+func registerType(fnName, typ string) func(*state, *lua.LState) int {
+	return func(st *state, L *lua.LState) int {
 		fn := checkHandlerFunc(L, 1, fnName, "a function")
 		st.register(L, fnName, &handler{fn: fn, typ: typ}, "")
 		L.Push(fn)
@@ -370,6 +370,9 @@ func (st *state) decodeSession(ctx context.Context, in []byte, user string) *lua
 	}
 	if err == nil {
 		err = errors.New("not a JSON object")
+	}
+	if !st.rt.opts.LogUserIDs {
+		user = delivery.UserHash(user)
 	}
 	st.rt.log.WarnContext(ctx, "session is corrupt; starting from an empty one", "user", user, "err", err)
 	return st.L.CreateTable(0, 4)

@@ -14,6 +14,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/luarobot/luarobot/luaapi/internal/safehttp"
+	"github.com/luarobot/luarobot/luaapi/luadef"
 )
 
 // robot.http: the Lua side of the guarded HTTP client. Where a request may
@@ -52,46 +53,66 @@ func (rt *Runtime) openHTTP() error {
 	return nil
 }
 
-// httpOptionNames lists the options, for the error of an unknown one.
-const httpOptionNames = "query, headers, body, json, form, timeout"
-
-// newHTTPTable builds robot.http.
-func (st *state) newHTTPTable() *lua.LTable {
-	L := st.L
-	t := L.CreateTable(0, 3)
-	var self *lua.LTable // the read-only view, to recognise robot.http:get(...)
-	first := func(L *lua.LState) int {
-		if tbl, ok := L.Get(1).(*lua.LTable); ok && tbl == self {
-			return 2 // colon syntax, as WeRoBot users used to Python methods write
-		}
-		return 1
+// httpOptionFields are the options of a request; robot.http.request
+// takes httpTargetFields too. The error of an unknown option lists them.
+var (
+	httpOptionFields = []luadef.Field{
+		{Name: "query", Type: "robot.Query", Optional: true, Doc: "added to the URL's query"},
+		{Name: "headers", Type: "table<string, string>", Optional: true},
+		{Name: "body", Type: "string", Optional: true, Doc: "the body, sent as it is (one of body, json and form)"},
+		{Name: "json", Type: "any", Optional: true, Doc: "a value sent as JSON (Content-Type application/json)"},
+		{Name: "form", Type: "robot.Query", Optional: true, Doc: "sent url-encoded (Content-Type application/x-www-form-urlencoded)"},
+		{Name: "timeout", Type: "number|string", Optional: true, Doc: "seconds, or a duration such as \"3s\" (default http_timeout; never past the handler's deadline)"},
 	}
-	for _, m := range []struct{ name, method string }{{"get", "GET"}, {"post", "POST"}} {
-		name := "robot.http." + m.name
-		t.RawSetString(m.name, L.NewFunction(func(L *lua.LState) int {
-			n := first(L)
-			req := &safehttp.Request{Method: m.method, URL: L.CheckString(n)}
-			switch opts := L.Get(n + 1).(type) {
+	httpTargetFields = []luadef.Field{
+		{Name: "method", Type: "string", Optional: true, Doc: "default GET"},
+		{Name: "url", Type: "string"},
+	}
+	httpOptionNames = fieldNames(httpOptionFields)
+)
+
+// httpResultFields are the members of a response table (httpResult).
+var httpResultFields = []luadef.Field{
+	{Name: "status", Type: "integer", Doc: "the status code; a non-2xx status is a result, not an error"},
+	{Name: "headers", Type: "table<string, string>", Doc: "lower-case names; repeated headers joined by \", \""},
+	{Name: "body", Type: "string"},
+	{Name: "json", Type: "any", Optional: true, Doc: "the decoded body, when the response is JSON"},
+}
+
+// httpAPI is robot.http.
+var httpAPI = apiTable{name: "robot.http", colon: true,
+	doc: "HTTP requests through the host's guarded client: http_allow says where they may go; bodies over http_max_body, a refused URL, a timeout are nil and an error table. Call it from a handler or robot.on_load, not at the top level.",
+	funcs: []apiFunc{
+		httpFunc("get", "GET"),
+		httpFunc("post", "POST"),
+		{Name: "request", Sig: "(req: robot.http.Request): res: robot.http.Response?, err: robot.Error", Fn: (*state).httpRequest,
+			Doc: "A request of any method: robot.http.request{method = \"PUT\", url = url, body = \"raw\"}."},
+	}}
+
+func httpFunc(name, method string) apiFunc {
+	full := "robot.http." + name
+	return apiFunc{Name: name, Sig: "(url: string, opts?: robot.http.Options): res: robot.http.Response?, err: robot.Error",
+		Doc: "A " + method + " request to url.",
+		Fn: func(st *state, L *lua.LState) int {
+			req := &safehttp.Request{Method: method, URL: L.CheckString(1)}
+			switch opts := L.Get(2).(type) {
 			case *lua.LNilType:
 			case *lua.LTable:
-				st.httpOptions(L, name, opts, req, false)
+				st.httpOptions(L, full, opts, req, false)
 			default:
-				L.ArgError(n+1, "the options are a table ("+httpOptionNames+") or nil")
+				L.ArgError(2, "the options are a table ("+httpOptionNames+") or nil")
 			}
-			return st.doHTTP(L, name, req)
-		}))
+			return st.doHTTP(L, full, req)
+		}}
+}
+
+func (st *state) httpRequest(L *lua.LState) int {
+	req := &safehttp.Request{Method: "GET"}
+	st.httpOptions(L, "robot.http.request", L.CheckTable(1), req, true)
+	if req.URL == "" {
+		L.ArgError(1, "robot.http.request{method = ..., url = ..., ...} needs a url")
 	}
-	t.RawSetString("request", L.NewFunction(func(L *lua.LState) int {
-		n := first(L)
-		req := &safehttp.Request{Method: "GET"}
-		st.httpOptions(L, "robot.http.request", L.CheckTable(n), req, true)
-		if req.URL == "" {
-			L.ArgError(n, "robot.http.request{method = ..., url = ..., ...} needs a url")
-		}
-		return st.doHTTP(L, "robot.http.request", req)
-	}))
-	self = st.readOnly(t, "robot.http")
-	return self
+	return st.doHTTP(L, "robot.http.request", req)
 }
 
 // httpOptions reads the options table of a request into req; with

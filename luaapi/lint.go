@@ -41,8 +41,8 @@ func lint(name string, data []byte, members []string) (errs []*Error, warns []Wa
 	lines := splitLines(data)
 	sc := parse.NewScanner(bytes.NewReader(data), name)
 	lx := &parse.Lexer{}
-	var toks [5]tokenAt // the last tokens, newest first
-	shadowed := false   // a local named robot: its fields are not ours to judge
+	var toks [5]tokenAt  // the last tokens, newest first
+	var scope robotScope // where a local named robot hides the global
 	for {
 		tok, err := sc.Scan(lx)
 		if err != nil || tok.Type < 0 {
@@ -56,16 +56,14 @@ func lint(name string, data []byte, members []string) (errs []*Error, warns []Wa
 		// robot.NAME or robot:NAME, where robot is the global.
 		if toks[0].typ == parse.TIdent && (toks[1].typ == '.' || toks[1].typ == ':') &&
 			toks[2].is(parse.TIdent, "robot") && toks[3].typ != '.' && toks[3].typ != ':' &&
-			!shadowed && len(known) > 0 && !known[toks[0].str] {
+			!scope.shadowed() && len(known) > 0 && !known[toks[0].str] {
 			hint := ""
 			if c := suggest.Closest(toks[0].str, members); c != "" {
 				hint = fmt.Sprintf(" (did you mean robot.%s?)", c)
 			}
 			errs = append(errs, errorf(name, toks[0].line, "robot.%s does not exist%s", toks[0].str, hint))
 		}
-		if toks[0].is(parse.TIdent, "robot") && (toks[1].typ == parse.TLocal || toks[1].typ == ',' || toks[1].typ == parse.TFor) {
-			shadowed = true
-		}
+		scope.next(toks[0])
 		// robot.re("...") and robot.re "...".
 		if toks[0].typ == parse.TString &&
 			(toks[1].typ == '(' && toks[2].is(parse.TIdent, "re") && toks[3].typ == '.' && toks[4].is(parse.TIdent, "robot") ||
@@ -73,6 +71,77 @@ func lint(name string, data []byte, members []string) (errs []*Error, warns []Wa
 			if w, ok := lintPattern(name, lines, toks[0]); ok {
 				warns = append(warns, w)
 			}
+		}
+	}
+}
+
+// robotScope follows, token by token, where a local variable named robot
+// (a local, a for variable, a function's parameter) hides the global: its
+// fields are the script's own, and judging them would refuse a working
+// script. Blocks are counted by their keywords; a local is dropped when
+// its block ends.
+type robotScope struct {
+	depth   int   // blocks open: function, do (of do, while, for), if, repeat
+	locals  []int // the depth of each robot local in scope, innermost last
+	declare int   // in a name list: 0 none, declLocal, declFor, declParams
+	fnHead  bool  // between function and its parameter list's '('
+}
+
+const (
+	declLocal  = 1 // local a, b
+	declFor    = 2 // for a, b in / for a =
+	declParams = 3 // function f(a, b)
+)
+
+func (s *robotScope) shadowed() bool { return len(s.locals) > 0 }
+
+func (s *robotScope) next(t tokenAt) {
+	switch s.declare {
+	case declLocal, declFor, declParams:
+		switch {
+		case t.typ == parse.TIdent:
+			if t.str == "robot" {
+				d := s.depth // a local and a parameter: the current block
+				if s.declare == declFor {
+					d++ // a for variable: the loop's body, after its do
+				}
+				s.locals = append(s.locals, d)
+			}
+			return
+		case t.typ == ',' || t.typ == parse.T3Comma:
+			return
+		}
+		s.declare = 0
+	}
+	if s.fnHead {
+		switch t.typ {
+		case '(':
+			s.fnHead, s.declare = false, declParams
+			return
+		case parse.TIdent, '.', ':':
+			return
+		}
+		s.fnHead = false
+	}
+	switch t.typ {
+	case parse.TLocal:
+		s.declare = declLocal
+	case parse.TFor:
+		s.declare = declFor
+	case parse.TFunction:
+		s.depth++
+		s.fnHead = true
+	case parse.TDo, parse.TIf, parse.TRepeat:
+		s.depth++
+	case parse.TUntil:
+		// A repeat's locals are still visible in its until condition:
+		// they are dropped at the next end instead (a missed typo at
+		// worst, never a refused script).
+		s.depth--
+	case parse.TEnd:
+		s.depth--
+		for len(s.locals) > 0 && s.locals[len(s.locals)-1] > s.depth {
+			s.locals = s.locals[:len(s.locals)-1]
 		}
 	}
 }

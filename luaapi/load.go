@@ -438,6 +438,22 @@ func (v *version) whyMissing(name string) string {
 }
 
 // sortedModuleNames lists a version's modules, for logs and reports.
+// hasFile reports whether name ("hello.lua", "lib/menu.lua") is one of
+// the version's scripts or modules.
+func (v *version) hasFile(name string) bool {
+	for _, c := range v.scripts {
+		if c.name == name {
+			return true
+		}
+	}
+	for _, c := range v.libs {
+		if c.name == name {
+			return true
+		}
+	}
+	return false
+}
+
 func (v *version) sortedModuleNames() []string {
 	names := make([]string, 0, len(v.libs))
 	for n := range v.libs {

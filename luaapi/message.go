@@ -4,6 +4,25 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/luarobot/luarobot/host/message"
+	"github.com/luarobot/luarobot/luaapi/luadef"
+)
+
+// messageFields are the fields every message table has, as messageTable
+// sets them; unknownEventFields the ones it adds to an unknown_event. The
+// type-specific fields come from host/message's tables (Describe).
+var (
+	messageFields = []luadef.Field{
+		{Name: "type", Type: "robot.MessageType", Doc: "the type: \"text\", \"subscribe_event\", ..."},
+		{Name: "source", Type: "string", Doc: "the user's OpenID (FromUserName)"},
+		{Name: "target", Type: "string", Doc: "the Official Account's original ID (ToUserName)"},
+		{Name: "time", Type: "integer", Doc: "CreateTime, Unix seconds"},
+		{Name: "raw", Type: "string", Doc: "the XML WeChat sent, after decryption (absent in the messages a dialog records: its message and d:wait's)"},
+		{Name: "message_id", Type: "string", Optional: true, Doc: "MsgId, a 64-bit id kept as a string; absent on most events"},
+	}
+	unknownEventFields = []luadef.Field{
+		{Name: "event", Type: "string", Doc: "WeChat's Event"},
+		{Name: "key", Type: "string", Optional: true, Doc: "its EventKey, when set"},
+	}
 )
 
 // messageTable builds the read-only `message` a handler receives: type,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/luarobot/luarobot/host/delivery"
@@ -60,5 +61,51 @@ end)`,
 	s = metricstest.Gather(t, m.Gatherer())
 	if s.Value("luarobot_reloads_total", "result", "ok") != 2 || s.Value("luarobot_reloads_total", "result", "error") != 1 {
 		t.Errorf("reloads: ok %v, error %v", s.Value("luarobot_reloads_total", "result", "ok"), s.Value("luarobot_reloads_total", "result", "error"))
+	}
+}
+
+// The script label is a file of the scripts folder, whatever an error's
+// text says: a handler that re-raises a user's text (error(m.content, 0))
+// must not let users name series ("evil.lua:1: x") until the label's cap
+// is used up and the bot's own scripts count as "other".
+func TestHandlerErrorScriptIsAFileOfTheFolder(t *testing.T) {
+	m := metrics.New()
+	dir := writeScripts(t, map[string]string{
+		"a.lua": `robot.text(function(m) error(m.content, 0) end)`,
+	})
+	rt, _ := startRuntime(t, nil, Options{Dir: dir, Metrics: m})
+	for _, text := range []string{"evil1.lua:1: x", "evil2.lua:7: y", "no position"} {
+		if _, _, err := rt.Dispatch(context.Background(), textMsg(text), nil); err == nil {
+			t.Fatalf("%s: no error", text)
+		}
+	}
+	s := metricstest.Gather(t, m.Gatherer())
+	series := s.Series("luarobot_handler_errors_total")
+	if s.Value("luarobot_handler_errors_total", "script", "a.lua") != 3 || len(series) != 1 {
+		t.Errorf("handler errors: %v, want a.lua 3", series)
+	}
+}
+
+// The runtime's own log lines about a user (a corrupt session) name the
+// user as the host's delivery line does: by the short hash, unless
+// LogUserIDs (log_user_ids) asks for the openid.
+func TestCorruptSessionLogNamesUserByHash(t *testing.T) {
+	for _, ids := range []bool{false, true} {
+		rt, logs := startRuntime(t, map[string]string{"a.lua": `robot.text(function(m) return "hi" end)`}, Options{LogUserIDs: ids})
+		msg := textMsg("x")
+		if _, _, err := rt.Dispatch(context.Background(), msg, []byte(`{"count":`)); err != nil {
+			t.Fatal(err)
+		}
+		l := logs.String()
+		if !strings.Contains(l, "session is corrupt") {
+			t.Fatalf("no log line:\n%s", l)
+		}
+		want, unwanted := "user="+delivery.UserHash(msg.Source), msg.Source
+		if ids {
+			want, unwanted = "user="+msg.Source, delivery.UserHash(msg.Source)
+		}
+		if !strings.Contains(l, want) || strings.Contains(l, unwanted) {
+			t.Errorf("LogUserIDs=%v: want %q and not %q:\n%s", ids, want, unwanted, l)
+		}
 	}
 }

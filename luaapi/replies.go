@@ -151,81 +151,105 @@ func optString(v lua.LValue) (string, bool) {
 	return luaString(v)
 }
 
-// newReplyTable builds robot.reply: one constructor per reply type. Each
-// returns an opaque value; r.kind names it ("text", "news", ...) and its
-// fields read as r.content, r.media_id, ...
-func (st *state) newReplyTable() *lua.LTable {
+// newReplyMeta is the metatable of robot.reply values: opaque values whose
+// kind names their constructor ("text", "articles", ...) and whose fields
+// read as r.content, r.media_id, ...
+func (st *state) newReplyMeta() *lua.LTable {
 	L := st.L
-	st.replyMeta = L.CreateTable(0, 3)
-	st.replyMeta.RawSetString("__index", L.NewFunction(replyIndex))
-	st.replyMeta.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
+	mt := L.CreateTable(0, 3)
+	mt.RawSetString("__index", L.NewFunction(replyIndex))
+	mt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
 		r := L.CheckUserData(1).Value.(reply.Reply)
 		L.Push(lua.LString("robot.reply." + replyName(r)))
 		return 1
 	}))
-	st.replyMeta.RawSetString("__metatable", lua.LFalse)
+	mt.RawSetString("__metatable", lua.LFalse)
+	return mt
+}
 
-	t := L.CreateTable(0, 8)
-	ctor := func(name string, build func(L *lua.LState) reply.Reply) {
-		t.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
+// replyAPI is robot.reply: one constructor per reply type. A value's
+// fields (replyIndex) are the constructor's parameters, so the
+// definitions of the values derive from these signatures.
+var replyAPI = apiTable{name: "robot.reply",
+	doc: "Reply constructors: a handler returns their value (or a plain string for text).",
+	funcs: []apiFunc{
+		replyCtor("text", "(content: string)", "A text reply (a long text is split, see docs/lua.md).", nil,
+			func(L *lua.LState) reply.Reply {
+				return &reply.Text{Content: checkString(L, 1, "text", "content")}
+			}),
+		replyCtor("image", "(media_id: string)", "An image reply: media_id of an uploaded image.",
+			[]string{"fun(t: {media_id: string}): robot.Reply.image"},
+			func(L *lua.LState) reply.Reply {
+				return &reply.Image{MediaID: checkMediaID(L, "image")}
+			}),
+		replyCtor("voice", "(media_id: string)", "A voice reply: media_id of an uploaded voice.",
+			[]string{"fun(t: {media_id: string}): robot.Reply.voice"},
+			func(L *lua.LState) reply.Reply {
+				return &reply.Voice{MediaID: checkMediaID(L, "voice")}
+			}),
+		replyCtor("video", "(media_id: string, title?: string, description?: string)", "A video reply.",
+			[]string{"fun(t: {media_id: string, title?: string, description?: string}): robot.Reply.video"},
+			func(L *lua.LState) reply.Reply {
+				f := fields(L, "video", "media_id", "title", "description")
+				if f[0] == "" {
+					L.RaiseError("robot.reply.video: media_id is required")
+				}
+				return &reply.Video{MediaID: f[0], Title: f[1], Description: f[2]}
+			}),
+		replyCtor("music", "(title?: string, description?: string, url?: string, hq_url?: string, thumb_media_id?: string)",
+			"A music reply; hq_url defaults to url.",
+			[]string{"fun(t: {title?: string, description?: string, url?: string, hq_url?: string, thumb_media_id?: string}): robot.Reply.music"},
+			func(L *lua.LState) reply.Reply {
+				f := fields(L, "music", "title", "description", "url", "hq_url", "thumb_media_id")
+				if f[3] == "" {
+					f[3] = f[2]
+				}
+				return &reply.Music{Title: f[0], Description: f[1], URL: f[2], HQURL: f[3], ThumbMediaID: f[4]}
+			}),
+		replyCtor("articles", "(articles: robot.Article[])", "A news reply: 1 to 8 articles {title=, description=, img=, url=}.", nil,
+			func(L *lua.LState) reply.Reply {
+				list := plainTable(L.CheckTable(1))
+				if list.Len() == 0 {
+					L.ArgError(1, "a list of articles { {title=, description=, img=, url=}, ... }")
+				}
+				arts := make([]reply.Article, 0, list.Len())
+				for i := 1; i <= list.Len(); i++ {
+					e, ok := list.RawGetInt(i).(*lua.LTable)
+					if !ok {
+						L.RaiseError("robot.reply.articles: entry %d is %s, not a table", i, describe(list.RawGetInt(i)))
+					}
+					a, err := article(e)
+					if err != nil {
+						L.RaiseError("robot.reply.articles: entry %d %s", i, err)
+					}
+					arts = append(arts, a)
+				}
+				return &reply.Articles{Articles: arts}
+			}),
+		replyCtor("transfer_customer_service", "(account?: string)",
+			"Hands the user over to the customer-service staff (account: one kf_account, or any).", nil,
+			func(L *lua.LState) reply.Reply {
+				acct, ok := optString(L.Get(1))
+				if !ok {
+					L.ArgError(1, "the kf_account, a string (or nothing)")
+				}
+				return &reply.TransferCustomerService{Account: acct}
+			}),
+		replyCtor("success", "()", "Answers nothing: WeChat gets success and the user sees nothing.", nil,
+			func(L *lua.LState) reply.Reply { return &reply.Success{} }),
+	}}
+
+// replyCtor is the constructor robot.reply.NAME: build reads the
+// arguments; the value it makes is of class robot.Reply.NAME.
+func replyCtor(name, params, doc string, overloads []string, build func(L *lua.LState) reply.Reply) apiFunc {
+	return apiFunc{Name: name, Sig: params + ": robot.Reply." + name, Doc: doc, Overloads: overloads,
+		Fn: func(st *state, L *lua.LState) int {
 			ud := L.NewUserData()
 			ud.Value = build(L)
 			ud.Metatable = st.replyMeta
 			L.Push(ud)
 			return 1
-		}))
-	}
-	ctor("text", func(L *lua.LState) reply.Reply {
-		return &reply.Text{Content: checkString(L, 1, "text", "content")}
-	})
-	ctor("image", func(L *lua.LState) reply.Reply {
-		return &reply.Image{MediaID: checkMediaID(L, "image")}
-	})
-	ctor("voice", func(L *lua.LState) reply.Reply {
-		return &reply.Voice{MediaID: checkMediaID(L, "voice")}
-	})
-	ctor("video", func(L *lua.LState) reply.Reply {
-		f := fields(L, "video", "media_id", "title", "description")
-		if f[0] == "" {
-			L.RaiseError("robot.reply.video: media_id is required")
-		}
-		return &reply.Video{MediaID: f[0], Title: f[1], Description: f[2]}
-	})
-	ctor("music", func(L *lua.LState) reply.Reply {
-		f := fields(L, "music", "title", "description", "url", "hq_url", "thumb_media_id")
-		if f[3] == "" {
-			f[3] = f[2]
-		}
-		return &reply.Music{Title: f[0], Description: f[1], URL: f[2], HQURL: f[3], ThumbMediaID: f[4]}
-	})
-	ctor("articles", func(L *lua.LState) reply.Reply {
-		list := plainTable(L.CheckTable(1))
-		if list.Len() == 0 {
-			L.ArgError(1, "a list of articles { {title=, description=, img=, url=}, ... }")
-		}
-		arts := make([]reply.Article, 0, list.Len())
-		for i := 1; i <= list.Len(); i++ {
-			e, ok := list.RawGetInt(i).(*lua.LTable)
-			if !ok {
-				L.RaiseError("robot.reply.articles: entry %d is %s, not a table", i, describe(list.RawGetInt(i)))
-			}
-			a, err := article(e)
-			if err != nil {
-				L.RaiseError("robot.reply.articles: entry %d %s", i, err)
-			}
-			arts = append(arts, a)
-		}
-		return &reply.Articles{Articles: arts}
-	})
-	ctor("transfer_customer_service", func(L *lua.LState) reply.Reply {
-		acct, ok := optString(L.Get(1))
-		if !ok {
-			L.ArgError(1, "the kf_account, a string (or nothing)")
-		}
-		return &reply.TransferCustomerService{Account: acct}
-	})
-	ctor("success", func(L *lua.LState) reply.Reply { return &reply.Success{} })
-	return st.readOnly(t, "robot.reply")
+		}}
 }
 
 func checkString(L *lua.LState, n int, fn, what string) string {

@@ -17,13 +17,17 @@ import (
 	lua "github.com/yuin/gopher-lua"
 	luar "layeh.com/gopher-luar"
 
+	"github.com/luarobot/luarobot/host/message"
 	"github.com/luarobot/luarobot/internal/suggest"
+	"github.com/luarobot/luarobot/luaapi/luadef"
 )
 
-// This file is the one home of the `robot` global: every binding a script
-// can call is listed in newRobot. The bindings are hand-written
-// lua.LGFunctions (dot syntax, WeRoBot's names); the helpers they call live
-// in handlers.go (registration and dispatch), replies.go (return values and
+// This file is the one home of the `robot` global: newRobot builds it from
+// the binding tables below (typeRegistrations, robotFuncs, robotTables,
+// robotValues), each entry a name, its signature and description for
+// editors (bind.go, types.go) and the Go function behind it (dot syntax,
+// WeRoBot's names). The functions and the tables of robotTables live in
+// handlers.go (registration and dispatch), replies.go (return values and
 // robot.reply), and the files named below.
 
 // messageTypes are the message types: robot.NAME handles type NAME.
@@ -77,51 +81,125 @@ var handlerTypes = func() map[string]string {
 	return m
 }()
 
+// typeRegistrations are robot.text, robot.subscribe, ...: one function
+// per message type and event, generated from messageTypes and eventTypes.
+var typeRegistrations = func() []apiFunc {
+	var out []apiFunc
+	for _, t := range messageTypes {
+		out = append(out, typeRegistration(t, t))
+	}
+	for _, e := range eventTypes {
+		out = append(out, typeRegistration(e, eventType(e)))
+	}
+	return out
+}()
+
+// typeRegistration is robot.NAME for the messages of type typ.
+func typeRegistration(name, typ string) apiFunc {
+	handler := "fun(message: robot.Message." + typ + ", session: robot.Session): robot.Answer"
+	what := "the messages `" + typ + "`"
+	if info, ok := message.Describe(typ); ok {
+		switch {
+		case info.Wire == "" || typ == "unknown":
+			what += " (of a type LuaRoBot does not know: read message.raw)"
+		case info.Event:
+			what = "the event `" + typ + "` (WeChat's Event `" + info.Wire + "`)"
+		default:
+			what += " (WeChat's MsgType `" + info.Wire + "`)"
+		}
+	}
+	return apiFunc{Name: name, Sig: "(fn: " + handler + "): " + handler,
+		Doc: "Registers fn for " + what + ". fn returns the answer; nil lets the next handler answer.",
+		Fn:  registerType(name, typ)}
+}
+
+// robotFuncs are the other functions of the robot table.
+var robotFuncs = []apiFunc{
+	// Registration (handlers.go).
+	{Name: "handler", Sig: "(fn: robot.Handler): robot.Handler", Fn: registerType("handler", "all"),
+		Doc: "Registers fn for every message and event. These handlers are tried only after all the typed handlers of the message returned nothing."},
+	{Name: "add_handler", Sig: "(fn: robot.Handler, type?: robot.HandlerType): robot.Handler", Fn: (*state).addHandler,
+		Doc: "WeRoBot's function form of the registrations: type is \"all\" (the default, as robot.handler), a message or event type (\"text\", \"subscribe_event\") or an event's registration name (\"subscribe\")."},
+	{Name: "filter", Sig: "(rule: robot.Rule, ...: robot.Rule|robot.FilterHandler): robot.FilterHandler", Fn: (*state).filter,
+		Doc: "robot.filter(rule, ..., fn): registers fn for text messages whose content matches one of the rules: a string equal to the content, a robot.re pattern that matches at its start (fn's third argument is then the match), or a list of rules. Rules that are all empty lists are an error.",
+		Overloads: []string{
+			"fun(rule: robot.Rule, fn: robot.FilterHandler): robot.FilterHandler",
+			"fun(rule1: robot.Rule, rule2: robot.Rule, fn: robot.FilterHandler): robot.FilterHandler",
+			"fun(rule1: robot.Rule, rule2: robot.Rule, rule3: robot.Rule, fn: robot.FilterHandler): robot.FilterHandler",
+		}},
+	{Name: "add_filter", Sig: "(fn: robot.FilterHandler, rules: robot.Rule): robot.FilterHandler", Fn: (*state).addFilter,
+		Doc: "The function form of robot.filter: rules is one rule or a list of them."},
+	{Name: "key_click", Sig: "(key: string, fn: fun(message: robot.Message.click_event, session: robot.Session): robot.Answer): fun(message: robot.Message.click_event, session: robot.Session): robot.Answer",
+		Fn: (*state).keyClick, Doc: "Registers fn for menu clicks (click_event) whose key equals key."},
+	{Name: "error_page", Sig: "(fn: fun(url: string): string): fun(url: string): string", Fn: (*state).registerErrorPage,
+		Doc: "The HTML page shown, with status 403, to a request whose signature does not verify (someone opening the bot's URL in a browser). url comes from the visitor: escape it. The last registration wins."},
+	{Name: "on_load", Sig: "(fn: fun()): fun()", Fn: (*state).registerOnLoad,
+		Doc: "Runs fn once after the scripts (re)load, outside any message: create menus, warm caches. It may call robot.client and robot.http."},
+
+	// Conversations (dialog.go).
+	{Name: "dialog", Sig: "(name: string, fn: fun(d: robot.Dialog, message: robot.AnyMessage, session: robot.Session): robot.Answer, opts?: robot.DialogOptions): robot.Handler",
+		Fn:  (*state).registerDialog,
+		Doc: "Registers a conversation (names are unique) and returns the handler that starts it: register it (robot.filter(\"下单\", order)) or return it from a handler. Between its steps (d:ask, d:choose, d:wait) the function is replayed from its start with the answers recorded so far."},
+
+	// Regular expressions.
+	{Name: "re", Sig: "(pattern: string): robot.Regex", Fn: (*state).compileRegex,
+		Doc: "Compiles an RE2 regular expression (Go's syntax; write it in long brackets: robot.re([[\\d+]])). An invalid pattern is an error."},
+
+	// Work beyond the answer.
+	{Name: "async", Sig: "(fn: fun())", Fn: (*state).queueAsync,
+		Doc: "Runs fn after the handler has answered; send its results with robot.send. At most " + strconv.Itoa(maxAsync) +
+			" functions per message, those queued by robot.async functions included, all sharing one handler_timeout counted from the start of the first."},
+	{Name: "send", Sig: "(openid: string, reply: robot.Answer): ok: true?, err: robot.Error", Fn: (*state).send,
+		Doc: "Sends a reply to the user through the customer-service API (needs app_id and app_secret)."},
+
+	// Utilities.
+	{Name: "generate_token", Sig: "(length?: integer): string", Fn: func(_ *state, L *lua.LState) int { return generateToken(L) },
+		Doc: "A random token of letters and digits, 3 to 32 long (default 32), as WeRoBot's generate_token."},
+	{Name: "stats", Sig: "(): robot.Stats?", Fn: (*state).stats,
+		Doc: "The host's reply counters since it started, read-only; nil under luarobot check."},
+	{Name: "uuid", Sig: "(): string", Fn: func(_ *state, L *lua.LState) int { return newUUID(L) },
+		Doc: "A random (version 4) UUID, lower-case."},
+	{Name: "sleep", Sig: "(seconds: number)", Fn: (*state).sleep,
+		Doc: "Waits seconds (fractions allowed), never past the handler's deadline; the state's Lua slot serves other messages meanwhile."},
+}
+
+// robotTables are the tables of functions in the robot table.
+var robotTables = []*apiTable{&replyAPI, &logAPI, &jsonAPI, &storeAPI, &httpAPI, &cryptoAPI, &base64API, &urlAPI}
+
+// robotValue is a member of the robot table that is not a function of a
+// binding table: the type editors see, and how a state makes it.
+type robotValue struct {
+	field luadef.Field
+	make  func(st *state) lua.LValue
+}
+
+// robotValues are the other members of the robot table.
+var robotValues = []robotValue{
+	{luadef.Field{Name: "config", Type: "table<string, any>",
+		Doc: "The configuration (luarobot.toml, LUAROBOT_* variables), read-only, without its secrets (token, app_secret, encoding_aes_key, redis_url, proxies); empty under luarobot check."},
+		(*state).configTable},
+	{luadef.Field{Name: "settings", Type: "table<string, any>",
+		Doc: "The scripts' own settings (the [settings] table of luarobot.toml, LUAROBOT_SETTINGS_<NAME>), read-only; empty under luarobot check."},
+		(*state).settingsTable},
+	{luadef.Field{Name: "client", Type: "robot.client", Doc: "The WeChat API (docs/client.md)."},
+		(*state).newClient},
+}
+
 // newRobot builds the robot table of one state.
 func (st *state) newRobot() *lua.LTable {
 	L := st.L
-	r := L.CreateTable(0, 64)
-	fn := func(name string, f lua.LGFunction) { r.RawSetString(name, L.NewFunction(f)) }
-
-	// Registration (handlers.go).
-	for _, t := range messageTypes {
-		fn(t, st.registerType(t, t))
-	}
-	for _, e := range eventTypes {
-		fn(e, st.registerType(e, eventType(e)))
-	}
-	fn("handler", st.registerType("handler", "all"))
-	fn("add_handler", st.addHandler)
-	fn("filter", st.filter)
-	fn("add_filter", st.addFilter)
-	fn("key_click", st.keyClick)
-	fn("error_page", st.registerErrorPage)
-	fn("on_load", st.registerOnLoad)
-
-	// Conversations (dialog.go).
 	st.newDialogs()
-	fn("dialog", st.registerDialog)
-
-	// Replies (replies.go).
-	r.RawSetString("reply", st.newReplyTable())
-
-	// Work beyond the answer.
-	fn("async", st.queueAsync)
-	fn("send", st.send)
-
-	// The bot's configuration, data and counters.
-	r.RawSetString("config", st.configTable())
-	fn("generate_token", generateToken)
-	r.RawSetString("store", st.newStoreTable())
-	r.RawSetString("client", st.newClient())
-	fn("stats", st.stats)
-	r.RawSetString("settings", st.settingsTable())
-
-	// The outside world (http.go).
-	r.RawSetString("http", st.newHTTPTable())
-	fn("sleep", st.sleep)
-
-	st.addUtilities(r)
+	st.replyMeta = st.newReplyMeta()
+	st.reMeta = st.newRegexMeta()
+	r := L.CreateTable(0, len(typeRegistrations)+len(robotFuncs)+len(robotTables)+len(robotValues))
+	st.bindFuncs(r, typeRegistrations)
+	st.bindFuncs(r, robotFuncs)
+	for _, t := range robotTables {
+		r.RawSetString(t.key(), st.bindTable(t))
+	}
+	for _, v := range robotValues {
+		r.RawSetString(v.field.Name, v.make(st))
+	}
 	return st.robotView(r)
 }
 
@@ -134,19 +212,29 @@ func (st *state) robotView(r *lua.LTable) *lua.LTable {
 	return ro
 }
 
-// addUtilities adds to r the members of robot that need no bot: regular
-// expressions, the log, JSON and the small utilities of util.go. A
-// Sandbox's robot table has these only.
-func (st *state) addUtilities(r *lua.LTable) {
-	L := st.L
+// Code that is not a bot script (the test files of luarobot test, in a
+// Sandbox) gets the members of robot that need no bot: these functions of
+// robotFuncs, and these tables.
+var (
+	utilityFuncs  = map[string]bool{"re": true, "uuid": true}
+	utilityTables = []*apiTable{&logAPI, &jsonAPI, &cryptoAPI, &base64API, &urlAPI}
+)
+
+// newUtilityRobot builds the robot table of a Sandbox: the utilities only.
+func (st *state) newUtilityRobot() *lua.LTable {
 	st.reMeta = st.newRegexMeta()
-	r.RawSetString("re", L.NewFunction(st.compileRegex))
-	r.RawSetString("log", st.newLogTable())
-	r.RawSetString("json", st.newJSONTable())
-	r.RawSetString("crypto", st.newCryptoTable())
-	r.RawSetString("base64", st.newBase64Table())
-	r.RawSetString("url", st.newURLTable())
-	r.RawSetString("uuid", L.NewFunction(newUUID))
+	var funcs []apiFunc
+	for _, f := range robotFuncs {
+		if utilityFuncs[f.Name] {
+			funcs = append(funcs, f)
+		}
+	}
+	r := st.L.CreateTable(0, len(funcs)+len(utilityTables))
+	st.bindFuncs(r, funcs)
+	for _, t := range utilityTables {
+		r.RawSetString(t.key(), st.bindTable(t))
+	}
+	return st.robotView(r)
 }
 
 // unknownMember is the metatable of a table behind a read-only view whose
@@ -318,17 +406,20 @@ const (
 
 var slogLevels = [...]slog.Level{slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError}
 
-func (st *state) newLogTable() *lua.LTable {
-	L := st.L
-	t := L.CreateTable(0, 4)
-	for i, name := range []string{"debug", "info", "warn", "error"} {
-		level := logLevel(i)
-		t.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
+// logAPI is robot.log: one function per level.
+var logAPI = apiTable{name: "robot.log",
+	doc: "The host's log (print logs at info). A line names the script and line that logged it.",
+	funcs: []apiFunc{
+		logFunc("debug", levelDebug), logFunc("info", levelInfo), logFunc("warn", levelWarn), logFunc("error", levelError),
+	}}
+
+func logFunc(name string, level logLevel) apiFunc {
+	return apiFunc{Name: name, Sig: "(...: any)",
+		Doc: "Logs the arguments, joined by spaces, at level " + name + "; a trailing table's fields become attributes: robot.log." + name + "(\"menu created\", {buttons = 3}).",
+		Fn: func(st *state, L *lua.LState) int {
 			st.logArgs(L, level)
 			return 0
-		}))
-	}
-	return st.readOnly(t, "robot.log")
+		}}
 }
 
 // logArgs logs robot.log.LEVEL(...): the arguments joined by spaces, and a
@@ -442,36 +533,42 @@ func posString(file string, line int) string {
 
 // ---- robot.json ----
 
-func (st *state) newJSONTable() *lua.LTable {
-	L := st.L
-	t := L.CreateTable(0, 2)
-	// encode raises on a value JSON cannot hold: that is a bug in the script.
-	t.RawSetString("encode", L.NewFunction(func(L *lua.LState) int {
-		b, err := encodeJSON(st.ctx(), L.CheckAny(1), false)
-		if err != nil {
-			L.RaiseError("robot.json.encode: %s", err)
-		}
-		L.Push(lua.LString(b))
-		return 1
-	}))
-	// decode answers nil and the error: the input comes from outside.
-	t.RawSetString("decode", L.NewFunction(func(L *lua.LState) int {
-		text := L.CheckString(1)
-		if len(text) > maxJSONBytes {
-			L.Push(lua.LNil)
-			L.Push(lua.LString(fmt.Sprintf("json: the text is %d bytes; the limit is %d", len(text), maxJSONBytes)))
-			return 2
-		}
-		v, err := DecodeJSON(L, []byte(text), false)
-		if err != nil {
-			L.Push(lua.LNil)
-			L.Push(lua.LString(err.Error()))
-			return 2
-		}
-		L.Push(v)
-		return 1
-	}))
-	return st.readOnly(t, "robot.json")
+// jsonAPI is robot.json.
+var jsonAPI = apiTable{name: "robot.json", doc: "JSON text to Lua values and back.",
+	funcs: []apiFunc{
+		{Name: "encode", Sig: "(value: any): string", Fn: (*state).jsonEncode,
+			Doc: "The JSON text of value; a value JSON cannot hold (a function, a table with mixed keys) is an error."},
+		{Name: "decode", Sig: "(text: string): value: any, err: string", Fn: (*state).jsonDecode,
+			Doc: "The value of a JSON text, or nil and the error: the text comes from outside."},
+	}}
+
+// jsonEncode raises on a value JSON cannot hold: that is a bug in the
+// script.
+func (st *state) jsonEncode(L *lua.LState) int {
+	b, err := encodeJSON(st.ctx(), L.CheckAny(1), false)
+	if err != nil {
+		L.RaiseError("robot.json.encode: %s", err)
+	}
+	L.Push(lua.LString(b))
+	return 1
+}
+
+// jsonDecode answers nil and the error: the input comes from outside.
+func (st *state) jsonDecode(L *lua.LState) int {
+	text := L.CheckString(1)
+	if len(text) > maxJSONBytes {
+		L.Push(lua.LNil)
+		L.Push(lua.LString(fmt.Sprintf("json: the text is %d bytes; the limit is %d", len(text), maxJSONBytes)))
+		return 2
+	}
+	v, err := DecodeJSON(L, []byte(text), false)
+	if err != nil {
+		L.Push(lua.LNil)
+		L.Push(lua.LString(err.Error()))
+		return 2
+	}
+	L.Push(v)
+	return 1
 }
 
 // ---- robot.generate_token ----
@@ -533,23 +630,30 @@ func (st *state) compileRegex(L *lua.LState) int {
 	return 1
 }
 
-// newRegexMeta gives robot.re values two methods, named as Python's:
-// re:match(s) matches at the start of s, re:search(s) anywhere. Both answer
-// the match table (match[0] the whole match, match[1]... the groups,
-// match.NAME the named groups) or nil.
+// regexMethods are the methods of robot.re values, named as Python's:
+// re:match(s) matches at the start of s, re:search(s) anywhere. Both
+// answer the match table (match[0] the whole match, match[1]... the
+// groups, match.NAME the named groups) or nil.
+var regexMethods = []apiFunc{
+	{Name: "match", Sig: "(s: string): robot.Match?", Fn: regexMatch(true),
+		Doc: "The match at the start of s (as Python's re.match), or nil."},
+	{Name: "search", Sig: "(s: string): robot.Match?", Fn: regexMatch(false),
+		Doc: "The first match anywhere in s (as Python's re.search), or nil."},
+}
+
+func regexMatch(atStart bool) func(*state, *lua.LState) int {
+	return func(_ *state, L *lua.LState) int {
+		rx := checkRegex(L, 1)
+		L.Push(matchTable(L, rx, L.CheckString(2), atStart))
+		return 1
+	}
+}
+
+// newRegexMeta is the metatable of robot.re values.
 func (st *state) newRegexMeta() *lua.LTable {
 	L := st.L
-	methods := L.CreateTable(0, 2)
-	methods.RawSetString("match", L.NewFunction(func(L *lua.LState) int {
-		rx := checkRegex(L, 1)
-		L.Push(matchTable(L, rx, L.CheckString(2), true))
-		return 1
-	}))
-	methods.RawSetString("search", L.NewFunction(func(L *lua.LState) int {
-		rx := checkRegex(L, 1)
-		L.Push(matchTable(L, rx, L.CheckString(2), false))
-		return 1
-	}))
+	methods := L.CreateTable(0, len(regexMethods))
+	st.bindFuncs(methods, regexMethods)
 	mt := L.CreateTable(0, 4)
 	mt.RawSetString("__index", methods)
 	mt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {

@@ -71,6 +71,10 @@ type Options struct {
 	// Metrics counts handler errors by script and loads of the scripts
 	// folder; nil counts nothing.
 	Metrics *metrics.Metrics
+	// LogUserIDs (log_user_ids) writes openids in the runtime's log lines
+	// about a user; by default they carry the short hash the host's
+	// delivery line gives the user.
+	LogUserIDs bool
 	// Now is the wall clock scripts see (default time.Now): os.time and
 	// os.date, and dialog timeouts. A test harness moves it forward.
 	// Deadlines (handler_timeout, robot.sleep) stay on the real clock.
@@ -319,8 +323,26 @@ func (rt *Runtime) reload(ctx context.Context, force bool) error {
 func (rt *Runtime) countError(err error) {
 	var e *Error
 	if errors.As(err, &e) && e.File != "" {
-		rt.opts.Metrics.HandlerError(e.File)
+		rt.opts.Metrics.HandlerError(rt.errorScript(e))
 	}
+}
+
+// errorScript is the file of the scripts folder an error was raised in,
+// for the metric's label: its position when that is a file of the
+// folder, else the first of its traceback that is (the position is read
+// from the message, which error(text, 0) makes anything a user typed),
+// else metrics.Other.
+func (rt *Runtime) errorScript(e *Error) string {
+	v := rt.cur.Load()
+	if v == nil {
+		return metrics.Other
+	}
+	for _, pos := range append([]string{e.File + ":"}, e.Trace...) {
+		if i := strings.LastIndexByte(pos, ':'); i > 0 && v.hasFile(pos[:i]) {
+			return pos[:i]
+		}
+	}
+	return metrics.Other
 }
 
 // load is the work of reload number gen: read, compile, validate and

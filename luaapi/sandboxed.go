@@ -37,6 +37,8 @@ type SandboxOptions struct {
 	Logger *slog.Logger
 	// Now is the clock of os.time and os.date (default time.Now).
 	Now func() time.Time
+	// Values is the store StoreTable's functions read and write.
+	Values store.Values
 }
 
 // NewSandbox makes a sandboxed state. The modules of Dir are compiled now;
@@ -50,7 +52,7 @@ func NewSandbox(opts SandboxOptions) (*Sandbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	rt := &Runtime{opts: Options{Dir: opts.Dir, Logger: opts.Logger, Now: opts.Now}, log: opts.Logger}
+	rt := &Runtime{opts: Options{Dir: opts.Dir, Logger: opts.Logger, Now: opts.Now, Values: opts.Values}, log: opts.Logger}
 	if rt.log == nil {
 		rt.log = slog.Default()
 	}
@@ -63,9 +65,7 @@ func NewSandbox(opts SandboxOptions) (*Sandbox, error) {
 	})
 	st := &state{rt: rt, ver: ver, L: L, byType: map[string][]*handler{}, modules: map[string]lua.LValue{}}
 	st.openSandbox()
-	r := L.CreateTable(0, 8)
-	st.addUtilities(r)
-	L.G.Global.RawSetString("robot", st.robotView(r))
+	L.G.Global.RawSetString("robot", st.newUtilityRobot())
 	st.freezeLibraries()
 	return &Sandbox{st: st}, nil
 }
@@ -140,10 +140,10 @@ func (s *Sandbox) Regexp(v lua.LValue) (*regexp.Regexp, bool) {
 }
 
 // StoreTable returns a table with robot.store's functions (get, set,
-// delete, incr) on values, reading and writing them exactly as robot.store
-// does for the bot's scripts.
-func (s *Sandbox) StoreTable(name string, values store.Values) *lua.LTable {
-	return s.st.newStoreTableOn(name, values)
+// delete, incr) on SandboxOptions.Values, reading and writing it exactly
+// as robot.store does for the bot's scripts.
+func (s *Sandbox) StoreTable() *lua.LTable {
+	return s.st.bindTable(&storeAPI)
 }
 
 // Session decodes a stored session as the handlers get it: a table of the

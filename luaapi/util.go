@@ -25,92 +25,92 @@ import (
 
 // ---- robot.crypto ----
 
-// newCryptoTable builds robot.crypto: digests and HMACs as lower-case hex,
-// the form API signatures use.
-func (st *state) newCryptoTable() *lua.LTable {
-	L := st.L
-	t := L.CreateTable(0, 5)
-	digest := func(name string, h func() hash.Hash) {
-		t.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
+// cryptoAPI is robot.crypto: digests and HMACs as lower-case hex, the
+// form API signatures use.
+var cryptoAPI = apiTable{name: "robot.crypto", doc: "Digests and HMACs, as lower-case hex (the form API signatures use).",
+	funcs: []apiFunc{
+		digest("md5", md5.New), digest("sha1", sha1.New), digest("sha256", sha256.New),
+		hmacFunc("hmac_sha1", sha1.New), hmacFunc("hmac_sha256", sha256.New),
+	}}
+
+func digest(name string, h func() hash.Hash) apiFunc {
+	return apiFunc{Name: name, Sig: "(s: string): string", Doc: "The " + name + " of s, in hex.",
+		Fn: func(_ *state, L *lua.LState) int {
 			d := h()
 			d.Write([]byte(L.CheckString(1)))
 			L.Push(lua.LString(hex.EncodeToString(d.Sum(nil))))
 			return 1
-		}))
-	}
-	digest("md5", md5.New)
-	digest("sha1", sha1.New)
-	digest("sha256", sha256.New)
-	mac := func(name string, h func() hash.Hash) {
-		t.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
+		}}
+}
+
+func hmacFunc(name string, h func() hash.Hash) apiFunc {
+	return apiFunc{Name: name, Sig: "(key: string, s: string): string", Doc: "The " + name + " of s with key, in hex.",
+		Fn: func(_ *state, L *lua.LState) int {
 			m := hmac.New(h, []byte(L.CheckString(1)))
 			m.Write([]byte(L.CheckString(2)))
 			L.Push(lua.LString(hex.EncodeToString(m.Sum(nil))))
 			return 1
-		}))
-	}
-	mac("hmac_sha1", sha1.New)
-	mac("hmac_sha256", sha256.New)
-	return st.readOnly(t, "robot.crypto")
+		}}
 }
 
 // ---- robot.base64 ----
 
-// newBase64Table builds robot.base64: standard alphabet, with padding.
-// decode answers nil and the error for text that is not base64, as
+// base64API is robot.base64: standard alphabet, with padding. decode
+// answers nil and the error for text that is not base64, as
 // robot.json.decode does: such text comes from outside.
-func (st *state) newBase64Table() *lua.LTable {
-	L := st.L
-	t := L.CreateTable(0, 2)
-	t.RawSetString("encode", L.NewFunction(func(L *lua.LState) int {
-		L.Push(lua.LString(base64.StdEncoding.EncodeToString([]byte(L.CheckString(1)))))
-		return 1
-	}))
-	t.RawSetString("decode", L.NewFunction(func(L *lua.LState) int {
-		b, err := base64.StdEncoding.DecodeString(L.CheckString(1))
-		if err != nil {
-			L.Push(lua.LNil)
-			L.Push(lua.LString("robot.base64.decode: " + err.Error()))
-			return 2
-		}
-		L.Push(lua.LString(b))
-		return 1
-	}))
-	return st.readOnly(t, "robot.base64")
-}
+var base64API = apiTable{name: "robot.base64", doc: "Base64, standard alphabet with padding.",
+	funcs: []apiFunc{
+		{Name: "encode", Sig: "(s: string): string", Doc: "The base64 of s.",
+			Fn: func(_ *state, L *lua.LState) int {
+				L.Push(lua.LString(base64.StdEncoding.EncodeToString([]byte(L.CheckString(1)))))
+				return 1
+			}},
+		{Name: "decode", Sig: "(s: string): bytes: string?, err: string", Doc: "The bytes s stands for, or nil and the error.",
+			Fn: func(_ *state, L *lua.LState) int {
+				b, err := base64.StdEncoding.DecodeString(L.CheckString(1))
+				if err != nil {
+					L.Push(lua.LNil)
+					L.Push(lua.LString("robot.base64.decode: " + err.Error()))
+					return 2
+				}
+				L.Push(lua.LString(b))
+				return 1
+			}},
+	}}
 
 // ---- robot.url ----
 
-// newURLTable builds robot.url: encode and decode as Go's
-// url.QueryEscape and QueryUnescape (a space is "+"), and query(t), a
-// table as a query string with its keys sorted.
-func (st *state) newURLTable() *lua.LTable {
-	L := st.L
-	t := L.CreateTable(0, 3)
-	t.RawSetString("encode", L.NewFunction(func(L *lua.LState) int {
-		L.Push(lua.LString(url.QueryEscape(L.CheckString(1))))
-		return 1
-	}))
-	t.RawSetString("decode", L.NewFunction(func(L *lua.LState) int {
-		s, err := url.QueryUnescape(L.CheckString(1))
-		if err != nil {
-			L.Push(lua.LNil)
-			L.Push(lua.LString("robot.url.decode: " + err.Error()))
-			return 2
-		}
-		L.Push(lua.LString(s))
-		return 1
-	}))
-	t.RawSetString("query", L.NewFunction(func(L *lua.LState) int {
-		q, err := queryValues(L.CheckTable(1), "query")
-		if err != nil {
-			L.ArgError(1, err.Error())
-		}
-		L.Push(lua.LString(q.Encode()))
-		return 1
-	}))
-	return st.readOnly(t, "robot.url")
-}
+// urlAPI is robot.url: encode and decode as Go's url.QueryEscape and
+// QueryUnescape (a space is "+"), and query(t), a table as a query string
+// with its keys sorted.
+var urlAPI = apiTable{name: "robot.url", doc: "Query escaping, as Go's url.QueryEscape (a space is +).",
+	funcs: []apiFunc{
+		{Name: "encode", Sig: "(s: string): string", Doc: "s escaped for a query (a space is +).",
+			Fn: func(_ *state, L *lua.LState) int {
+				L.Push(lua.LString(url.QueryEscape(L.CheckString(1))))
+				return 1
+			}},
+		{Name: "decode", Sig: "(s: string): text: string?, err: string", Doc: "s unescaped, or nil and the error.",
+			Fn: func(_ *state, L *lua.LState) int {
+				s, err := url.QueryUnescape(L.CheckString(1))
+				if err != nil {
+					L.Push(lua.LNil)
+					L.Push(lua.LString("robot.url.decode: " + err.Error()))
+					return 2
+				}
+				L.Push(lua.LString(s))
+				return 1
+			}},
+		{Name: "query", Sig: "(t: robot.Query): string", Doc: "t as a query string, its keys sorted: a=1&b=2.",
+			Fn: func(_ *state, L *lua.LState) int {
+				q, err := queryValues(L.CheckTable(1), "query")
+				if err != nil {
+					L.ArgError(1, err.Error())
+				}
+				L.Push(lua.LString(q.Encode()))
+				return 1
+			}},
+	}}
 
 // queryValues reads a table of query parameters (robot.url.query, the
 // query and form options of robot.http, robot.client.call's query):

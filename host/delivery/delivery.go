@@ -2,12 +2,14 @@
 // WeChat delivery tells the host about it: which handler answered. The
 // host puts an Info in the context it gives its Dispatcher; the Lua runtime
 // calls SetHandler when a handler returns a reply; the host's delivery log
-// line and metrics read it back. Code that does not know about it loses
+// line and metrics read it back. UserHash is how both name a user in logs. Code that does not know about it loses
 // nothing: without an Info in the context, SetHandler does nothing.
 package delivery
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"sync"
 )
 
@@ -45,4 +47,13 @@ func (i *Info) Handler() string {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	return i.handler
+}
+
+// UserHash is the short stable hash logs give an openid unless
+// log_user_ids: 8 hex digits of its SHA-256, enough to follow one user
+// through a log without writing the openid. The host's lines and the Lua
+// runtime's use it alike.
+func UserHash(openid string) string {
+	sum := sha256.Sum256([]byte(openid))
+	return hex.EncodeToString(sum[:4])
 }

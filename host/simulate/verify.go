@@ -74,6 +74,10 @@ func (s *Simulator) Verify(ctx context.Context) error {
 	case resp.StatusCode == http.StatusForbidden:
 		e.Msg = fmt.Sprintf("%s refused the signature (HTTP 403)", s.opts.URL)
 		e.Hint = TokenHint
+		if why, hint := forbiddenReason(body); hint != "" {
+			e.Msg = fmt.Sprintf("%s refused the request (HTTP 403: %s)", s.opts.URL, why)
+			e.Hint = hint
+		}
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed:
 		e.Msg = fmt.Sprintf("%s answers HTTP %d", s.opts.URL, resp.StatusCode)
 		e.Hint = "nothing serves the bot at this path: the URL's path must be the host's path setting (default /), and a proxy in front must pass it on"
@@ -92,8 +96,34 @@ func (s *Simulator) Verify(ctx context.Context) error {
 // TokenHint explains a refused signature.
 const TokenHint = "the token used here probably differs from the host's (token in luarobot.toml, LUAROBOT_TOKEN or --token; a host started without one prints its generated token at start-up)"
 
-// AESKeyHint explains an encrypted message the host could not read.
-const AESKeyHint = "the encoding_aes_key (or app_id) used here probably differs from the host's"
+// CallbackIPHint and PlaintextHint explain the host's 403s that are not
+// about the signature.
+const (
+	CallbackIPHint = "the host's callback_ips do not include this machine's address (as the host sees it, through trusted_proxies): add it there, or run this from an address they include"
+	PlaintextHint  = "the host takes encrypted messages only (accept_plaintext = false): give this command the host's encoding_aes_key and app_id"
+)
+
+// forbiddenReason reads a 403's body: LuaRoBot answers a bad signature or
+// timestamp with an HTML page, and its other refusals with their reason in
+// plain text (host/callers.go, host/replay.go). It returns that reason and
+// its hint, or "" when the 403 is (or may be) about the signature.
+func forbiddenReason(body []byte) (why, hint string) {
+	text := strings.TrimSpace(string(body))
+	switch {
+	case strings.HasPrefix(text, "forbidden: this address may not call the bot"):
+		return text, CallbackIPHint
+	case strings.Contains(text, "accept_plaintext is false"):
+		return text, PlaintextHint
+	}
+	return "", ""
+}
+
+// AESKeyHint explains an encrypted message the host could not read, and
+// NoAESKeyHint one sent to a host without a key.
+const (
+	AESKeyHint   = "the encoding_aes_key (or app_id) used here probably differs from the host's"
+	NoAESKeyHint = "the host has no encoding_aes_key (明文模式): leave it out here too, or give the host the same one"
+)
 
 // transportError explains a request that got no response.
 func (s *Simulator) transportError(err error) *VerifyError {
@@ -148,8 +178,14 @@ func (s *Simulator) Explain(d Delivery) string {
 		}
 		return ""
 	case d.Status == http.StatusForbidden:
+		if _, hint := forbiddenReason(d.Body); hint != "" {
+			return hint
+		}
 		return TokenHint
 	case d.Status == http.StatusBadRequest && s.cipher != nil:
+		if strings.Contains(string(d.Body), "encoding_aes_key is not configured") {
+			return NoAESKeyHint
+		}
 		return AESKeyHint
 	case d.Status == http.StatusNotFound || d.Status == http.StatusMethodNotAllowed:
 		return "nothing serves the bot at this URL's path: check the host's path setting and --url"
