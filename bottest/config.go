@@ -1,6 +1,7 @@
 package bottest
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/luarobot/luarobot/config"
 	"github.com/luarobot/luarobot/luaapi"
 	"github.com/luarobot/luarobot/luaapi/luadef"
+	"github.com/luarobot/luarobot/store"
 )
 
 // ---- test.config ----
@@ -49,9 +51,14 @@ var configKeys = func() map[string]bool {
 	return m
 }()
 
-// applyConfig reads test.config's table into cfg.
-func applyConfig(cfg *config.Config, t *lua.LTable) error {
-	flags := map[string]string{}
+// fileConfig is what a test file's test.config calls set.
+type fileConfig struct {
+	keys     map[string]string // configuration key → value, as a flag would give it
+	settings map[string]any
+}
+
+// set reads a test.config table into c.
+func (c *fileConfig) set(t *lua.LTable) error {
 	var err error
 	t.ForEach(func(k, v lua.LValue) {
 		if err != nil {
@@ -71,13 +78,16 @@ func applyConfig(cfg *config.Config, t *lua.LTable) error {
 				err = fmt.Errorf("settings: a table of named values (%v)", gerr)
 				return
 			}
-			cfg.Settings = m
+			c.settings = m
 		case configKeys[name]:
+			if c.keys == nil {
+				c.keys = map[string]string{}
+			}
 			switch v := v.(type) {
 			case lua.LString, lua.LBool:
-				flags[name] = v.String()
+				c.keys[name] = v.String()
 			case lua.LNumber:
-				flags[name] = numberText(v)
+				c.keys[name] = numberText(v)
 			default:
 				err = fmt.Errorf("%s: a string, number or boolean, got %s", name, show(v))
 			}
@@ -85,40 +95,30 @@ func applyConfig(cfg *config.Config, t *lua.LTable) error {
 			err = fmt.Errorf("%q cannot be set by a test (it may set settings and %s)", name, strings.Join(sortedConfigKeys(), ", "))
 		}
 	})
+	return err
+}
+
+// botConfig is the configuration of the file's test bots: the defaults
+// and the keys test.config set (read and checked as flags are), then what
+// the harness owns — the fake account, the scripts folder, a memory store,
+// no admin listener. Nothing of luarobot.toml or LUAROBOT_* is read.
+func (c *fileConfig) botConfig(dir string) (config.Config, error) {
+	cfg, err := config.Loader{Flags: c.keys}.Load()
 	if err != nil {
-		return err
-	}
-	loaded, err := config.Loader{Flags: flags}.Load()
-	if err != nil {
-		return fmt.Errorf("%s", strings.Replace(err.Error(), "flag --", "", 1))
-	}
-	for name := range flags {
-		switch name {
-		case "session_ttl":
-			cfg.SessionTTL = loaded.SessionTTL
-		case "reply_timeout":
-			cfg.ReplyTimeout = loaded.ReplyTimeout
-		case "handler_timeout":
-			cfg.HandlerTimeout = loaded.HandlerTimeout
-		case "load_timeout":
-			cfg.LoadTimeout = loaded.LoadTimeout
-		case "max_reply_parts":
-			cfg.MaxReplyParts = loaded.MaxReplyParts
-		case "store_error_reply":
-			cfg.StoreErrorReply = loaded.StoreErrorReply
-		case "http_timeout":
-			cfg.HTTPTimeout = loaded.HTTPTimeout
-		case "http_max_body":
-			cfg.HTTPMaxBody = loaded.HTTPMaxBody
-		case "use_stable_token":
-			cfg.UseStableToken = loaded.UseStableToken
-		case "pool_size":
-			cfg.PoolSize = loaded.PoolSize
-		case "max_states":
-			cfg.MaxStates = loaded.MaxStates
+		// "flag --reply_timeout: reply_timeout: ..." names the key twice.
+		msg := err.Error()
+		if _, rest, ok := strings.Cut(msg, ": "); ok && strings.HasPrefix(msg, "flag --") {
+			msg = rest
 		}
+		return cfg, errors.New(msg)
 	}
-	return nil
+	cfg.Settings = c.settings
+	cfg.Token = testToken
+	cfg.AppID, cfg.AppSecret = testAppID, testAppSecret
+	cfg.Scripts = dir
+	cfg.SessionStorage = store.KindMemory
+	cfg.AdminAddr = "off"
+	return cfg, nil
 }
 
 func sortedConfigKeys() []string {

@@ -137,7 +137,8 @@ type testFile struct {
 	run     *runner
 	name    string
 	sb      *luaapi.Sandbox
-	config  config.Config
+	cfg     fileConfig    // what test.config set
+	config  config.Config // the configuration of the file's bots
 	tests   []testDef
 	loaded  bool      // the top level has run: test() and test.config are closed
 	current *testCase // the test running now
@@ -154,7 +155,7 @@ func (r *runner) runFile(ctx context.Context, name string) {
 		r.fileFailed(name, err)
 		return
 	}
-	f := &testFile{run: r, name: name, config: baseConfig(r.opts.Dir)}
+	f := &testFile{run: r, name: name}
 	f.sb, err = luaapi.NewSandbox(luaapi.SandboxOptions{Dir: r.opts.Dir, Logger: r.logger, Now: f.now, Values: botValues{f}})
 	if err != nil {
 		r.fileFailed(name, err)
@@ -170,6 +171,9 @@ func (r *runner) runFile(ctx context.Context, name string) {
 	r.sink.to(nil)
 	cancel()
 	f.loaded = true
+	if err == nil {
+		f.config, err = f.cfg.botConfig(r.opts.Dir)
+	}
 	if err != nil {
 		r.fileFailed(name, err)
 		r.printLines(fileLog.all())
@@ -188,16 +192,15 @@ func (r *runner) fileFailed(name string, err error) {
 	r.res.Failed++
 }
 
-// baseConfig is the configuration of a test bot before its file's
-// test.config: the defaults, with the fake account and the scripts folder.
-func baseConfig(dir string) config.Config {
-	cfg := config.Default()
-	cfg.Token = testToken
-	cfg.AppID, cfg.AppSecret = testAppID, testAppSecret
-	cfg.Scripts = dir
-	cfg.SessionStorage = store.KindMemory
-	cfg.AdminAddr = "off"
-	return cfg
+// setConfig applies a test.config call: the file's bots get the keys it
+// sets (a later call adds to or replaces an earlier one's). A bad value is
+// an error here, at the call's line.
+func (f *testFile) setConfig(t *lua.LTable) error {
+	if err := f.cfg.set(t); err != nil {
+		return err
+	}
+	_, err := f.cfg.botConfig(f.run.opts.Dir)
+	return err
 }
 
 // now is the clock of the test file's os.time and os.date: the running
@@ -217,7 +220,7 @@ func (f *testFile) testGlobal(L *lua.LState) *lua.LTable {
 		if f.loaded {
 			L.RaiseError("test.config is called at the top level of a test file, not in a test")
 		}
-		if err := applyConfig(&f.config, L.CheckTable(1)); err != nil {
+		if err := f.setConfig(L.CheckTable(1)); err != nil {
 			L.RaiseError("test.config: %s", err)
 		}
 		return 0

@@ -188,9 +188,10 @@ func TestTestFileThatDoesNotLoad(t *testing.T) {
 		`FAIL inner: d_test.lua:1: test("nested", ...) is called at the top level of a test file, not in a test`,
 		"ok sandboxed",
 		`FAIL globals are frozen: f_test.lua:1: cannot set global "leaked"`,
-		"2 passed, 4 failed",
+		`FAIL g_test.lua: g_test.lua:1: test.config: reply_timeout: "abc" is not a duration`,
+		"2 passed, 5 failed",
 	}
-	if res.Passed != 2 || res.Failed != 4 || len(lines) != len(want) {
+	if res.Passed != 2 || res.Failed != 5 || len(lines) != len(want) {
 		t.Fatalf("got %+v:\n%s", res, out)
 	}
 	for i := range want {
