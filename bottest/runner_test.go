@@ -177,6 +177,7 @@ func TestTestFileThatDoesNotLoad(t *testing.T) {
 		"d_test.lua":     "test('inner', function(t) test('nested', function() end) end)",
 		"e_test.lua":     "test('sandboxed', function(t) t:ok(io == nil and load == nil and os.execute == nil and dofile == nil) end)",
 		"f_test.lua":     "test('globals are frozen', function(t) leaked = 1 end)",
+		"g_test.lua":     "test.config{reply_timeout = 'abc'}\ntest('never runs', function(t) end)",
 		"lib/x_test.lua": "error('a test file under lib/ is not a test file')",
 	})
 	res, out := run(t, bottest.Options{Dir: dir})
