@@ -51,9 +51,10 @@ func TestTypesCommand(t *testing.T) {
 		"function robot.reply.music(title, description, url, hq_url, thumb_media_id) end",
 		"function robot.client.send_text_message(user_id, content, kf_account) end",
 		"function robot_Dialog:ask(prompt, opts) end",
-		"---@field late_replies integer",                 // robot.Stats, from the host's Stats
-		"function test(name, fn) end",                    // the test API
-		"function luarobot_Reply:expect_contains(s) end", // its reply checks
+		"---@field late_replies integer",                                       // robot.Stats, from the host's Stats
+		"---@overload fun(name: string, fn: fun(t: luarobot.Test))\ntest = {}", // the test API
+		"function test.config(settings) end",
+		"function luarobot_Reply:expect_contains(text) end", // its reply checks
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the file lacks %q", want)

@@ -10,12 +10,13 @@ import (
 	"time"
 
 	"github.com/luarobot/luarobot/admin"
+	"github.com/luarobot/luarobot/app"
 	"github.com/luarobot/luarobot/config"
 	"github.com/luarobot/luarobot/metrics"
 	"github.com/luarobot/luarobot/store"
 )
 
-// generatedAdminTokenKey names, beside generatedTokenKey, the admin token
+// generatedAdminTokenKey names, beside app.TokenKey, the admin token
 // generated for a host started without admin_token.
 const generatedAdminTokenKey = "luarobot:admin_token"
 
@@ -41,7 +42,7 @@ func startAdmin(ctx context.Context, cfg config.Config, st store.Store, log *slo
 	token := cfg.AdminToken
 	if token == "" {
 		var err error
-		if token, err = generatedToken(ctx, st, generatedAdminTokenKey); err != nil {
+		if token, err = app.StoredToken(ctx, st, generatedAdminTokenKey); err != nil {
 			return nil, fmt.Errorf("admin_token: %w", err)
 		}
 		log.Warn("no admin_token configured; using a generated one for /metrics (set admin_token in luarobot.toml or LUAROBOT_ADMIN_TOKEN to choose)", "admin_token", token)

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/luarobot/luarobot/app"
 	"github.com/luarobot/luarobot/config"
 	"github.com/luarobot/luarobot/host/client"
 	"github.com/luarobot/luarobot/host/simulate"
@@ -96,7 +97,7 @@ on the bbolt file (it asks that host's /readyz instead).
 	// below wait on the network must get the bbolt file.
 	generated := ""
 	if st != nil {
-		if t, err := st.LoadToken(ctx, generatedTokenKey); err == nil {
+		if t, err := st.LoadToken(ctx, app.TokenKey); err == nil {
 			generated = t.Value
 		}
 		st.Close()

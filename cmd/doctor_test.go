@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/luarobot/luarobot/app"
 	"github.com/luarobot/luarobot/host"
 	"github.com/luarobot/luarobot/host/client/fakewechat"
 	"github.com/luarobot/luarobot/host/message"
@@ -288,7 +289,7 @@ func TestDoctorDoesNotHoldTheBoltFile(t *testing.T) {
 	}
 	// The host was started without a token: the doctor signs with the
 	// one it generated.
-	if err := st.SaveToken(context.Background(), generatedTokenKey, store.Token{Value: doctorToken}); err != nil {
+	if err := st.SaveToken(context.Background(), app.TokenKey, store.Token{Value: doctorToken}); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()

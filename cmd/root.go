@@ -30,6 +30,8 @@ func commands() []command {
 	return []command{
 		{"serve", "[--config FILE] [--KEY VALUE ...]", "serve the bot (the default command)", serveCommand},
 		{"check", "[DIR]", "load the scripts of DIR, list their handlers and warnings", checkCommand},
+		{"init", "[DIR]", "create a project: a bot, its tests, editor settings and luarobot.toml with a new token", initCommand},
+		{"test", "[DIR] [--run REGEXP] [-v]", "run the *_test.lua files of DIR, each test on a fresh bot with fake WeChat, HTTP and clock", testCommand},
 		{"simulate", `[flags] ["text"]`, "send a message to a running host as WeChat does (-i: a conversation)", simulateCommand},
 		{"doctor", "[--config FILE] [--KEY VALUE ...]", "check the configuration, store, scripts, WeChat API and public URL", doctorCommand},
 		{"token", "[--length N]", "print a new random token", tokenCommand},

@@ -12,6 +12,7 @@ import (
 	"github.com/luarobot/luarobot/host/delivery"
 	"github.com/luarobot/luarobot/host/message"
 	"github.com/luarobot/luarobot/host/reply"
+	"github.com/luarobot/luarobot/internal/activity"
 	"github.com/luarobot/luarobot/metrics"
 	"github.com/luarobot/luarobot/store"
 	"github.com/luarobot/luarobot/store/memory"
@@ -82,13 +83,13 @@ type engine struct {
 	stopping chan struct{}
 	// work tracks goroutines that outlive their request: handler runs
 	// past the deadline, late deliveries, the rest of long texts.
-	work sync.WaitGroup
+	work activity.Group
 }
 
 func newEngine(opts *Options) *engine {
 	e := &engine{opts: opts, log: opts.Logger, dedup: opts.Dedup, leaseTTL: defaultLeaseTTL, stopping: make(chan struct{})}
 	if e.dedup == nil {
-		e.dedup = memory.New(memory.Options{})
+		e.dedup = memory.New(memory.Options{Now: opts.Now})
 	}
 	e.ttl = max(minDedupTTL, opts.HandlerTimeout+opts.ReplyTimeout+10*time.Second)
 	return e
@@ -284,7 +285,7 @@ func (e *engine) run(msg *message.Message) (res result) {
 func (e *engine) render(msg *message.Message, r reply.Reply) result {
 	parts := e.splitReply(msg.Source, r)
 	buf := make([]byte, 0, 512) // fits a typical reply: one allocation
-	return result{first: reply.Render(buf, parts[0], msg.Source, msg.Target, time.Now().Unix()), parts: parts, kind: r.Kind()}
+	return result{first: reply.Render(buf, parts[0], msg.Source, msg.Target, e.opts.Now().Unix()), parts: parts, kind: r.Kind()}
 }
 
 // storeFailed returns what a delivery whose handlers' reply is withheld
@@ -593,6 +594,11 @@ func (e *engine) send(openid string, r reply.Reply) error {
 	}
 	e.stats.apiSends.Add(1)
 	return nil
+}
+
+// wait blocks until the background work is done, or ctx ends.
+func (e *engine) wait(ctx context.Context) error {
+	return e.work.WaitContext(ctx)
 }
 
 // close refuses new deliveries and waits, until ctx ends, for the work

@@ -337,3 +337,37 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestWaitSeesTheLateReply: Wait returns once the work a delivery left
+// running is done — here the handler past reply_timeout and its reply
+// through the API — so a test harness can read everything a message
+// caused; new deliveries are still answered meanwhile.
+func TestWaitSeesTheLateReply(t *testing.T) {
+	g := newGate("late")
+	api := newAPIRecorder()
+	now := time.Unix(1_800_000_000, 0)
+	h := newHandler(t, host.Options{Dispatcher: g, ReplyTimeout: 100 * time.Millisecond, Sender: api.send,
+		Now: func() time.Time { return now }})
+	w := newWechat(t, false)
+	w.nowUnix = now.Unix() // signed on the handler's clock, far from the real one
+	if _, body := serve(h, w.request("/", textXML("u1", "hi", 44))); string(body) != "success" {
+		t.Fatalf("answered %q", body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := h.Wait(ctx); err == nil {
+		t.Fatal("Wait returned while the handler was still running")
+	}
+	close(g.release)
+	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if sent := api.all(); len(sent) != 1 || sent[0] != "u1:text:late" {
+		t.Errorf("after Wait the API got %v", sent)
+	}
+	if code, _ := serve(h, w.request("/", textXML("u1", "again", 45))); code != http.StatusOK {
+		t.Errorf("a delivery after Wait: %d", code)
+	}
+}

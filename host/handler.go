@@ -154,6 +154,13 @@ func New(opts Options) (*Handler, error) {
 // Stats returns the reply engine's counters.
 func (h *Handler) Stats() Stats { return h.engine.stats.snapshot() }
 
+// Wait blocks until the work that deliveries answered so far left running
+// in the background is done — handlers past reply_timeout, late replies,
+// the rest of long texts — or returns ctx's error. Unlike Close it accepts
+// new deliveries meanwhile: a test harness calls it between deliveries to
+// see everything one of them caused.
+func (h *Handler) Wait(ctx context.Context) error { return h.engine.wait(ctx) }
+
 // Close waits, until ctx ends, for handlers and late replies still running
 // in the background.
 func (h *Handler) Close(ctx context.Context) error { return h.engine.close(ctx) }

@@ -90,6 +90,9 @@ func textMsg(content string) *message.Message {
 	}
 }
 
+// field is a message field, for eventMsg.
+func field(name string, v any) message.Field { return message.Field{Name: name, Value: v} }
+
 func eventMsg(typ string, fields ...message.Field) *message.Message {
 	m := &message.Message{Type: typ, Source: "user-openid", Target: "gh_robot", Time: 1700000000,
 		Event: strings.ToUpper(strings.TrimSuffix(typ, "_event")), Raw: []byte("<xml/>"), Fields: fields}

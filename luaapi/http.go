@@ -38,12 +38,13 @@ import (
 // openHTTP makes the client behind robot.http from the options.
 func (rt *Runtime) openHTTP() error {
 	c, err := safehttp.New(safehttp.Options{
-		Allow:    rt.opts.HTTPAllow,
-		Proxy:    rt.opts.HTTPProxy,
-		MaxBody:  rt.opts.HTTPMaxBody,
-		Timeout:  rt.opts.HTTPTimeout,
-		Resolver: rt.opts.HTTPResolver,
-		Observe:  rt.opts.HTTPObserver,
+		Allow:     rt.opts.HTTPAllow,
+		Proxy:     rt.opts.HTTPProxy,
+		MaxBody:   rt.opts.HTTPMaxBody,
+		Timeout:   rt.opts.HTTPTimeout,
+		Resolver:  rt.opts.HTTPResolver,
+		Observe:   rt.opts.HTTPObserver,
+		Transport: rt.opts.HTTPTransport,
 	})
 	if err != nil {
 		return fmt.Errorf("luaapi: robot.http: %w", err)

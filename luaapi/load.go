@@ -290,10 +290,16 @@ func (r *folderReader) readLib(rel string, ancestors []fs.FileInfo, src *sources
 	return nil
 }
 
-// isScriptName reports whether a file name is a script (or module) and not
-// an editor's lock or swap file.
+// TestFileSuffix ends the name of a test file of `luarobot test`. Test
+// files live beside the scripts but are never loaded as bot scripts or
+// modules, and saving one does not reload the bot.
+const TestFileSuffix = "_test.lua"
+
+// isScriptName reports whether a file name is a script (or module): not an
+// editor's lock or swap file, nor a test file.
 func isScriptName(name string) bool {
-	return strings.HasSuffix(name, ".lua") && !strings.HasPrefix(name, ".") && len(name) > len(".lua")
+	return strings.HasSuffix(name, ".lua") && !strings.HasPrefix(name, ".") && len(name) > len(".lua") &&
+		!strings.HasSuffix(name, TestFileSuffix)
 }
 
 // digestSources hashes names and contents, so that a reload triggered by an

@@ -200,10 +200,41 @@ func (st *state) newRobot() *lua.LTable {
 	for _, v := range robotValues {
 		r.RawSetString(v.field.Name, v.make(st))
 	}
+	return st.robotView(r)
+}
+
+// robotView is the read-only view of a robot table r, whose missing names
+// raise an error naming them.
+func (st *state) robotView(r *lua.LTable) *lua.LTable {
 	ro := st.readOnly(r, "robot")
 	// The view looks names up in r; a name r lacks is a typo, not nil.
 	r.Metatable = st.unknownMember(r, "robot")
 	return ro
+}
+
+// Code that is not a bot script (the test files of luarobot test, in a
+// Sandbox) gets the members of robot that need no bot: these functions of
+// robotFuncs, and these tables.
+var (
+	utilityFuncs  = map[string]bool{"re": true, "uuid": true}
+	utilityTables = []*apiTable{&logAPI, &jsonAPI, &cryptoAPI, &base64API, &urlAPI}
+)
+
+// newUtilityRobot builds the robot table of a Sandbox: the utilities only.
+func (st *state) newUtilityRobot() *lua.LTable {
+	st.reMeta = st.newRegexMeta()
+	var funcs []apiFunc
+	for _, f := range robotFuncs {
+		if utilityFuncs[f.Name] {
+			funcs = append(funcs, f)
+		}
+	}
+	r := st.L.CreateTable(0, len(funcs)+len(utilityTables))
+	st.bindFuncs(r, funcs)
+	for _, t := range utilityTables {
+		r.RawSetString(t.key(), st.bindTable(t))
+	}
+	return st.robotView(r)
 }
 
 // unknownMember is the metatable of a table behind a read-only view whose

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"path/filepath"
 	"runtime"
@@ -18,6 +19,7 @@ import (
 	"github.com/luarobot/luarobot/host/client"
 	"github.com/luarobot/luarobot/host/message"
 	"github.com/luarobot/luarobot/host/reply"
+	"github.com/luarobot/luarobot/internal/activity"
 	"github.com/luarobot/luarobot/luaapi/internal/safehttp"
 	"github.com/luarobot/luarobot/metrics"
 	"github.com/luarobot/luarobot/store"
@@ -73,8 +75,9 @@ type Options struct {
 	// about a user; by default they carry the short hash the host's
 	// delivery line gives the user.
 	LogUserIDs bool
-	// Now is the clock of dialog timeouts (default time.Now): a test
-	// harness moves it forward.
+	// Now is the wall clock scripts see (default time.Now): os.time and
+	// os.date, and dialog timeouts. A test harness moves it forward.
+	// Deadlines (handler_timeout, robot.sleep) stay on the real clock.
 	Now func() time.Time
 	// DialogMemory keeps the records of dialogs in progress in memory
 	// instead of in the session: for a host that stores no sessions
@@ -105,6 +108,13 @@ type Options struct {
 	// HTTPResolver replaces DNS for robot.http (tests map names to the
 	// addresses they need). Nil: the system's resolver.
 	HTTPResolver func(ctx context.Context, host string) ([]netip.Addr, error)
+	// HTTPTransport, when set, carries robot.http's requests in place of
+	// the guarded transport that dials the network (luarobot test answers
+	// them with its fakes). The request is still checked and bounded as
+	// usual (scheme, method, headers, body size, redirects); HTTPAllow,
+	// HTTPProxy and HTTPResolver are not consulted, since nothing is
+	// dialled.
+	HTTPTransport http.RoundTripper
 	// HTTPObserver, when set, is called once per robot.http request with
 	// the URL's host and the response status, 0 when there was no response
 	// (refused by HTTPAllow, transport error, timeout): the hook behind
@@ -143,7 +153,7 @@ type Runtime struct {
 
 	mu     sync.RWMutex // guards closed and the Add of calls
 	closed bool
-	calls  sync.WaitGroup // calls in flight, and their robot.async work
+	calls  activity.Group // calls in flight, and their robot.async work
 
 	running atomic.Int64 // calls running Lua (abandoned ones included), and states being made
 
@@ -523,6 +533,13 @@ func (rt *Runtime) runOnLoad(ver *version, i int) {
 	if err != nil {
 		rt.log.Error("robot.on_load failed", "err", err)
 	}
+}
+
+// Wait blocks until the calls in flight and their robot.async work are
+// done, or returns ctx's error; new calls may start meanwhile. A test
+// harness calls it to see everything a delivery caused.
+func (rt *Runtime) Wait(ctx context.Context) error {
+	return rt.calls.WaitContext(ctx)
 }
 
 // Close waits for the calls in flight and their robot.async work, then

@@ -120,9 +120,13 @@ func (st *state) openSandbox() {
 	// rename, setenv, setlocale, tmpname).
 	full := G.RawGetString("os").(*lua.LTable)
 	safeOS := L.CreateTable(0, 4)
-	for _, name := range []string{"time", "date", "clock", "difftime"} {
+	for _, name := range []string{"clock", "difftime"} {
 		safeOS.RawSetString(name, full.RawGetString(name))
 	}
+	// os.time and os.date read the runtime's clock: under luarobot test,
+	// the fake clock that t.clock:advance moves.
+	safeOS.RawSetString("time", L.NewFunction(st.osTime(full.RawGetString("time").(*lua.LFunction).GFunction)))
+	safeOS.RawSetString("date", L.NewFunction(st.osDate(full.RawGetString("date").(*lua.LFunction).GFunction)))
 	G.RawSetString("os", safeOS)
 	// The registry's list of loaded modules still holds the full os table;
 	// nothing in the sandbox can read the registry, but leave nothing there.
@@ -220,7 +224,7 @@ func (st *state) freezeLibraries() {
 // The globals move to a backing table; the global table stays (every
 // function's environment points to it) but is emptied and given a
 // metatable that reads through to the backing table and refuses writes.
-func (st *state) freezeGlobals() {
+func (st *state) freezeGlobals(assign lua.LGFunction) {
 	L := st.L
 	G := L.G.Global
 	backing := L.CreateTable(0, 64)
@@ -234,7 +238,7 @@ func (st *state) freezeGlobals() {
 	}
 	mt := L.CreateTable(0, 6)
 	mt.RawSetString("__index", backing)
-	mt.RawSetString("__newindex", L.NewFunction(assignGlobal))
+	mt.RawSetString("__newindex", L.NewFunction(assign))
 	mt.RawSetString("__metatable", lua.LFalse)
 	mt.RawSetString("__pairs", st.roPairs)
 	mt.RawSetString("__len", st.roLen)
@@ -692,6 +696,36 @@ func (st *state) print(L *lua.LState) int {
 	}
 	st.logAt(L, levelInfo, joinLog(parts, "\t"), nil)
 	return 0
+}
+
+// osTime is os.time: os.time() is the runtime's clock; os.time(t) is
+// gopher-lua's, which converts the table.
+func (st *state) osTime(orig lua.LGFunction) lua.LGFunction {
+	return func(L *lua.LState) int {
+		if L.GetTop() == 0 || L.Get(1) == lua.LNil {
+			L.SetTop(0)
+			L.Push(lua.LNumber(st.rt.now().Unix()))
+			return 1
+		}
+		return orig(L)
+	}
+}
+
+// osDate is os.date: gopher-lua's, given the runtime's clock when the
+// script passes no time.
+func (st *state) osDate(orig lua.LGFunction) lua.LGFunction {
+	return func(L *lua.LState) int {
+		if L.GetTop() < 2 || L.Get(2) == lua.LNil {
+			format := lua.LValue(lua.LString("%c"))
+			if L.GetTop() >= 1 && L.Get(1) != lua.LNil {
+				format = L.Get(1)
+			}
+			L.SetTop(0)
+			L.Push(format)
+			L.Push(lua.LNumber(st.rt.now().Unix()))
+		}
+		return orig(L)
+	}
 }
 
 // requireModule is require: it loads scripts/lib/NAME.lua (dots in NAME are

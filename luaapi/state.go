@@ -116,7 +116,7 @@ func (rt *Runtime) newState(ctx context.Context, ver *version) (st *state, err e
 	}
 	st.loading = ""
 	st.loaded = true
-	st.freezeGlobals()
+	st.freezeGlobals(assignGlobal)
 	return st, nil
 }
 

@@ -81,6 +81,10 @@ type Options struct {
 	// Metrics counts the calls by endpoint and errcode, and the access
 	// token fetches; nil counts nothing.
 	Metrics *metrics.Metrics
+	// Now is the clock of the access token's and the jsapi ticket's
+	// expiry, and of the back-off after failed fetches (default
+	// time.Now): a test harness moves it forward past an expiry.
+	Now func() time.Time
 }
 
 // Client calls the WeChat API on behalf of one Official Account. It is safe
@@ -98,7 +102,7 @@ type Client struct {
 	http          *http.Client
 	log           *slog.Logger
 	metrics       *metrics.Metrics
-	now           func() time.Time // the back-off's clock (tests move it)
+	now           func() time.Time // the credentials' expiry and back-off clock
 
 	access *credential
 	ticket *credential
@@ -134,8 +138,11 @@ func New(opts Options) (*Client, error) {
 			c.apiBase, c.mpBase, c.openBase = base, base, base
 		}
 	}
+	if opts.Now != nil {
+		c.now = opts.Now
+	}
 	if c.tokens == nil {
-		c.tokens = memory.New(memory.Options{}) // kept for this process only
+		c.tokens = memory.New(memory.Options{Now: c.now}) // kept for this process only
 	}
 	if c.timeout <= 0 {
 		c.timeout = DefaultTimeout

@@ -411,7 +411,7 @@ func grantToken(ctx context.Context, c *Client, a *args) (any, error) {
 		if err != nil {
 			return nil, wrapMethod("grant_token", err)
 		}
-		return map[string]any{"access_token": t.Value, "expires_in": secondsLeft(t)}, nil
+		return map[string]any{"access_token": t.Value, "expires_in": c.secondsLeft(t)}, nil
 	}
 	_, raw, err := c.access.refresh(ctx, true)
 	return raw, err
@@ -424,7 +424,7 @@ func grantJSAPITicket(ctx context.Context, c *Client, a *args) (any, error) {
 		if err != nil {
 			return nil, wrapMethod("grant_jsapi_ticket", err)
 		}
-		return map[string]any{"errcode": int64(0), "errmsg": "ok", "ticket": t.Value, "expires_in": secondsLeft(t)}, nil
+		return map[string]any{"errcode": int64(0), "errmsg": "ok", "ticket": t.Value, "expires_in": c.secondsLeft(t)}, nil
 	}
 	_, raw, err := c.ticket.refresh(ctx, true)
 	return raw, err
@@ -432,8 +432,8 @@ func grantJSAPITicket(ctx context.Context, c *Client, a *args) (any, error) {
 
 // secondsLeft is how long a cached credential is still used, in whole
 // seconds (as WeChat's expires_in).
-func secondsLeft(t store.Token) int64 {
-	s := int64(time.Until(t.Expires) / time.Second)
+func (c *Client) secondsLeft(t store.Token) int64 {
+	s := int64(t.Expires.Sub(c.now()) / time.Second)
 	if s < 0 {
 		return 0
 	}

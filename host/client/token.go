@@ -134,7 +134,7 @@ func (cr *credential) current(ctx context.Context) (store.Token, error) {
 func (cr *credential) fromCache() (store.Token, bool) {
 	cr.mu.Lock()
 	defer cr.mu.Unlock()
-	if cr.cached.Value != "" && time.Now().Before(cr.cached.Expires) {
+	if cr.cached.Value != "" && cr.c.now().Before(cr.cached.Expires) {
 		return cr.cached, true
 	}
 	return store.Token{}, false
@@ -167,7 +167,7 @@ func (cr *credential) loadOrFetch(ctx context.Context) (store.Token, error) {
 	}
 	t, err := cr.c.tokens.LoadToken(ctx, cr.key)
 	switch {
-	case err == nil && t.Value != "" && time.Now().Before(t.Expires) && cr.adopt(t):
+	case err == nil && t.Value != "" && cr.c.now().Before(t.Expires) && cr.adopt(t):
 		return t, nil
 	case err != nil && !errors.Is(err, store.ErrNotFound):
 		// A broken store must not stop the bot from talking to WeChat.
@@ -340,7 +340,7 @@ func (c *Client) fetchAccessToken(ctx context.Context, force bool) (store.Token,
 		r.method, r.path = http.MethodGet, "/cgi-bin/token"
 		r.query = url.Values{"grant_type": {"client_credential"}, "appid": {c.appID}, "secret": {c.secret}}
 	}
-	now := time.Now()
+	now := c.now()
 	res, _, err := c.do(ctx, r)
 	var t store.Token
 	if err == nil {
@@ -354,7 +354,7 @@ func (c *Client) fetchAccessToken(ctx context.Context, force bool) (store.Token,
 func (c *Client) fetchJSAPITicket(ctx context.Context, _ bool) (store.Token, map[string]any, error) {
 	r := &request{name: "grant_jsapi_ticket", method: http.MethodGet, path: "/cgi-bin/ticket/getticket",
 		query: url.Values{"type": {"jsapi"}}, auth: authApp}
-	now := time.Now()
+	now := c.now()
 	res, _, err := c.do(ctx, r)
 	if err != nil {
 		return store.Token{}, nil, err

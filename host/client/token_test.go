@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/luarobot/luarobot/host/client"
+	"github.com/luarobot/luarobot/host/client/fakewechat"
 )
 
 func TestAccessTokenFetchedOnceAndCached(t *testing.T) {
@@ -528,5 +529,36 @@ func TestGrantJSAPITicketWithoutOverrideKeepsCachedTicket(t *testing.T) {
 	m := res.(map[string]any)
 	if m["ticket"] != ticket || m["errcode"] != int64(0) || e.wx.TicketFetches() != 1 {
 		t.Fatalf("grant_jsapi_ticket(false) = %v after %d fetches, want the cached %q and no fetch", m, e.wx.TicketFetches(), ticket)
+	}
+}
+
+// The access token expires by Options.Now: a test harness's clock moved
+// past its lifetime makes the Client fetch a new one, without waiting.
+func TestTokenExpiryFollowsTheClock(t *testing.T) {
+	wx := fakewechat.New(testAppID, testSecret)
+	defer wx.Close()
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	c, err := client.New(client.Options{AppID: testAppID, AppSecret: testSecret, APIBase: wx.URL, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	first, err := c.AccessToken(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	now = now.Add(time.Hour) // 7200 s tokens are used for 7200 s less 5 minutes
+	mu.Unlock()
+	if again, _ := c.AccessToken(ctx); again != first || wx.TokenFetches() != 1 {
+		t.Fatalf("refreshed after an hour: %d fetches", wx.TokenFetches())
+	}
+	mu.Lock()
+	now = now.Add(time.Hour)
+	mu.Unlock()
+	if next, _ := c.AccessToken(ctx); next == first || wx.TokenFetches() != 2 {
+		t.Fatalf("not refreshed after two hours: %d fetches", wx.TokenFetches())
 	}
 }

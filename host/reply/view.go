@@ -24,6 +24,21 @@ type View struct {
 	Account      string        `json:"account,omitempty"`
 }
 
+// Fields calls f with the name (as JSON and Lua spell it) and the value of
+// each text field the view has — content, media_id, title, description,
+// url, hq_url, thumb_media_id, account, in that order — skipping the empty
+// ones: what a tool that shows a reply lists after its type.
+func (v View) Fields(f func(name, value string)) {
+	for _, fv := range [...]struct{ name, value string }{
+		{"content", v.Content}, {"media_id", v.MediaID}, {"title", v.Title}, {"description", v.Description},
+		{"url", v.URL}, {"hq_url", v.HQURL}, {"thumb_media_id", v.ThumbMediaID}, {"account", v.Account},
+	} {
+		if fv.value != "" {
+			f(fv.name, fv.value)
+		}
+	}
+}
+
 // ArticleView is one article of a news reply, with robot.reply.articles'
 // field names.
 type ArticleView struct {

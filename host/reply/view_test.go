@@ -2,6 +2,7 @@ package reply_test
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/luarobot/luarobot/host/reply"
@@ -49,5 +50,15 @@ func TestParseSuccessAndErrors(t *testing.T) {
 	}
 	if v := reply.ViewOf(nil); v.Type != "success" {
 		t.Errorf("ViewOf(nil) = %+v", v)
+	}
+}
+
+func TestViewFields(t *testing.T) {
+	v := reply.ViewOf(&reply.Music{Title: "歌", URL: "http://m/1.mp3", HQURL: "http://m/hq.mp3"})
+	var got []string
+	v.Fields(func(name, value string) { got = append(got, name+"="+value) })
+	want := []string{"title=歌", "url=http://m/1.mp3", "hq_url=http://m/hq.mp3"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("got %v, want %v", got, want)
 	}
 }

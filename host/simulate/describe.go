@@ -46,12 +46,7 @@ func Describe(body []byte) string {
 			b.WriteString("\n  (any available agent)")
 		}
 	default:
-		line("media_id", v.MediaID)
-		line("title", v.Title)
-		line("description", v.Description)
-		line("url", v.URL)
-		line("hq_url", v.HQURL)
-		line("thumb_media_id", v.ThumbMediaID)
+		v.Fields(line)
 	}
 	return b.String()
 }

@@ -33,6 +33,9 @@ type Options struct {
 	// Timeout is how long one delivery waits, as WeChat does (5s).
 	Timeout    time.Duration
 	HTTPClient *http.Client
+	// Now is the clock of the signed timestamps (default time.Now): a
+	// host on a fake clock checks them against its own.
+	Now func() time.Time
 }
 
 // Simulator sends messages to a bot as WeChat does.
@@ -55,6 +58,9 @@ func New(opts Options) (*Simulator, error) {
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = 5 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	s := &Simulator{opts: opts, client: opts.HTTPClient, nonce: time.Now().UnixNano() % 1e9}
 	if s.client == nil {
@@ -137,7 +143,7 @@ func (s *Simulator) signedQuery() url.Values {
 	s.nonce++
 	nonce := strconv.FormatInt(s.nonce, 10)
 	s.mu.Unlock()
-	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	ts := strconv.FormatInt(s.opts.Now().Unix(), 10)
 	return url.Values{
 		"signature": {wxcrypto.Signature(s.opts.Token, ts, nonce)},
 		"timestamp": {ts},

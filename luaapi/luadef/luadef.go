@@ -64,7 +64,12 @@ type Class struct {
 	// Global marks a class that is also a global table of that name
 	// (robot, robot.store): it is written as `robot.store = {}` and its
 	// Funcs as `function robot.store.get(key) end`.
-	Global  bool
+	Global bool
+	// Call, when set, makes the class's value callable: the function type
+	// ("fun(name: string)") of the call, as a table with a __call
+	// metamethod has (luarobot test's global test, which also has
+	// test.config).
+	Call    string
 	Fields  []Field
 	Funcs   []Func
 	Methods []Func

@@ -207,3 +207,29 @@ func TestTypeNames(t *testing.T) {
 		}
 	}
 }
+
+// A callable class is written with its call as the class's overload, so a
+// global can be both called and indexed (test(...) and test.config{...}).
+func TestCallableClass(t *testing.T) {
+	var b bytes.Buffer
+	err := luadef.Write(&b, "callable", []luadef.Section{{Title: "t", Classes: []luadef.Class{{
+		Name: "test", Global: true, Call: "fun(name: string, fn: fun())",
+		Funcs: []luadef.Func{{Name: "config", Params: []luadef.Param{{Name: "settings", Type: "table"}}}},
+	}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "---@class test\n---@overload fun(name: string, fn: fun())\ntest = {}\n\n---@param settings table\nfunction test.config(settings) end\n"
+	if !strings.Contains(b.String(), want) {
+		t.Errorf("got\n%s\nwant it to contain\n%s", b.String(), want)
+	}
+	L := lua.NewState()
+	defer L.Close()
+	if err := L.DoString(b.String()); err != nil {
+		t.Errorf("not Lua: %v", err)
+	}
+	err = luadef.Write(&b, "", []luadef.Section{{Classes: []luadef.Class{{Name: "x", Call: "string"}}}})
+	if err == nil {
+		t.Error("a call that is not a function type was accepted")
+	}
+}

@@ -127,6 +127,12 @@ func (p *printer) class(c Class) {
 		}
 		p.line("---@field " + fieldName(f.Name) + opt + " " + f.Type + inline(f.Doc))
 	}
+	if c.Call != "" {
+		if !strings.HasPrefix(c.Call, "fun(") {
+			p.failf("class %s: its call %q is not a function type", c.Name, c.Call)
+		}
+		p.line("---@overload " + c.Call)
+	}
 	table := c.Name
 	switch {
 	case c.Global:

@@ -22,11 +22,15 @@ import (
 type Options struct {
 	// SessionTTL expires sessions not saved for that long; 0 = never.
 	SessionTTL time.Duration
+	// Now is the clock of every TTL and token expiry (default time.Now):
+	// a test harness moves it forward to expire sessions and values.
+	Now func() time.Time
 }
 
 // Store is an in-memory store.Store. It is safe for concurrent use.
 type Store struct {
 	sessionTTL time.Duration
+	now        func() time.Time
 
 	mu     sync.Mutex
 	closed bool
@@ -58,8 +62,13 @@ var _ store.Store = (*Store)(nil)
 
 // New returns an empty Store.
 func New(opts Options) *Store {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
 	return &Store{
 		sessionTTL: opts.SessionTTL,
+		now:        now,
 		sessions:   make(map[string]entry),
 		tokens:     make(map[string]entry),
 		dedup:      make(map[string]entry),
@@ -165,7 +174,7 @@ func (s *Store) LoadSession(ctx context.Context, id string) ([]byte, error) {
 		return nil, err
 	}
 	defer s.mu.Unlock()
-	e, ok := get(s.sessions, id, time.Now())
+	e, ok := get(s.sessions, id, s.now())
 	if !ok {
 		return nil, nil
 	}
@@ -183,7 +192,7 @@ func (s *Store) SaveSession(ctx context.Context, id string, data []byte) error {
 		delete(s.sessions, id)
 		return nil
 	}
-	s.put(s.sessions, id, data, time.Now(), s.sessionTTL)
+	s.put(s.sessions, id, data, s.now(), s.sessionTTL)
 	return nil
 }
 
@@ -203,7 +212,7 @@ func (s *Store) LoadToken(ctx context.Context, name string) (store.Token, error)
 		return store.Token{}, err
 	}
 	defer s.mu.Unlock()
-	e, ok := get(s.tokens, name, time.Now())
+	e, ok := get(s.tokens, name, s.now())
 	if !ok {
 		return store.Token{}, fmt.Errorf("memory: load token %q: %w", name, store.ErrNotFound)
 	}
@@ -217,7 +226,7 @@ func (s *Store) SaveToken(ctx context.Context, name string, t store.Token) error
 		return err
 	}
 	defer s.mu.Unlock()
-	now := time.Now()
+	now := s.now()
 	if !t.Expires.IsZero() && !now.Before(t.Expires) {
 		delete(s.tokens, name)
 		return nil
@@ -235,7 +244,7 @@ func (s *Store) InvalidateToken(ctx context.Context, name, value string) error {
 		return err
 	}
 	defer s.mu.Unlock()
-	if e, ok := get(s.tokens, name, time.Now()); ok && string(e.data) == value {
+	if e, ok := get(s.tokens, name, s.now()); ok && string(e.data) == value {
 		delete(s.tokens, name)
 	}
 	return nil
@@ -251,7 +260,7 @@ func (s *Store) AddDedup(ctx context.Context, key string, value []byte, ttl time
 		return false, nil, err
 	}
 	defer s.mu.Unlock()
-	now := time.Now()
+	now := s.now()
 	if e, ok := get(s.dedup, key, now); ok {
 		return false, clone(e.data), nil
 	}
@@ -265,7 +274,7 @@ func (s *Store) LoadDedup(ctx context.Context, key string) ([]byte, error) {
 		return nil, err
 	}
 	defer s.mu.Unlock()
-	e, ok := get(s.dedup, key, time.Now())
+	e, ok := get(s.dedup, key, s.now())
 	if !ok {
 		return nil, nil
 	}
@@ -282,7 +291,7 @@ func (s *Store) SwapDedup(ctx context.Context, key string, old, new []byte, ttl 
 		return false, err
 	}
 	defer s.mu.Unlock()
-	now := time.Now()
+	now := s.now()
 	e, ok := get(s.dedup, key, now)
 	if !ok || string(e.data) != string(old) {
 		return false, nil
@@ -297,7 +306,7 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 		return nil, err
 	}
 	defer s.mu.Unlock()
-	e, ok := get(s.values, key, time.Now())
+	e, ok := get(s.values, key, s.now())
 	if !ok {
 		return nil, nil
 	}
@@ -317,7 +326,7 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	if value == nil {
 		value = []byte{}
 	}
-	s.put(s.values, key, value, time.Now(), ttl)
+	s.put(s.values, key, value, s.now(), ttl)
 	return nil
 }
 
@@ -339,7 +348,7 @@ func (s *Store) Incr(ctx context.Context, key string, n int64) (int64, error) {
 		return 0, err
 	}
 	defer s.mu.Unlock()
-	now := time.Now()
+	now := s.now()
 	e, _ := get(s.values, key, now)
 	v, err := counter.Add(e.data, n)
 	if err != nil {

@@ -51,3 +51,42 @@ func TestSweep(t *testing.T) {
 func BenchmarkSession(b *testing.B) {
 	storetest.BenchmarkSession(b, memory.New(memory.Options{}))
 }
+
+// TestClock: every expiry reads Options.Now, so a test harness expires
+// sessions, values, dedup records and tokens by moving its clock.
+func TestClock(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	s := memory.New(memory.Options{SessionTTL: 30 * time.Minute, Now: func() time.Time { return now }})
+	defer s.Close()
+	ctx := context.Background()
+	s.SaveSession(ctx, "u", []byte(`{"n":1}`))
+	s.Set(ctx, "v", []byte("1"), time.Minute)
+	s.AddDedup(ctx, "d", []byte("r"), time.Minute)
+	s.SaveToken(ctx, "tok", store.Token{Value: "T", Expires: now.Add(2 * time.Hour)})
+
+	now = now.Add(59 * time.Second)
+	if v, _ := s.Get(ctx, "v"); string(v) != "1" {
+		t.Errorf("value gone before its TTL: %q", v)
+	}
+	now = now.Add(time.Second)
+	if v, _ := s.Get(ctx, "v"); v != nil {
+		t.Errorf("value kept past its TTL: %q", v)
+	}
+	if added, _, _ := s.AddDedup(ctx, "d", []byte("r2"), time.Minute); !added {
+		t.Error("dedup record kept past its TTL")
+	}
+	if sess, _ := s.LoadSession(ctx, "u"); string(sess) != `{"n":1}` {
+		t.Errorf("session gone before session_ttl: %q", sess)
+	}
+	now = now.Add(30 * time.Minute)
+	if sess, _ := s.LoadSession(ctx, "u"); sess != nil {
+		t.Errorf("session kept past session_ttl: %q", sess)
+	}
+	if _, err := s.LoadToken(ctx, "tok"); err != nil {
+		t.Errorf("token gone before its expiry: %v", err)
+	}
+	now = now.Add(2 * time.Hour)
+	if _, err := s.LoadToken(ctx, "tok"); err == nil {
+		t.Error("token kept past its expiry")
+	}
+}

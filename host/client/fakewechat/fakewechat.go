@@ -101,6 +101,23 @@ type Server struct {
 	changed       chan struct{} // closed and replaced when a message arrives
 	tokenRefusal  int           // errcode every token fetch answers; 0: none
 	clockSkew     time.Duration // added to the Date header
+	responder     Responder
+}
+
+// Responder answers a call in place of the server: it returns the answer
+// (a JSON-encodable value) and true, or false to leave the call to the
+// server's own answers. It sees every call but the token fetches, after
+// the access token was checked; a customer-service message it answers
+// with a non-zero errcode is not counted as sent. It runs on the server's
+// goroutine for the request and must be safe for concurrent use.
+type Responder func(c Call) (answer any, ok bool)
+
+// SetResponder makes r answer the calls first (nil removes it): how a test
+// harness scripts WeChat's answers endpoint by endpoint.
+func (s *Server) SetResponder(r Responder) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.responder = r
 }
 
 // New starts a fake WeChat server for the account.
@@ -347,6 +364,23 @@ var errmsgs = map[int]string{
 	48001: "api unauthorized",
 }
 
+// ErrorBody is WeChat's answer for an errcode: {"errcode": code, "errmsg":
+// WeChat's text for it}.
+func ErrorBody(code int) map[string]any { return errBody(code) }
+
+// errcodeOf reads the errcode of an answer (0 when it has none).
+func errcodeOf(v any) float64 {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return 0
+	}
+	var a struct {
+		Errcode float64 `json:"errcode"`
+	}
+	json.Unmarshal(data, &a)
+	return a.Errcode
+}
+
 func errBody(code int) map[string]any {
 	msg, ok := errmsgs[code]
 	if !ok {
@@ -498,10 +532,20 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		fail, s.failures[call.Path] = q[0], q[1:]
 	}
 	answer, hasAnswer := s.answers[call.Path]
+	responder := s.responder
 	s.mu.Unlock()
 	if fail != 0 {
 		writeError(w, fail)
 		return
+	}
+	if responder != nil {
+		if v, ok := responder(call); ok {
+			if call.Path == "/cgi-bin/message/custom/send" && errcodeOf(v) == 0 {
+				s.addMessage(call)
+			}
+			writeJSON(w, v)
+			return
+		}
 	}
 	if call.Method == "POST" && call.Body == nil && call.Files == nil && methods[call.Path] == "POST" {
 		writeError(w, 47001)

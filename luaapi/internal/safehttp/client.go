@@ -65,6 +65,11 @@ type Options struct {
 	Observe func(host string, status int)
 	// UserAgent is sent when the request sets none (default "LuaRoBot").
 	UserAgent string
+	// Transport, when set, carries the requests instead of the guarded
+	// transport: no address is dialled, so Allow, Proxy, Resolver and
+	// RootCAs do not apply (a test harness answers with fakes). The
+	// request checks, the body cap and the redirect limit still do.
+	Transport http.RoundTripper
 }
 
 // Client sends requests under a Policy. It is safe for concurrent use.
@@ -132,6 +137,9 @@ func New(opts Options) (*Client, error) {
 		TLSClientConfig:        &tls.Config{RootCAs: opts.RootCAs, MinVersion: tls.VersionTLS12},
 	}
 	c.http = &http.Client{Transport: c.transport, CheckRedirect: c.checkRedirect}
+	if opts.Transport != nil {
+		c.http.Transport = opts.Transport
+	}
 	return c, nil
 }
 

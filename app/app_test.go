@@ -1,0 +1,119 @@
+package app_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/luarobot/luarobot/app"
+	"github.com/luarobot/luarobot/config"
+	"github.com/luarobot/luarobot/host/message"
+	"github.com/luarobot/luarobot/host/reply"
+	"github.com/luarobot/luarobot/host/simulate"
+	"github.com/luarobot/luarobot/store/memory"
+)
+
+func scripts(t *testing.T, src string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "bot.lua"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// A bot assembled with a clock and an HTTP transport of the caller's: the
+// reply's timestamp, os.time and robot.http all go through them.
+func TestNew(t *testing.T) {
+	now := time.Unix(1_900_000_000, 0) // far from the real time: the signature window follows the clock
+	clock := func() time.Time { return now }
+	cfg := config.Default()
+	cfg.Token = "apptesttoken"
+	cfg.Scripts = scripts(t, `robot.text(function(m)
+  local res = robot.http.get("https://api.example.com/x")
+  return os.time() .. " " .. res.body
+end)`)
+	cfg.SessionStorage = "memory"
+	st := memory.New(memory.Options{Now: clock})
+	defer st.Close()
+	transport := roundTripper(func(r *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(strings.NewReader("faked")), Request: r}, nil
+	})
+	bot, err := app.New(context.Background(), app.Options{Config: cfg, Store: st, Now: clock, HTTPTransport: transport,
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(bot.Handler)
+	defer srv.Close()
+	sim, err := simulate.New(simulate.Options{URL: srv.URL + "/", Token: cfg.Token, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, _ := simulate.Build(simulate.Spec{Type: "text", Text: "hi", Time: now.Unix()})
+	raw, _ := message.Marshal(msg)
+	d := sim.Deliver(context.Background(), raw)
+	if d.Err != nil || d.Status != 200 {
+		t.Fatalf("%d %v %s", d.Status, d.Err, d.Body)
+	}
+	p, err := reply.Parse(d.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := reply.ViewOf(p.Reply); v.Content != "1900000000 faked" {
+		t.Errorf("reply %+v", v)
+	}
+	if err := bot.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := bot.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Without a token the bot uses the one kept in the store, the same after
+// a restart.
+func TestGeneratedToken(t *testing.T) {
+	cfg := config.Default()
+	cfg.Scripts = scripts(t, `robot.text(function() return "x" end)`)
+	st := memory.New(memory.Options{})
+	defer st.Close()
+	var tokens []string
+	for range 2 {
+		bot, err := app.New(context.Background(), app.Options{Config: cfg, Store: st, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens = append(tokens, bot.Config.Token)
+		bot.Close(context.Background())
+	}
+	if err := config.CheckToken(tokens[0]); err != nil || tokens[0] != tokens[1] {
+		t.Errorf("tokens %q: %v", tokens, err)
+	}
+}
+
+// A script that does not load is New's error, naming it.
+func TestNewFails(t *testing.T) {
+	cfg := config.Default()
+	cfg.Token = "apptesttoken"
+	cfg.Scripts = scripts(t, "robot.text(\n")
+	st := memory.New(memory.Options{})
+	defer st.Close()
+	if _, err := app.New(context.Background(), app.Options{Config: cfg, Store: st, Logger: slog.New(slog.DiscardHandler)}); err == nil || !strings.HasPrefix(err.Error(), "bot.lua:") {
+		t.Errorf("got %v", err)
+	}
+	if _, err := app.New(context.Background(), app.Options{Config: cfg}); err == nil {
+		t.Error("New without a store succeeded")
+	}
+}

@@ -1,0 +1,73 @@
+package bottest
+
+import (
+	"testing"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+func TestURLPattern(t *testing.T) {
+	for _, c := range []struct {
+		pattern, url string
+		match        bool
+	}{
+		{"https://api.example.com/*", "https://api.example.com/weather?city=bj", true},
+		{"https://api.example.com/*", "https://api.example.com/", true},
+		{"https://api.example.com/*", "https://api.example.com", false},
+		{"https://api.example.com/*", "https://api.example.com.evil.net/x", false},
+		{"*", "http://anything/at/all?x=1", true},
+		{"https://a.example.com/v1?x=1", "https://a.example.com/v1?x=1", true},
+		{"https://a.example.com/v1?x=1", "https://a.example.com/v1?x=12", false},
+		{"https://a.example.com/v1.json", "https://a.example.com/v1xjson", false}, // a dot is a dot
+		{"https://wttr.in/北京*", "https://wttr.in/%E5%8C%97%E4%BA%AC?format=j1", true},
+		{"https://*.example.com/*", "https://api.example.com/x", true},
+	} {
+		if got := (httpFake{re: urlPattern(c.pattern)}).matches(c.url); got != c.match {
+			t.Errorf("%q ~ %q = %v, want %v", c.pattern, c.url, got, c.match)
+		}
+	}
+}
+
+func TestEndpointName(t *testing.T) {
+	for in, want := range map[string]string{
+		"/cgi-bin/user/info":           "user/info",
+		"user/info":                    "user/info",
+		"cgi-bin/user/info":            "user/info",
+		"/sns/userinfo":                "sns/userinfo",
+		"/customservice/kfaccount/add": "customservice/kfaccount/add",
+	} {
+		if got := endpointName(in); got != want {
+			t.Errorf("endpointName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestValues(t *testing.T) {
+	L := lua.NewState()
+	defer L.Close()
+	if err := L.DoString(`
+a = {1, 2, x = {y = "z"}, ["a b"] = true}
+b = {1, 2, x = {y = "z"}, ["a b"] = true}
+c = {1, 2, x = {y = "w"}}
+sub = {x = {y = "z"}, [2] = 2}
+`); err != nil {
+		t.Fatal(err)
+	}
+	a, b, c, sub := L.GetGlobal("a"), L.GetGlobal("b"), L.GetGlobal("c"), L.GetGlobal("sub")
+	if !equal(a, b) || equal(a, c) || equal(a, sub) || !equal(lua.LNumber(1), lua.LNumber(1)) || equal(lua.LString("1"), lua.LNumber(1)) {
+		t.Error("equal")
+	}
+	if _, ok := subset(sub, a); !ok {
+		t.Error("sub is a subset of a")
+	}
+	m, ok := subset(sub, c)
+	if ok || m.path != ".x.y" || m.want != lua.LString("z") || m.got != lua.LString("w") {
+		t.Errorf("mismatch %+v", m)
+	}
+	if got := show(a); got != `{1, 2, ["a b"] = true, x = {y = "z"}}` {
+		t.Errorf("show = %s", got)
+	}
+	if got := show(lua.LString("两行\n")); got != `"两行\n"` {
+		t.Errorf("show = %s", got)
+	}
+}

@@ -1,0 +1,6 @@
+local M = {}
+M.welcome = "感谢关注"
+function M.shout(s)
+  return s .. "！"
+end
+return M

@@ -1,0 +1,23 @@
+test("one keyword", function(t)
+  t:user():send("你好呀"):expect("你也好呀")
+end)
+
+test("several rules for one answer", function(t)
+  local u = t:user()
+  u:send("早"):expect("早上好！")
+  u:send("早安"):expect("早上好！")
+  u:send("早上好"):expect("早上好！")
+end)
+
+test("keywords registered in a loop", function(t)
+  local u = t:user()
+  u:send("价格"):expect("基础版 ¥99/月，专业版 ¥199/月")
+  u:send("地址"):expect("广州市天河区")
+  u:send("电话"):expect("020-12345678")
+end)
+
+test("a rule is the whole text, and other text gets no answer", function(t)
+  local u = t:user()
+  u:send("别的"):expect_none()
+  u:send("价格呢"):expect_none()
+end)
