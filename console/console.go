@@ -294,13 +294,35 @@ func (c *Console) encode(v any) ([]byte, error) {
 }
 
 // redact replaces each secret value, as JSON writes it, with
-// logring.Redacted.
+// logring.Redacted, inside the strings of the JSON document b only:
+// settings from the environment are strings, and a secret "true", "null"
+// or "1000" replaced outside a string would make the answer invalid JSON.
 func (c *Console) redact(b []byte) []byte {
 	rep := c.currentRedactor()
 	if rep == nil {
 		return b
 	}
-	return []byte(rep.Replace(string(b)))
+	out := make([]byte, 0, len(b))
+	for {
+		open := bytes.IndexByte(b, '"')
+		if open < 0 {
+			return append(out, b...)
+		}
+		end := open + 1 // the closing quote: the first one not escaped
+		for end < len(b) && b[end] != '"' {
+			if b[end] == '\\' {
+				end++
+			}
+			end++
+		}
+		if end >= len(b) { // not JSON: cannot happen with encoding/json's output
+			return append(out, rep.Replace(string(b))...)
+		}
+		out = append(out, b[:open+1]...)
+		out = append(out, rep.Replace(string(b[open+1:end]))...)
+		out = append(out, b[end])
+		b = b[end+1:]
+	}
 }
 
 // currentRedactor is the replacer for the secrets as they are now, rebuilt

@@ -3,6 +3,7 @@ package console_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -102,4 +103,43 @@ func readStream(t *testing.T, e *env, n int) string {
 		b.WriteString(sc.Text() + "\n")
 	}
 	return b.String()
+}
+
+// TestSecretsThatLookLikeJSON: robot.settings from the environment are
+// strings, so LUAROBOT_SETTINGS_DEBUG=true makes "true" a secret (and a
+// TOML number makes "1000" one). Redaction must stay inside the answers'
+// strings: replacing the literal true of "ok":true, or a number, made
+// every answer that held one invalid JSON, and the Status and Scripts
+// panels blank.
+func TestSecretsThatLookLikeJSON(t *testing.T) {
+	e := newEnv(t, envOptions{settings: map[string]any{"debug": "true", "cache": "null", "limit": int64(1000)}})
+	e.try(`{"user":"me","content":"count"}`) // a session, with a number in it
+	for i := 0; i < 1000; i++ {
+		e.log.Debug("filling the ring", "i", i) // log ids up to 1000 and past
+	}
+	routes := []string{"/api/status", "/api/scripts", "/api/log", "/api/inbox/me", "/api/sessions/console-me"}
+	for _, path := range routes {
+		a := e.get(path)
+		var v any
+		if err := json.Unmarshal([]byte(a.body), &v); a.status != http.StatusOK || err != nil {
+			t.Errorf("%s: %d, not JSON (%v): %.300s", path, a.status, err, a.body)
+		}
+	}
+	a := e.post("/api/try", `{"user":"me","content":"secret"}`)
+	var ans tryAnswer
+	if err := json.Unmarshal([]byte(a.body), &ans); err != nil {
+		t.Fatalf("try: not JSON (%v): %.300s", err, a.body)
+	}
+	if ans.Reply.Content != "key: [redacted]" {
+		t.Errorf("a secret inside a string is still redacted: %q", ans.Reply.Content)
+	}
+	// The stream's events are JSON too.
+	for _, line := range strings.Split(readStream(t, e, 3), "\n") {
+		if data, ok := strings.CutPrefix(line, "data: "); ok {
+			var v any
+			if err := json.Unmarshal([]byte(data), &v); err != nil {
+				t.Errorf("stream event: not JSON (%v): %s", err, data)
+			}
+		}
+	}
 }
