@@ -108,19 +108,37 @@ func (a *auth) endSession(r *http.Request) {
 func (a *auth) blocked(addr string) (time.Time, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	return a.blockedLocked(addr, a.now())
+}
+
+func (a *auth) blockedLocked(addr string, now time.Time) (time.Time, bool) {
 	at := a.throttle[addr]
-	if at == nil || !a.now().Before(at.blockedUntil) {
+	if at == nil || !now.Before(at.blockedUntil) {
 		return time.Time{}, false
 	}
 	return at.blockedUntil, true
 }
 
-// failed counts a wrong token from addr; the maxFailures-th within the
-// window blocks it.
-func (a *auth) failed(addr string) {
+// attempt runs check (a comparison with the admin token) for addr unless
+// addr is blocked, and counts a failure, in one step: requests sent at
+// once cannot all pass the look at the block before their failures count.
+func (a *auth) attempt(addr string, check func() bool) (ok bool, until time.Time, blocked bool) {
 	now := a.now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if until, blocked := a.blockedLocked(addr, now); blocked {
+		return false, until, true
+	}
+	if check() {
+		return true, time.Time{}, false
+	}
+	a.failedLocked(addr, now)
+	return false, time.Time{}, false
+}
+
+// failedLocked counts a wrong token from addr; the maxFailures-th within
+// the window blocks it.
+func (a *auth) failedLocked(addr string, now time.Time) {
 	at := a.throttle[addr]
 	if at == nil {
 		if len(a.throttle) >= maxThrottled {
@@ -177,10 +195,8 @@ func wantsJSON(r *http.Request) bool {
 // login is POST /login: the form field token against admin_token.
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	addr := clientAddr(r)
-	if until, ok := c.auth.blocked(addr); ok {
-		wait := max(until.Sub(c.opts.Now()), time.Second)
-		w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
-		c.loginAnswer(w, r, http.StatusTooManyRequests, fmt.Sprintf("too many wrong tokens from %s: try again in %s", addr, wait.Round(time.Second)))
+	if until, ok := c.auth.blocked(addr); ok { // no need to read the form
+		c.tooManyLogins(w, r, addr, until)
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxLoginBody)
@@ -193,8 +209,12 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.loginAnswer(w, r, http.StatusBadRequest, "the form field token (the admin token) is required")
 		return
 	}
-	if !c.auth.mux.CheckToken(token) {
-		c.auth.failed(addr)
+	ok, until, blocked := c.auth.attempt(addr, func() bool { return c.auth.mux.CheckToken(token) })
+	if blocked {
+		c.tooManyLogins(w, r, addr, until)
+		return
+	}
+	if !ok {
 		c.log.Warn("console: wrong admin token at login", "remote", addr)
 		c.loginAnswer(w, r, http.StatusUnauthorized, "wrong admin token")
 		return
@@ -210,6 +230,13 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	})
 	c.log.Info("console: logged in", "remote", addr)
 	c.loginAnswer(w, r, http.StatusOK, "")
+}
+
+// tooManyLogins answers a login from a blocked address.
+func (c *Console) tooManyLogins(w http.ResponseWriter, r *http.Request, addr string, until time.Time) {
+	wait := max(until.Sub(c.opts.Now()), time.Second)
+	w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+	c.loginAnswer(w, r, http.StatusTooManyRequests, fmt.Sprintf("too many wrong tokens from %s: try again in %s", addr, wait.Round(time.Second)))
 }
 
 // loginAnswer answers the page's fetch with JSON, a plain form post with a

@@ -1,9 +1,13 @@
 package console_test
 
 import (
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -215,5 +219,64 @@ func TestSecurityHeaders(t *testing.T) {
 				t.Errorf("%s loads something from elsewhere (%s)", asset, ext)
 			}
 		}
+	}
+}
+
+// heldBody is a request body that blocks its first read until release is
+// closed, and says (on reading) when the handler got that far.
+type heldBody struct {
+	reading chan<- struct{}
+	release <-chan struct{}
+	body    io.Reader
+	once    sync.Once
+}
+
+func (b *heldBody) Read(p []byte) (int, error) {
+	b.once.Do(func() { b.reading <- struct{}{}; <-b.release })
+	return b.body.Read(p)
+}
+
+// loginFrom is a login request from a peer address, its body held until
+// release is closed.
+func loginFrom(e *env, remote, token string, reading chan<- struct{}, release <-chan struct{}) *http.Request {
+	u, _ := url.Parse(e.srv.URL)
+	req := httptest.NewRequest("POST", "/login", &heldBody{reading: reading, release: release, body: strings.NewReader("token=" + token)})
+	req.Host = u.Host
+	req.RemoteAddr = remote
+	req.Header.Set("Origin", e.srv.URL)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	return req
+}
+
+// TestLoginThrottleConcurrent: wrong tokens sent at once (on many
+// connections, their bodies held back until each request is past the
+// throttle's first look) are counted as they are checked: the sixth and
+// later are refused without a check, as sent one by one. Before, every
+// request that arrived before the fifth failure was counted got its token
+// checked: a guesser opening many connections had no limit at all.
+func TestLoginThrottleConcurrent(t *testing.T) {
+	e := newEnv(t)
+	const n = 20
+	reading, release := make(chan struct{}), make(chan struct{})
+	codes := make(chan int, n)
+	for i := range n {
+		req := loginFrom(e, "198.51.100.7:"+strconv.Itoa(40000+i), "wrong"+strconv.Itoa(i), reading, release)
+		go func() {
+			rec := httptest.NewRecorder()
+			e.mux.ServeHTTP(rec, req)
+			codes <- rec.Code
+		}()
+	}
+	for range n {
+		<-reading // every request is reading its body
+	}
+	close(release)
+	count := map[int]int{}
+	for range n {
+		count[<-codes]++
+	}
+	if count[http.StatusUnauthorized] > 5 || count[http.StatusTooManyRequests] != n-count[http.StatusUnauthorized] {
+		t.Errorf("answers %v: want at most 5 wrong tokens checked, the rest 429", count)
 	}
 }
