@@ -235,8 +235,33 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 // tooManyLogins answers a login from a blocked address.
 func (c *Console) tooManyLogins(w http.ResponseWriter, r *http.Request, addr string, until time.Time) {
 	wait := max(until.Sub(c.opts.Now()), time.Second)
-	w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
-	c.loginAnswer(w, r, http.StatusTooManyRequests, fmt.Sprintf("too many wrong tokens from %s: try again in %s", addr, wait.Round(time.Second)))
+	w.Header().Set("Retry-After", retryAfter(wait))
+	c.loginAnswer(w, r, http.StatusTooManyRequests, tooManyMessage(addr, wait))
+}
+
+// tooManyAttempts answers an API request whose bearer token the
+// throttle refused.
+func (c *Console) tooManyAttempts(w http.ResponseWriter, addr string, wait time.Duration) {
+	w.Header().Set("Retry-After", retryAfter(wait))
+	c.writeError(w, http.StatusTooManyRequests, tooManyMessage(addr, wait))
+}
+
+func retryAfter(wait time.Duration) string {
+	return strconv.Itoa(int((wait + time.Second - 1) / time.Second))
+}
+
+func tooManyMessage(addr string, wait time.Duration) string {
+	return fmt.Sprintf("too many wrong tokens from %s: try again in %s", addr, wait.Round(time.Second))
+}
+
+// attemptBearer is the throttle of bearer tokens (admin.Handler's
+// GuardTokens): a bearer token is a login, counted and refused as one.
+func (a *auth) attemptBearer(r *http.Request, check func() bool) (bool, time.Duration) {
+	ok, until, blocked := a.attempt(clientAddr(r), check)
+	if blocked {
+		return false, max(until.Sub(a.now()), time.Second)
+	}
+	return ok, 0
 }
 
 // loginAnswer answers the page's fetch with JSON, a plain form post with a

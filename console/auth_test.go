@@ -34,6 +34,7 @@ func TestEveryAPIRouteNeedsTheAdminToken(t *testing.T) {
 			"made-up cookie": {method: r.method, path: r.path, body: r.body, cookie: bogus},
 		} {
 			a := e.do(req)
+			e.clock.Advance(time.Minute) // wrong bearer tokens count: never five in a minute here
 			if a.status != http.StatusUnauthorized || !strings.Contains(a.body, `"error"`) {
 				t.Errorf("%s %s with %s: %d %s, want 401 with a JSON error", r.method, r.path, name, a.status, a.body)
 			}
@@ -138,12 +139,49 @@ func TestLoginThrottle(t *testing.T) {
 			t.Fatalf("slow wrong token %d: %d", i+1, a.status)
 		}
 	}
-	// The bearer token is not throttled: API clients keep working.
+	// A bearer token is a login too: while the address is blocked, the
+	// right one is refused as well (TestBearerGuessesAreThrottled).
 	for range 5 {
 		e.do(wrong)
 	}
-	if a := e.get("/api/status"); a.status != http.StatusOK {
+	if a := e.get("/api/status"); a.status != http.StatusTooManyRequests {
 		t.Errorf("bearer while logins are blocked: %d", a.status)
+	}
+}
+
+// TestBearerGuessesAreThrottled: wrong bearer tokens count as wrong logins,
+// on the console's routes and on /metrics, and a blocked address gets 429
+// for its bearer tokens, the right one too. Before, only POST /login was
+// throttled: a guesser sent "Authorization: Bearer <guess>" to
+// /api/status or /metrics as fast as it liked (admin_token may be as short
+// as 3 characters), and the login throttle protected nothing.
+func TestBearerGuessesAreThrottled(t *testing.T) {
+	e := newEnv(t)
+	cookie := e.login() // logged in before the guessing starts
+	for i, path := range []string{"/api/status", "/metrics", "/api/scripts", "/metrics"} {
+		if a := e.do(request{method: "GET", path: path, bearer: "guess" + strconv.Itoa(i)}); a.status != http.StatusUnauthorized {
+			t.Fatalf("wrong bearer %d on %s: %d %s", i+1, path, a.status, a.body)
+		}
+	}
+	if a := e.do(request{method: "POST", path: "/api/try", body: `{"user":"me"}`, bearer: "guess5", origin: "-"}); a.status != http.StatusUnauthorized {
+		t.Fatalf("fifth wrong bearer: %d %s", a.status, a.body)
+	}
+	for _, path := range []string{"/api/status", "/metrics"} {
+		a := e.do(request{method: "GET", path: path, bearer: adminToken})
+		if a.status != http.StatusTooManyRequests || a.header.Get("Retry-After") == "" {
+			t.Errorf("right bearer on %s while blocked: %d %v %s", path, a.status, a.header, a.body)
+		}
+	}
+	if a := e.do(request{method: "POST", path: "/login", body: "token=" + adminToken, form: true}); a.status != http.StatusTooManyRequests {
+		t.Errorf("login while blocked: %d", a.status)
+	}
+	// The operator logged in already keeps working: the cookie is no guess.
+	if a := e.do(request{method: "GET", path: "/api/status", cookie: cookie}); a.status != http.StatusOK {
+		t.Errorf("cookie while blocked: %d %s", a.status, a.body)
+	}
+	e.clock.Advance(61 * time.Second)
+	if a := e.get("/api/status"); a.status != http.StatusOK {
+		t.Errorf("right bearer after the minute: %d %s", a.status, a.body)
 	}
 }
 
