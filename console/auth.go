@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -177,13 +178,24 @@ func (a *auth) pruneThrottle(now time.Time) {
 	}
 }
 
-// clientAddr is the address logins are throttled by: the peer's IP.
+// clientAddr is the address logins are throttled by: the peer's IPv4
+// address, or the /64 of its IPv6 address — the least a host is given, so
+// one machine can use any address in it.
 func clientAddr(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
 	}
-	return host
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	ip = ip.Unmap().WithZone("")
+	if ip.Is6() {
+		prefix, _ := ip.Prefix(64)
+		return prefix.String()
+	}
+	return ip.String()
 }
 
 // wantsJSON tells the page's fetch (Accept: application/json) from a plain

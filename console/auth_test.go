@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -316,5 +317,45 @@ func TestLoginThrottleConcurrent(t *testing.T) {
 	}
 	if count[http.StatusUnauthorized] > 5 || count[http.StatusTooManyRequests] != n-count[http.StatusUnauthorized] {
 		t.Errorf("answers %v: want at most 5 wrong tokens checked, the rest 429", count)
+	}
+}
+
+// TestLoginThrottleAddresses: the throttle counts an IPv6 client by its
+// /64 — the least a host is given, so one machine can use any address in
+// it — and an IPv4 client the same whether it comes as 198.51.100.7 or,
+// on a dual-stack listener, as ::ffff:198.51.100.7. Before, each of the
+// 2^64 addresses of one IPv6 machine had five guesses a minute of its own.
+func TestLoginThrottleAddresses(t *testing.T) {
+	e := newEnv(t)
+	login := func(remote, token string) int {
+		t.Helper()
+		reading, release := make(chan struct{}, 1), make(chan struct{})
+		close(release)
+		rec := httptest.NewRecorder()
+		e.mux.ServeHTTP(rec, loginFrom(e, remote, token, reading, release))
+		return rec.Code
+	}
+	for i := range 5 {
+		if code := login(fmt.Sprintf("[2001:db8:1:2::%x]:4000", i+1), "wrong"); code != http.StatusUnauthorized {
+			t.Fatalf("wrong token %d: %d", i+1, code)
+		}
+	}
+	if code := login("[2001:db8:1:2:ffff::9]:4000", adminToken); code != http.StatusTooManyRequests {
+		t.Errorf("another address of the same /64: %d, want 429", code)
+	}
+	if code := login("[2001:db8:1:3::1]:4000", adminToken); code != http.StatusOK {
+		t.Errorf("another /64: %d, want 200", code)
+	}
+	for i := range 5 {
+		remote := "198.51.100.7:4000"
+		if i%2 == 1 {
+			remote = "[::ffff:198.51.100.7]:4000"
+		}
+		if code := login(remote, "wrong"); code != http.StatusUnauthorized {
+			t.Fatalf("wrong token %d from %s: %d", i+1, remote, code)
+		}
+	}
+	if code := login("198.51.100.7:4001", adminToken); code != http.StatusTooManyRequests {
+		t.Errorf("IPv4 after wrong tokens as IPv4 and IPv4-mapped IPv6: %d, want 429", code)
 	}
 }
