@@ -335,7 +335,14 @@ func (c *Console) sameOrigin(h http.Handler) http.Handler {
 }
 
 // hasBearer reports whether r carries the admin token as a bearer token.
+// The comparison goes through the throttle: on the open routes (login,
+// logout) it is the only check of the token, and must not be a way to
+// guess it.
 func (c *Console) hasBearer(r *http.Request) bool {
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	return ok && strings.EqualFold(scheme, "Bearer") && c.auth.mux.CheckToken(strings.TrimSpace(token))
+	scheme, token, found := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !found || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	ok, _ := c.auth.attemptBearer(r, func() bool { return c.auth.mux.CheckToken(strings.TrimSpace(token)) })
+	return ok
 }

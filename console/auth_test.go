@@ -359,3 +359,27 @@ func TestLoginThrottleAddresses(t *testing.T) {
 		t.Errorf("IPv4 after wrong tokens as IPv4 and IPv4-mapped IPv6: %d, want 429", code)
 	}
 }
+
+// TestBearerGuessesOnOpenRoutes: POST /login and /logout are open, but
+// their Origin check lets a valid bearer token through without an Origin:
+// that check is a comparison with the admin token too, and counts. Before,
+// a guess there was unthrottled and told right from wrong (204 or 400
+// against 403 "no Origin header").
+func TestBearerGuessesOnOpenRoutes(t *testing.T) {
+	e := newEnv(t)
+	for i := range 5 {
+		path := []string{"/logout", "/login"}[i%2]
+		a := e.do(request{method: "POST", path: path, bearer: "guess" + strconv.Itoa(i), origin: "-"})
+		if a.status != http.StatusForbidden {
+			t.Fatalf("wrong bearer %d on %s: %d %s", i+1, path, a.status, a.body)
+		}
+	}
+	for _, path := range []string{"/logout", "/login"} {
+		if a := e.do(request{method: "POST", path: path, bearer: adminToken, origin: "-"}); a.status == http.StatusNoContent || a.status == http.StatusBadRequest {
+			t.Errorf("the right bearer on %s while blocked gets through the Origin check: %d %s", path, a.status, a.body)
+		}
+	}
+	if a := e.get("/api/status"); a.status != http.StatusTooManyRequests {
+		t.Errorf("right bearer on /api/status after 5 guesses on the open routes: %d", a.status)
+	}
+}
