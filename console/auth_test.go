@@ -358,6 +358,17 @@ func TestLoginThrottleAddresses(t *testing.T) {
 	if code := login("198.51.100.7:4001", adminToken); code != http.StatusTooManyRequests {
 		t.Errorf("IPv4 after wrong tokens as IPv4 and IPv4-mapped IPv6: %d, want 429", code)
 	}
+	// Headers a client writes itself name no other address.
+	reading, release := make(chan struct{}, 1), make(chan struct{})
+	close(release)
+	req := loginFrom(e, "198.51.100.7:4002", adminToken, reading, release)
+	req.Header.Set("X-Forwarded-For", "203.0.113.9")
+	req.Header.Set("X-Real-IP", "203.0.113.9")
+	rec := httptest.NewRecorder()
+	e.mux.ServeHTTP(rec, req)
+	if rec.Code != http.StatusTooManyRequests {
+		t.Errorf("a blocked client claiming another address in X-Forwarded-For: %d, want 429", rec.Code)
+	}
 }
 
 // TestBearerGuessesOnOpenRoutes: POST /login and /logout are open, but
