@@ -143,3 +143,35 @@ func TestSecretsThatLookLikeJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestReplacedAccessTokenStaysRedacted: WeChat keeps an access token
+// working for five minutes after a new one is fetched, and what a script
+// kept of it (a session, an inbox item) is shown after the refresh. The
+// token the Client replaced is still a secret; before, the console
+// redacted only the current one.
+func TestReplacedAccessTokenStaysRedacted(t *testing.T) {
+	e := newEnv(t)
+	e.write("a_token.lua", `
+robot.filter("keep", function(msg, session)
+  session.kept = robot.client.get_access_token()
+  return "kept"
+end)
+robot.filter("refresh", function()
+  robot.client.grant_token()
+  return "refreshed"
+end)
+`)
+	if err := e.rt.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	e.try(`{"user":"me","content":"keep"}`)
+	old := e.wx.AccessToken()
+	e.try(`{"user":"me","content":"refresh"}`)
+	if e.wx.AccessToken() == old || old == "" {
+		t.Fatalf("no new access token: %q then %q", old, e.wx.AccessToken())
+	}
+	a := e.get("/api/sessions/console-me")
+	if a.status != http.StatusOK || strings.Contains(a.body, old) || !strings.Contains(a.body, `"kept":"[redacted]"`) {
+		t.Errorf("the session shows the replaced access token: %d %s", a.status, a.body)
+	}
+}
