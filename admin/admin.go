@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -68,6 +69,7 @@ type Handler struct {
 
 	mu    sync.RWMutex
 	extra []func(*http.Request) bool
+	guard func(r *http.Request, check func() bool) (ok bool, retryAfter time.Duration)
 }
 
 // New builds the handler with its built-in routes.
@@ -120,7 +122,13 @@ func (h *Handler) HandleAuthenticated(pattern string, handler http.Handler) {
 // requests.
 func (h *Handler) RequireAuth(handler http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !h.Authenticated(r) {
+		ok, retryAfter := h.Authenticate(r)
+		if !ok && retryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int((retryAfter+time.Second-1)/time.Second)))
+			writeText(w, http.StatusTooManyRequests, "too many wrong tokens from your address: try again later\n")
+			return
+		}
+		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="luarobot admin"`)
 			writeText(w, http.StatusUnauthorized, "unauthorized: send Authorization: Bearer <admin_token>\n")
 			return
@@ -137,23 +145,48 @@ func (h *Handler) AddAuthenticator(f func(*http.Request) bool) {
 	h.extra = append(h.extra, f)
 }
 
+// GuardTokens makes attempt throttle the bearer tokens of every
+// authenticated route (the console's login throttle: a bearer token is a
+// login too, and must not be a way around its limit). attempt runs check,
+// the comparison with admin_token, unless the client of r is blocked
+// (then retryAfter > 0), and counts a wrong token.
+func (h *Handler) GuardTokens(attempt func(r *http.Request, check func() bool) (ok bool, retryAfter time.Duration)) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.guard = attempt
+}
+
 // Authenticated reports whether r carries "Authorization: Bearer
 // <admin_token>" or passes an added authenticator.
 func (h *Handler) Authenticated(r *http.Request) bool {
-	if scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
-		if h.CheckToken(strings.TrimSpace(token)) {
-			return true
+	ok, _ := h.Authenticate(r)
+	return ok
+}
+
+// Authenticate is Authenticated, and says how long the client of r is
+// refused (retryAfter > 0) when the guard of GuardTokens blocks its
+// bearer tokens.
+func (h *Handler) Authenticate(r *http.Request) (ok bool, retryAfter time.Duration) {
+	h.mu.RLock()
+	extra, guard := h.extra, h.guard
+	h.mu.RUnlock()
+	if scheme, token, found := strings.Cut(r.Header.Get("Authorization"), " "); found && strings.EqualFold(scheme, "Bearer") {
+		check := func() bool { return h.CheckToken(strings.TrimSpace(token)) }
+		if guard == nil {
+			ok = check()
+		} else {
+			ok, retryAfter = guard(r, check)
+		}
+		if ok {
+			return true, 0
 		}
 	}
-	h.mu.RLock()
-	extra := h.extra
-	h.mu.RUnlock()
 	for _, f := range extra {
 		if f(r) {
-			return true
+			return true, 0
 		}
 	}
-	return false
+	return false, retryAfter
 }
 
 // CheckToken compares token with admin_token in constant time: hashing

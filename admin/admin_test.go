@@ -188,3 +188,34 @@ func TestMounted(t *testing.T) {
 		t.Errorf("mounted /admin/healthz = %d %q", resp.StatusCode, body)
 	}
 }
+
+// TestGuardTokens: the guard sees every bearer token checked, and a
+// client it blocks gets 429 with Retry-After, the right token too.
+func TestGuardTokens(t *testing.T) {
+	h := newHandler(t, admin.Options{Metrics: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})})
+	wrong := 0
+	h.GuardTokens(func(r *http.Request, check func() bool) (bool, time.Duration) {
+		if wrong >= 2 {
+			return false, 30 * time.Second
+		}
+		ok := check()
+		if !ok {
+			wrong++
+		}
+		return ok, 0
+	})
+	for _, c := range []struct {
+		auth string
+		code int
+	}{
+		{"Bearer " + token, 200}, {"Bearer nope", 401}, {"Bearer nope2", 401}, {"Bearer " + token, 429}, {"", 401},
+	} {
+		code, hdr, _ := get(t, h, "/metrics", c.auth)
+		if code != c.code {
+			t.Errorf("%q: %d, want %d", c.auth, code, c.code)
+		}
+		if code == 429 && hdr.Get("Retry-After") != "30" {
+			t.Errorf("429 without Retry-After: %v", hdr)
+		}
+	}
+}

@@ -288,10 +288,21 @@ func (c *Console) inbox(w http.ResponseWriter, r *http.Request) {
 		c.writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	since = ofThisProcess(since, c.opts.Inbox.Last())
 	c.waitFor(r, wait, c.opts.Inbox.Changed, func() bool {
 		return len(c.opts.Inbox.Since(openid, since)) > 0
 	})
 	c.writeJSON(w, http.StatusOK, inboxAnswer{User: openid, Items: inboxItems(c.opts.Inbox.Since(openid, since))})
+}
+
+// ofThisProcess is a cursor (the id of the last item or line seen) as
+// this process reads it: ids start at 1 in each process, so one past the
+// newest comes from before a restart, and everything here is new to it.
+func ofThisProcess(cursor, newest uint64) uint64 {
+	if cursor > newest {
+		return 0
+	}
+	return cursor
 }
 
 // cursorAndWait reads a numeric cursor parameter and ?wait= (seconds of
@@ -500,6 +511,7 @@ func (c *Console) logLines(w http.ResponseWriter, r *http.Request) {
 		c.writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	since = ofThisProcess(since, c.opts.Log.Last())
 	c.waitFor(r, wait, c.opts.Log.Changed, func() bool { return c.opts.Log.Last() > since })
 	last := c.opts.Log.Last()
 	entries := c.opts.Log.Since(since, maxLogBatch, level)
@@ -530,6 +542,7 @@ func (c *Console) logStream(w http.ResponseWriter, r *http.Request) {
 			since = n
 		}
 	}
+	since = ofThisProcess(since, c.opts.Log.Last())
 	level, err := logring.ParseLevel(r.URL.Query().Get("level"))
 	if err != nil {
 		c.writeError(w, http.StatusBadRequest, err.Error())

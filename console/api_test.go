@@ -509,3 +509,42 @@ func TestSessionsOff(t *testing.T) {
 		}
 	}
 }
+
+// TestCursorsOfAnEarlierProcess: log lines and inbox items are numbered
+// from 1 by each process, so a cursor past the newest id comes from
+// before a restart (a page left open, an SSE client's Last-Event-ID). It
+// reads from the start, not "after" ids this process has not reached.
+// Before, a long poll with such a cursor waited out its time, and a
+// resumed stream showed nothing until the ring's numbers caught up.
+func TestCursorsOfAnEarlierProcess(t *testing.T) {
+	e := newEnv(t)
+	push := e.try(`{"user":"me","content":"push"}`)
+	var in struct{ Items []view }
+	decode(t, e.get("/api/inbox/me?wait=5&since=90000"), &in)
+	if len(in.Items) != 1 || in.Items[0].ID != push.Sent[0].ID {
+		t.Errorf("inbox with a cursor past the newest item: %+v", in)
+	}
+	e.log.Warn("logged by this process")
+	var l logAnswer
+	decode(t, e.get("/api/log?wait=5&since=90000"), &l)
+	if len(l.Entries) == 0 || l.Entries[0].ID != 1 {
+		t.Errorf("log with a cursor past the newest line: %+v", l)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", e.srv.URL+"/api/log/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	req.Header.Set("Last-Event-ID", "90000")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "logged by this process") {
+			return
+		}
+	}
+	t.Errorf("the stream resumed from Last-Event-ID 90000 never showed this process's line: %v", sc.Err())
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -108,19 +109,37 @@ func (a *auth) endSession(r *http.Request) {
 func (a *auth) blocked(addr string) (time.Time, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	return a.blockedLocked(addr, a.now())
+}
+
+func (a *auth) blockedLocked(addr string, now time.Time) (time.Time, bool) {
 	at := a.throttle[addr]
-	if at == nil || !a.now().Before(at.blockedUntil) {
+	if at == nil || !now.Before(at.blockedUntil) {
 		return time.Time{}, false
 	}
 	return at.blockedUntil, true
 }
 
-// failed counts a wrong token from addr; the maxFailures-th within the
-// window blocks it.
-func (a *auth) failed(addr string) {
+// attempt runs check (a comparison with the admin token) for addr unless
+// addr is blocked, and counts a failure, in one step: requests sent at
+// once cannot all pass the look at the block before their failures count.
+func (a *auth) attempt(addr string, check func() bool) (ok bool, until time.Time, blocked bool) {
 	now := a.now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if until, blocked := a.blockedLocked(addr, now); blocked {
+		return false, until, true
+	}
+	if check() {
+		return true, time.Time{}, false
+	}
+	a.failedLocked(addr, now)
+	return false, time.Time{}, false
+}
+
+// failedLocked counts a wrong token from addr; the maxFailures-th within
+// the window blocks it.
+func (a *auth) failedLocked(addr string, now time.Time) {
 	at := a.throttle[addr]
 	if at == nil {
 		if len(a.throttle) >= maxThrottled {
@@ -159,13 +178,24 @@ func (a *auth) pruneThrottle(now time.Time) {
 	}
 }
 
-// clientAddr is the address logins are throttled by: the peer's IP.
+// clientAddr is the address logins are throttled by: the peer's IPv4
+// address, or the /64 of its IPv6 address — the least a host is given, so
+// one machine can use any address in it.
 func clientAddr(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
 	}
-	return host
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	ip = ip.Unmap().WithZone("")
+	if ip.Is6() {
+		prefix, _ := ip.Prefix(64)
+		return prefix.String()
+	}
+	return ip.String()
 }
 
 // wantsJSON tells the page's fetch (Accept: application/json) from a plain
@@ -177,10 +207,8 @@ func wantsJSON(r *http.Request) bool {
 // login is POST /login: the form field token against admin_token.
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	addr := clientAddr(r)
-	if until, ok := c.auth.blocked(addr); ok {
-		wait := max(until.Sub(c.opts.Now()), time.Second)
-		w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
-		c.loginAnswer(w, r, http.StatusTooManyRequests, fmt.Sprintf("too many wrong tokens from %s: try again in %s", addr, wait.Round(time.Second)))
+	if until, ok := c.auth.blocked(addr); ok { // no need to read the form
+		c.tooManyLogins(w, r, addr, until)
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxLoginBody)
@@ -193,8 +221,12 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.loginAnswer(w, r, http.StatusBadRequest, "the form field token (the admin token) is required")
 		return
 	}
-	if !c.auth.mux.CheckToken(token) {
-		c.auth.failed(addr)
+	ok, until, blocked := c.auth.attempt(addr, func() bool { return c.auth.mux.CheckToken(token) })
+	if blocked {
+		c.tooManyLogins(w, r, addr, until)
+		return
+	}
+	if !ok {
 		c.log.Warn("console: wrong admin token at login", "remote", addr)
 		c.loginAnswer(w, r, http.StatusUnauthorized, "wrong admin token")
 		return
@@ -210,6 +242,38 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	})
 	c.log.Info("console: logged in", "remote", addr)
 	c.loginAnswer(w, r, http.StatusOK, "")
+}
+
+// tooManyLogins answers a login from a blocked address.
+func (c *Console) tooManyLogins(w http.ResponseWriter, r *http.Request, addr string, until time.Time) {
+	wait := max(until.Sub(c.opts.Now()), time.Second)
+	w.Header().Set("Retry-After", retryAfter(wait))
+	c.loginAnswer(w, r, http.StatusTooManyRequests, tooManyMessage(addr, wait))
+}
+
+// tooManyAttempts answers an API request whose bearer token the
+// throttle refused.
+func (c *Console) tooManyAttempts(w http.ResponseWriter, addr string, wait time.Duration) {
+	w.Header().Set("Retry-After", retryAfter(wait))
+	c.writeError(w, http.StatusTooManyRequests, tooManyMessage(addr, wait))
+}
+
+func retryAfter(wait time.Duration) string {
+	return strconv.Itoa(int((wait + time.Second - 1) / time.Second))
+}
+
+func tooManyMessage(addr string, wait time.Duration) string {
+	return fmt.Sprintf("too many wrong tokens from %s: try again in %s", addr, wait.Round(time.Second))
+}
+
+// attemptBearer is the throttle of bearer tokens (admin.Handler's
+// GuardTokens): a bearer token is a login, counted and refused as one.
+func (a *auth) attemptBearer(r *http.Request, check func() bool) (bool, time.Duration) {
+	ok, until, blocked := a.attempt(clientAddr(r), check)
+	if blocked {
+		return false, max(until.Sub(a.now()), time.Second)
+	}
+	return ok, 0
 }
 
 // loginAnswer answers the page's fetch with JSON, a plain form post with a
@@ -271,7 +335,14 @@ func (c *Console) sameOrigin(h http.Handler) http.Handler {
 }
 
 // hasBearer reports whether r carries the admin token as a bearer token.
+// The comparison goes through the throttle: on the open routes (login,
+// logout) it is the only check of the token, and must not be a way to
+// guess it.
 func (c *Console) hasBearer(r *http.Request) bool {
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	return ok && strings.EqualFold(scheme, "Bearer") && c.auth.mux.CheckToken(strings.TrimSpace(token))
+	scheme, token, found := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !found || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	ok, _ := c.auth.attemptBearer(r, func() bool { return c.auth.mux.CheckToken(strings.TrimSpace(token)) })
+	return ok
 }

@@ -1,9 +1,14 @@
 package console_test
 
 import (
+	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -30,6 +35,7 @@ func TestEveryAPIRouteNeedsTheAdminToken(t *testing.T) {
 			"made-up cookie": {method: r.method, path: r.path, body: r.body, cookie: bogus},
 		} {
 			a := e.do(req)
+			e.clock.Advance(time.Minute) // wrong bearer tokens count: never five in a minute here
 			if a.status != http.StatusUnauthorized || !strings.Contains(a.body, `"error"`) {
 				t.Errorf("%s %s with %s: %d %s, want 401 with a JSON error", r.method, r.path, name, a.status, a.body)
 			}
@@ -134,12 +140,49 @@ func TestLoginThrottle(t *testing.T) {
 			t.Fatalf("slow wrong token %d: %d", i+1, a.status)
 		}
 	}
-	// The bearer token is not throttled: API clients keep working.
+	// A bearer token is a login too: while the address is blocked, the
+	// right one is refused as well (TestBearerGuessesAreThrottled).
 	for range 5 {
 		e.do(wrong)
 	}
-	if a := e.get("/api/status"); a.status != http.StatusOK {
+	if a := e.get("/api/status"); a.status != http.StatusTooManyRequests {
 		t.Errorf("bearer while logins are blocked: %d", a.status)
+	}
+}
+
+// TestBearerGuessesAreThrottled: wrong bearer tokens count as wrong logins,
+// on the console's routes and on /metrics, and a blocked address gets 429
+// for its bearer tokens, the right one too. Before, only POST /login was
+// throttled: a guesser sent "Authorization: Bearer <guess>" to
+// /api/status or /metrics as fast as it liked (admin_token may be as short
+// as 3 characters), and the login throttle protected nothing.
+func TestBearerGuessesAreThrottled(t *testing.T) {
+	e := newEnv(t)
+	cookie := e.login() // logged in before the guessing starts
+	for i, path := range []string{"/api/status", "/metrics", "/api/scripts", "/metrics"} {
+		if a := e.do(request{method: "GET", path: path, bearer: "guess" + strconv.Itoa(i)}); a.status != http.StatusUnauthorized {
+			t.Fatalf("wrong bearer %d on %s: %d %s", i+1, path, a.status, a.body)
+		}
+	}
+	if a := e.do(request{method: "POST", path: "/api/try", body: `{"user":"me"}`, bearer: "guess5", origin: "-"}); a.status != http.StatusUnauthorized {
+		t.Fatalf("fifth wrong bearer: %d %s", a.status, a.body)
+	}
+	for _, path := range []string{"/api/status", "/metrics"} {
+		a := e.do(request{method: "GET", path: path, bearer: adminToken})
+		if a.status != http.StatusTooManyRequests || a.header.Get("Retry-After") == "" {
+			t.Errorf("right bearer on %s while blocked: %d %v %s", path, a.status, a.header, a.body)
+		}
+	}
+	if a := e.do(request{method: "POST", path: "/login", body: "token=" + adminToken, form: true}); a.status != http.StatusTooManyRequests {
+		t.Errorf("login while blocked: %d", a.status)
+	}
+	// The operator logged in already keeps working: the cookie is no guess.
+	if a := e.do(request{method: "GET", path: "/api/status", cookie: cookie}); a.status != http.StatusOK {
+		t.Errorf("cookie while blocked: %d %s", a.status, a.body)
+	}
+	e.clock.Advance(61 * time.Second)
+	if a := e.get("/api/status"); a.status != http.StatusOK {
+		t.Errorf("right bearer after the minute: %d %s", a.status, a.body)
 	}
 }
 
@@ -215,5 +258,139 @@ func TestSecurityHeaders(t *testing.T) {
 				t.Errorf("%s loads something from elsewhere (%s)", asset, ext)
 			}
 		}
+	}
+}
+
+// heldBody is a request body that blocks its first read until release is
+// closed, and says (on reading) when the handler got that far.
+type heldBody struct {
+	reading chan<- struct{}
+	release <-chan struct{}
+	body    io.Reader
+	once    sync.Once
+}
+
+func (b *heldBody) Read(p []byte) (int, error) {
+	b.once.Do(func() { b.reading <- struct{}{}; <-b.release })
+	return b.body.Read(p)
+}
+
+// loginFrom is a login request from a peer address, its body held until
+// release is closed.
+func loginFrom(e *env, remote, token string, reading chan<- struct{}, release <-chan struct{}) *http.Request {
+	u, _ := url.Parse(e.srv.URL)
+	req := httptest.NewRequest("POST", "/login", &heldBody{reading: reading, release: release, body: strings.NewReader("token=" + token)})
+	req.Host = u.Host
+	req.RemoteAddr = remote
+	req.Header.Set("Origin", e.srv.URL)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	return req
+}
+
+// TestLoginThrottleConcurrent: wrong tokens sent at once (on many
+// connections, their bodies held back until each request is past the
+// throttle's first look) are counted as they are checked: the sixth and
+// later are refused without a check, as sent one by one. Before, every
+// request that arrived before the fifth failure was counted got its token
+// checked: a guesser opening many connections had no limit at all.
+func TestLoginThrottleConcurrent(t *testing.T) {
+	e := newEnv(t)
+	const n = 20
+	reading, release := make(chan struct{}), make(chan struct{})
+	codes := make(chan int, n)
+	for i := range n {
+		req := loginFrom(e, "198.51.100.7:"+strconv.Itoa(40000+i), "wrong"+strconv.Itoa(i), reading, release)
+		go func() {
+			rec := httptest.NewRecorder()
+			e.mux.ServeHTTP(rec, req)
+			codes <- rec.Code
+		}()
+	}
+	for range n {
+		<-reading // every request is reading its body
+	}
+	close(release)
+	count := map[int]int{}
+	for range n {
+		count[<-codes]++
+	}
+	if count[http.StatusUnauthorized] > 5 || count[http.StatusTooManyRequests] != n-count[http.StatusUnauthorized] {
+		t.Errorf("answers %v: want at most 5 wrong tokens checked, the rest 429", count)
+	}
+}
+
+// TestLoginThrottleAddresses: the throttle counts an IPv6 client by its
+// /64 — the least a host is given, so one machine can use any address in
+// it — and an IPv4 client the same whether it comes as 198.51.100.7 or,
+// on a dual-stack listener, as ::ffff:198.51.100.7. Before, each of the
+// 2^64 addresses of one IPv6 machine had five guesses a minute of its own.
+func TestLoginThrottleAddresses(t *testing.T) {
+	e := newEnv(t)
+	login := func(remote, token string) int {
+		t.Helper()
+		reading, release := make(chan struct{}, 1), make(chan struct{})
+		close(release)
+		rec := httptest.NewRecorder()
+		e.mux.ServeHTTP(rec, loginFrom(e, remote, token, reading, release))
+		return rec.Code
+	}
+	for i := range 5 {
+		if code := login(fmt.Sprintf("[2001:db8:1:2::%x]:4000", i+1), "wrong"); code != http.StatusUnauthorized {
+			t.Fatalf("wrong token %d: %d", i+1, code)
+		}
+	}
+	if code := login("[2001:db8:1:2:ffff::9]:4000", adminToken); code != http.StatusTooManyRequests {
+		t.Errorf("another address of the same /64: %d, want 429", code)
+	}
+	if code := login("[2001:db8:1:3::1]:4000", adminToken); code != http.StatusOK {
+		t.Errorf("another /64: %d, want 200", code)
+	}
+	for i := range 5 {
+		remote := "198.51.100.7:4000"
+		if i%2 == 1 {
+			remote = "[::ffff:198.51.100.7]:4000"
+		}
+		if code := login(remote, "wrong"); code != http.StatusUnauthorized {
+			t.Fatalf("wrong token %d from %s: %d", i+1, remote, code)
+		}
+	}
+	if code := login("198.51.100.7:4001", adminToken); code != http.StatusTooManyRequests {
+		t.Errorf("IPv4 after wrong tokens as IPv4 and IPv4-mapped IPv6: %d, want 429", code)
+	}
+	// Headers a client writes itself name no other address.
+	reading, release := make(chan struct{}, 1), make(chan struct{})
+	close(release)
+	req := loginFrom(e, "198.51.100.7:4002", adminToken, reading, release)
+	req.Header.Set("X-Forwarded-For", "203.0.113.9")
+	req.Header.Set("X-Real-IP", "203.0.113.9")
+	rec := httptest.NewRecorder()
+	e.mux.ServeHTTP(rec, req)
+	if rec.Code != http.StatusTooManyRequests {
+		t.Errorf("a blocked client claiming another address in X-Forwarded-For: %d, want 429", rec.Code)
+	}
+}
+
+// TestBearerGuessesOnOpenRoutes: POST /login and /logout are open, but
+// their Origin check lets a valid bearer token through without an Origin:
+// that check is a comparison with the admin token too, and counts. Before,
+// a guess there was unthrottled and told right from wrong (204 or 400
+// against 403 "no Origin header").
+func TestBearerGuessesOnOpenRoutes(t *testing.T) {
+	e := newEnv(t)
+	for i := range 5 {
+		path := []string{"/logout", "/login"}[i%2]
+		a := e.do(request{method: "POST", path: path, bearer: "guess" + strconv.Itoa(i), origin: "-"})
+		if a.status != http.StatusForbidden {
+			t.Fatalf("wrong bearer %d on %s: %d %s", i+1, path, a.status, a.body)
+		}
+	}
+	for _, path := range []string{"/logout", "/login"} {
+		if a := e.do(request{method: "POST", path: path, bearer: adminToken, origin: "-"}); a.status == http.StatusNoContent || a.status == http.StatusBadRequest {
+			t.Errorf("the right bearer on %s while blocked gets through the Origin check: %d %s", path, a.status, a.body)
+		}
+	}
+	if a := e.get("/api/status"); a.status != http.StatusTooManyRequests {
+		t.Errorf("right bearer on /api/status after 5 guesses on the open routes: %d", a.status)
 	}
 }

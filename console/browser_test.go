@@ -239,3 +239,42 @@ func TestBrowser(t *testing.T) {
 		waitText("#session-result .error", "no session for console-me"),
 	)
 }
+
+// TestBrowserLoginAgain: when the login ends under an open page (12 hours
+// passed, or the host restarted), the page shows the login form, and once
+// logged in again every panel is live again. Before, the log stream was
+// never reopened ("reconnecting…" for good) and the open panel's polling
+// never restarted: a late reply never reached the Try chat.
+func TestBrowserLoginAgain(t *testing.T) {
+	e := newEnv(t)
+	ctx := browser(t, 1280, 900, "en-US")
+	login := []chromedp.Action[chromedp.Void]{
+		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), adminToken),
+		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
+		chromedp.WaitVisible(chromedp.ID("app")),
+	}
+	run(t, ctx, "open the Try panel", chromedp.Navigate(e.srv.URL+"/#try"))
+	run(t, ctx, "log in", login...)
+	run(t, ctx, "the log is live",
+		do(func() { e.log.Warn("before the login ended") }),
+		waitText("#log-lines", "before the login ended"),
+		waitText("#log-state", "live"))
+
+	e.clock.Advance(13 * time.Hour) // the login expires
+	e.srv.CloseClientConnections()  // and the stream reconnects
+	run(t, ctx, "log in again", login...)
+
+	run(t, ctx, "a late reply reaches the chat",
+		chromedp.SendKeys(chromedp.ID("try-content"), "slow"),
+		chromedp.Click(chromedp.CSS("#try-text button")),
+		waitText(".msg.in", "slow answer"))
+	run(t, ctx, "the log is live again",
+		chromedp.Navigate(e.srv.URL+"/#log"),
+		do(func() { e.log.Warn("after the second login") }),
+		waitText("#log-lines", "after the second login"),
+		waitText("#log-state", "live"))
+	if n := eval[int](t, ctx, `Array.from(document.querySelectorAll("#log-lines .line")).filter(l => l.textContent.includes("before the login ended")).length`); n != 1 {
+		t.Errorf("the line before the login ended shows %d times", n)
+	}
+}

@@ -16,7 +16,8 @@
 // Every /api/ route needs the admin token: "Authorization: Bearer
 // <admin_token>", or the cookie that POST /login sets (HttpOnly,
 // SameSite=Strict) when its form field token is the admin token. Five
-// wrong tokens in a minute from one address make every login from it
+// wrong tokens in a minute from one address — at login or as bearer
+// tokens, here or on /metrics — make every login and bearer token from it
 // answer 429 for a minute, the right token too. A request that changes
 // state (POST, DELETE) with the cookie must carry an Origin header naming
 // this console; one with a valid bearer token needs neither. Every answer
@@ -55,9 +56,13 @@ type Mux interface {
 	Handle(pattern string, h http.Handler)
 	// AddAuthenticator makes f's requests authenticated too.
 	AddAuthenticator(f func(*http.Request) bool)
-	// Authenticated reports whether r carries the admin token (or passes
-	// an added authenticator).
-	Authenticated(r *http.Request) bool
+	// Authenticate reports whether r carries the admin token (or passes
+	// an added authenticator); retryAfter > 0 when its bearer token was
+	// refused unchecked by the guard of GuardTokens.
+	Authenticate(r *http.Request) (ok bool, retryAfter time.Duration)
+	// GuardTokens makes attempt throttle bearer tokens: it runs check
+	// unless the client of r is blocked, and counts a wrong token.
+	GuardTokens(attempt func(r *http.Request, check func() bool) (ok bool, retryAfter time.Duration))
 	// CheckToken reports whether token is the admin token.
 	CheckToken(token string) bool
 }
@@ -184,6 +189,7 @@ func New(opts Options) (*Console, error) {
 func (c *Console) Mount(m Mux) {
 	c.auth.mux = m
 	m.AddAuthenticator(c.auth.hasSession)
+	m.GuardTokens(c.auth.attemptBearer)
 	routes := []struct {
 		pattern string
 		h       http.HandlerFunc
@@ -252,7 +258,12 @@ func secureHeaders(h http.Handler) http.Handler {
 // the console's cookie.
 func (c *Console) requireAuth(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !c.auth.mux.Authenticated(r) {
+		ok, retryAfter := c.auth.mux.Authenticate(r)
+		if !ok && retryAfter > 0 {
+			c.tooManyAttempts(w, clientAddr(r), retryAfter)
+			return
+		}
+		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="luarobot admin"`)
 			c.writeError(w, http.StatusUnauthorized, "log in (POST /login) or send Authorization: Bearer <admin_token>")
 			return
@@ -294,13 +305,35 @@ func (c *Console) encode(v any) ([]byte, error) {
 }
 
 // redact replaces each secret value, as JSON writes it, with
-// logring.Redacted.
+// logring.Redacted, inside the strings of the JSON document b only:
+// settings from the environment are strings, and a secret "true", "null"
+// or "1000" replaced outside a string would make the answer invalid JSON.
 func (c *Console) redact(b []byte) []byte {
 	rep := c.currentRedactor()
 	if rep == nil {
 		return b
 	}
-	return []byte(rep.Replace(string(b)))
+	out := make([]byte, 0, len(b))
+	for {
+		open := bytes.IndexByte(b, '"')
+		if open < 0 {
+			return append(out, b...)
+		}
+		end := open + 1 // the closing quote: the first one not escaped
+		for end < len(b) && b[end] != '"' {
+			if b[end] == '\\' {
+				end++
+			}
+			end++
+		}
+		if end >= len(b) { // not JSON: cannot happen with encoding/json's output
+			return append(out, rep.Replace(string(b))...)
+		}
+		out = append(out, b[:open+1]...)
+		out = append(out, rep.Replace(string(b[open+1:end]))...)
+		out = append(out, b[end])
+		b = b[end+1:]
+	}
 }
 
 // currentRedactor is the replacer for the secrets as they are now, rebuilt

@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -69,6 +70,8 @@ type env struct {
 	ring     *logring.Ring
 	log      *slog.Logger
 	clock    *clock
+	mux      http.Handler // the admin listener's handler, for requests the server cannot make (other peers)
+	extra    []string     // more secret values (envOptions.settings)
 }
 
 type envOptions struct {
@@ -79,6 +82,8 @@ type envOptions struct {
 	// relative serves the scripts folder as "scripts", relative to a
 	// temporary working folder (screenshots show no temporary path).
 	relative bool
+	// settings are more of robot.settings: their values are secrets too.
+	settings map[string]any
 }
 
 func newEnv(t *testing.T, eo ...envOptions) *env {
@@ -88,6 +93,11 @@ func newEnv(t *testing.T, eo ...envOptions) *env {
 		o = eo[0]
 	}
 	e := &env{t: t, dir: t.TempDir(), clock: &clock{t: time.Now()}}
+	settings := map[string]any{"api_key": apiKey}
+	for k, v := range o.settings {
+		settings[k] = v
+		e.extra = append(e.extra, fmt.Sprint(v))
+	}
 	src, err := os.ReadFile("testdata/bot/bot.lua")
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +127,7 @@ func newEnv(t *testing.T, eo ...envOptions) *env {
 	ib := inbox.New(inbox.Options{})
 	send := ib.Wrap(e.api.SendReply)
 	e.rt, err = luaapi.New(luaapi.Options{Dir: e.dir, Logger: e.log, Client: e.api, Values: e.sessions,
-		Send: send, Settings: map[string]any{"api_key": apiKey}, HandlerTimeout: 20 * time.Second})
+		Send: send, Settings: settings, HandlerTimeout: 20 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,6 +173,7 @@ func newEnv(t *testing.T, eo ...envOptions) *env {
 	}
 	mux := newMux(t, adminToken)
 	c.Mount(mux)
+	e.mux = mux
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)
 	t.Cleanup(c.Close) // before the server closes: it waits for open streams
@@ -182,7 +193,7 @@ func logged(ring *logring.Ring, msg string) bool {
 // secrets are the values to redact: the configuration's and the Client's
 // credentials of the moment.
 func (e *env) secrets() []string {
-	s := secretValues()
+	s := append(secretValues(), e.extra...)
 	if e.api != nil {
 		s = append(s, e.api.Secrets()...)
 	}

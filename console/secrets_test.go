@@ -3,6 +3,7 @@ package console_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -102,4 +103,75 @@ func readStream(t *testing.T, e *env, n int) string {
 		b.WriteString(sc.Text() + "\n")
 	}
 	return b.String()
+}
+
+// TestSecretsThatLookLikeJSON: robot.settings from the environment are
+// strings, so LUAROBOT_SETTINGS_DEBUG=true makes "true" a secret (and a
+// TOML number makes "1000" one). Redaction must stay inside the answers'
+// strings: replacing the literal true of "ok":true, or a number, made
+// every answer that held one invalid JSON, and the Status and Scripts
+// panels blank.
+func TestSecretsThatLookLikeJSON(t *testing.T) {
+	e := newEnv(t, envOptions{settings: map[string]any{"debug": "true", "cache": "null", "limit": int64(1000)}})
+	e.try(`{"user":"me","content":"count"}`) // a session, with a number in it
+	for i := 0; i < 1000; i++ {
+		e.log.Debug("filling the ring", "i", i) // log ids up to 1000 and past
+	}
+	routes := []string{"/api/status", "/api/scripts", "/api/log", "/api/inbox/me", "/api/sessions/console-me"}
+	for _, path := range routes {
+		a := e.get(path)
+		var v any
+		if err := json.Unmarshal([]byte(a.body), &v); a.status != http.StatusOK || err != nil {
+			t.Errorf("%s: %d, not JSON (%v): %.300s", path, a.status, err, a.body)
+		}
+	}
+	a := e.post("/api/try", `{"user":"me","content":"secret"}`)
+	var ans tryAnswer
+	if err := json.Unmarshal([]byte(a.body), &ans); err != nil {
+		t.Fatalf("try: not JSON (%v): %.300s", err, a.body)
+	}
+	if ans.Reply.Content != "key: [redacted]" {
+		t.Errorf("a secret inside a string is still redacted: %q", ans.Reply.Content)
+	}
+	// The stream's events are JSON too.
+	for _, line := range strings.Split(readStream(t, e, 3), "\n") {
+		if data, ok := strings.CutPrefix(line, "data: "); ok {
+			var v any
+			if err := json.Unmarshal([]byte(data), &v); err != nil {
+				t.Errorf("stream event: not JSON (%v): %s", err, data)
+			}
+		}
+	}
+}
+
+// TestReplacedAccessTokenStaysRedacted: WeChat keeps an access token
+// working for five minutes after a new one is fetched, and what a script
+// kept of it (a session, an inbox item) is shown after the refresh. The
+// token the Client replaced is still a secret; before, the console
+// redacted only the current one.
+func TestReplacedAccessTokenStaysRedacted(t *testing.T) {
+	e := newEnv(t)
+	e.write("a_token.lua", `
+robot.filter("keep", function(msg, session)
+  session.kept = robot.client.get_access_token()
+  return "kept"
+end)
+robot.filter("refresh", function()
+  robot.client.grant_token()
+  return "refreshed"
+end)
+`)
+	if err := e.rt.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	e.try(`{"user":"me","content":"keep"}`)
+	old := e.wx.AccessToken()
+	e.try(`{"user":"me","content":"refresh"}`)
+	if e.wx.AccessToken() == old || old == "" {
+		t.Fatalf("no new access token: %q then %q", old, e.wx.AccessToken())
+	}
+	a := e.get("/api/sessions/console-me")
+	if a.status != http.StatusOK || strings.Contains(a.body, old) || !strings.Contains(a.body, `"kept":"[redacted]"`) {
+		t.Errorf("the session shows the replaced access token: %d %s", a.status, a.body)
+	}
 }

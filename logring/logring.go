@@ -39,7 +39,11 @@ const (
 	DefaultSize = 1000
 	// maxText bounds the message and each attribute value of an entry: a
 	// script that logs a megabyte does not make the ring hold gigabytes.
-	maxText = 4 << 10
+	// Texts are cut there after redaction (a secret across the cut would
+	// leave its start behind), and before it at maxRedact, which bounds
+	// the redaction's work.
+	maxText   = 4 << 10
+	maxRedact = 64 << 10
 )
 
 // MinSecret is the shortest secret value that is redacted: shorter ones (a
@@ -282,17 +286,17 @@ func (h *handler) keep(rec slog.Record) {
 	if t.IsZero() {
 		t = h.ring.opts.Now()
 	}
-	e := Entry{Time: t, Level: rec.Level.String(), Msg: h.ring.Redact(clip(rec.Message))}
+	e := Entry{Time: t, Level: rec.Level.String(), Msg: clip(h.ring.Redact(clip(rec.Message, maxRedact)), maxText)}
 	e.Attrs = make([]Attr, 0, len(h.attrs)+rec.NumAttrs())
 	for _, a := range h.attrs {
-		e.Attrs = append(e.Attrs, Attr{Key: a.Key, Value: h.ring.redactAttr(a)})
+		e.Attrs = append(e.Attrs, Attr{Key: a.Key, Value: clip(h.ring.redactAttr(a), maxText)})
 	}
 	rec.Attrs(func(a slog.Attr) bool {
 		e.Attrs = appendAttr(e.Attrs, h.prefix, a)
 		return true
 	})
 	for i := len(h.attrs); i < len(e.Attrs); i++ {
-		e.Attrs[i].Value = h.ring.redactAttr(e.Attrs[i])
+		e.Attrs[i].Value = clip(h.ring.redactAttr(e.Attrs[i]), maxText)
 	}
 	h.ring.add(e)
 }
@@ -337,7 +341,7 @@ func appendAttr(out []Attr, prefix string, a slog.Attr) []Attr {
 	if a.Key == "" {
 		return out
 	}
-	return append(out, Attr{Key: prefix + a.Key, Value: clip(valueText(v))})
+	return append(out, Attr{Key: prefix + a.Key, Value: clip(valueText(v), maxRedact)})
 }
 
 func valueText(v slog.Value) string {
@@ -355,12 +359,12 @@ func valueText(v slog.Value) string {
 	return v.String()
 }
 
-// clip cuts s to maxText bytes, on a character boundary.
-func clip(s string) string {
-	if len(s) <= maxText {
+// clip cuts s to n bytes, on a character boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
 		return s
 	}
-	cut := maxText
+	cut := n
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}

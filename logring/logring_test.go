@@ -145,3 +145,25 @@ func TestParseLevel(t *testing.T) {
 		t.Errorf("ParseLevel(loud) error = %v", err)
 	}
 }
+
+// TestLongLinesAreRedactedBeforeTheyAreCut: a line longer than the ring
+// keeps is cut, and a secret across the cut must not leave its first
+// part behind. Before, the ring cut first and redacted the cut text,
+// where the secret no longer was whole: 10 of its characters showed.
+func TestLongLinesAreRedactedBeforeTheyAreCut(t *testing.T) {
+	const secret = "AppSecret0123456789abcdefABCDEF01"
+	ring := logring.New(logring.Options{Secrets: func() []string { return []string{secret} }})
+	log := slog.New(ring.Handler(nil))
+	long := strings.Repeat("x", 4096-10) + secret + " and more"
+	log.Info(long, "dump", long)
+	got := ring.Since(0, 0, slog.LevelDebug)
+	if len(got) != 1 {
+		t.Fatalf("entries: %d", len(got))
+	}
+	if strings.Contains(got[0].Msg, secret[:10]) || strings.Contains(got[0].Attrs[0].Value, secret[:10]) {
+		t.Errorf("the cut line shows the secret's start:\nmsg ...%s\nattr ...%s", got[0].Msg[4000:], got[0].Attrs[0].Value[4000:])
+	}
+	if !strings.HasSuffix(got[0].Msg, "…") || len(got[0].Msg) > 4200 {
+		t.Errorf("the line is not cut: %d bytes", len(got[0].Msg))
+	}
+}

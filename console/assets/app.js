@@ -174,10 +174,19 @@
 
   let started = false;
 
+  // showLogin shows the login form; when the login ended under an open
+  // page, it also stops the log stream and forgets the open panel, so that
+  // logging in again makes every panel live again.
   function showLogin() {
     $('app').hidden = true;
     $('login').hidden = false;
     $('token').focus();
+    stopLog();
+    started = false;
+    current = null;
+    // The host may have restarted: its inbox numbers items from 1 again
+    // (it answers an old cursor from its start), so ids seen say nothing.
+    tryState.shown = new Set();
   }
 
   function showApp() {
@@ -577,11 +586,22 @@
     return !min || LEVELS[e.level] >= LEVELS[min];
   }
 
+  let logSource = null;
+  let lastLogID = 0;
+
+  function stopLog() {
+    if (logSource) logSource.close();
+    logSource = null;
+  }
+
   function startLog() {
     const state = $('log-state');
     // The browser reconnects by itself, sending Last-Event-ID: no line is
-    // lost or shown twice across a reconnect.
-    const es = new EventSource('/api/log/stream');
+    // lost or shown twice across a reconnect. A new stream (after a new
+    // login) starts after the last line shown.
+    stopLog();
+    const es = new EventSource('/api/log/stream?since=' + lastLogID);
+    logSource = es;
     es.addEventListener('open', () => { state.textContent = t('log.live'); state.classList.remove('bad'); });
     es.addEventListener('error', () => {
       state.textContent = t('log.reconnecting');
@@ -594,6 +614,7 @@
     });
     es.addEventListener('log', (ev) => {
       const e = JSON.parse(ev.data);
+      lastLogID = e.id;
       logEntries.push(e);
       if (logEntries.length > maxLogLines) logEntries.splice(0, logEntries.length - maxLogLines);
       if (levelShown(e)) {

@@ -87,6 +87,10 @@ type credential struct {
 	mu       sync.Mutex
 	cached   store.Token
 	rejected string // the last value WeChat rejected: never adopted again from the store
+	// previous is the value cached before this one: WeChat keeps an access
+	// token working for five minutes after a new one is fetched, so it is
+	// still a secret (Secrets).
+	previous string
 
 	// The back-off. failures counts failures in a row; a fetch waits for
 	// retryAt. rejections counts tokens WeChat rejected with no call
@@ -142,8 +146,16 @@ func (cr *credential) fromCache() (store.Token, bool) {
 
 func (cr *credential) remember(t store.Token) {
 	cr.mu.Lock()
-	cr.cached = t
+	cr.setCachedLocked(t)
 	cr.mu.Unlock()
+}
+
+// setCachedLocked caches t, keeping the value it replaces as previous.
+func (cr *credential) setCachedLocked(t store.Token) {
+	if v := cr.cached.Value; v != "" && v != t.Value {
+		cr.previous = v
+	}
+	cr.cached = t
 }
 
 // adopt caches a value read from the store unless WeChat already rejected
@@ -155,7 +167,7 @@ func (cr *credential) adopt(t store.Token) bool {
 	if t.Value == cr.rejected {
 		return false
 	}
-	cr.cached = t
+	cr.setCachedLocked(t)
 	return true
 }
 
@@ -297,7 +309,7 @@ func (cr *credential) invalidate(ctx context.Context, value string, why error) {
 	cr.mu.Lock()
 	first := cr.cached.Value == value
 	if first {
-		cr.cached = store.Token{}
+		cr.setCachedLocked(store.Token{})
 		cr.rejected = value
 		cr.rejections++
 		cr.unsettled.Store(true)

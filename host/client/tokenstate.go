@@ -36,8 +36,9 @@ func (cr *credential) state() CredentialState {
 }
 
 // Secrets returns the credential values this client knows now — the
-// AppSecret, the access token and the jsapi ticket — for a log that must
-// redact them (the console's). Empty values are left out.
+// AppSecret, the access token and the jsapi ticket, and the token and
+// ticket they replaced (WeChat keeps those working a few minutes) — for a
+// log that must redact them (the console's). Empty values are left out.
 func (c *Client) Secrets() []string {
 	var out []string
 	if c.secret != "" {
@@ -45,8 +46,10 @@ func (c *Client) Secrets() []string {
 	}
 	for _, cr := range []*credential{c.access, c.ticket} {
 		cr.mu.Lock()
-		if v := cr.cached.Value; v != "" {
-			out = append(out, v)
+		for _, v := range []string{cr.cached.Value, cr.previous} {
+			if v != "" {
+				out = append(out, v)
+			}
 		}
 		cr.mu.Unlock()
 	}
