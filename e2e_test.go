@@ -28,7 +28,7 @@ const (
 	e2eAppID  = "wxe2e0000000000001"
 	e2eAESKey = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
-	e2eAdminToken = "e2eAdminToken"
+	e2eAdminToken = "e2eAdminToken0000"
 )
 
 var binary string // built once by TestMain

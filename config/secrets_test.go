@@ -13,7 +13,7 @@ func TestSecretValues(t *testing.T) {
 token = "tok3n"
 app_id = "wx0123456789"
 app_secret = "app-s3cret"
-admin_token = "adm1n"
+admin_token = "adm1nadm1nadm1nadm1n"
 redis_url = "redis://user:redisPass@127.0.0.1:6379/0"
 session_storage = "redis"
 http_proxy = "http://proxyuser:proxyPass@proxy:3128"
@@ -31,7 +31,7 @@ url = "https://h.example.com"
 		t.Fatal(err)
 	}
 	got := c.SecretValues()
-	for _, want := range []string{"tok3n", "app-s3cret", "adm1n", "redis://user:redisPass@127.0.0.1:6379/0", "redisPass",
+	for _, want := range []string{"tok3n", "app-s3cret", "adm1nadm1nadm1nadm1n", "redis://user:redisPass@127.0.0.1:6379/0", "redisPass",
 		"http://proxyuser:proxyPass@proxy:3128", "proxyPass", "sk-123456", "123456", "deep-value", "one-item", "https://h.example.com"} {
 		if !slices.Contains(got, want) {
 			t.Errorf("SecretValues lacks %q: %q", want, got)
