@@ -211,8 +211,9 @@ func TestNoTestFiles(t *testing.T) {
 }
 
 // No test reaches the network: robot.http with no fake is nil, err, even
-// for a server that is up on this machine; and robot.client only ever
-// talks to the fake WeChat API.
+// for a server that is up on this machine; a fake answers a request whose
+// Host header names another site without a DNS query; and robot.client
+// only ever talks to the fake WeChat API.
 func TestNoNetwork(t *testing.T) {
 	var hits atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -221,12 +222,20 @@ func TestNoNetwork(t *testing.T) {
 	}))
 	defer srv.Close()
 	dir := writeFolder(t, map[string]string{
-		"bot.lua": `robot.text(function(m)
+		"bot.lua": `robot.filter("host", function(m)
+  local res, err = robot.http.get("https://api.luarobot.invalid/x", {headers = {Host = "other.example"}})
+  return res and res.body or err.errmsg
+end)
+robot.text(function(m)
   local res, err = robot.http.get(m.content)
   return res and res.body or err.errmsg
 end)`,
 		"bot_test.lua": `test("unmatched", function(t)
   t:user():send("` + srv.URL + `/x"):expect_contains("no t.http:on fake matches")
+end)
+test("a Host header naming another site is not looked up", function(t)
+  t.http:on("https://api.luarobot.invalid/*", "faked")
+  t:user():send("host"):expect("faked")
 end)`,
 	})
 	res, out := run(t, bottest.Options{Dir: dir})
