@@ -90,14 +90,14 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if len(files) == 0 {
-		fmt.Fprintf(r.out, "no test files (*%s) in %s\n", luaapi.TestFileSuffix, opts.Dir)
-		return Result{}, nil
-	}
 	// The scripts load once first: when they do not, every test would
-	// fail the same way.
+	// fail the same way; and a script that does not load fails the run
+	// even where there is no test.
 	rep, err := luaapi.Check(opts.Dir)
 	switch {
+	case err == nil && rep.OK() && len(files) == 0:
+		fmt.Fprintf(r.out, "no test files (*%s) in %s\n", luaapi.TestFileSuffix, opts.Dir)
+		return Result{}, nil
 	case err != nil:
 		fmt.Fprintf(r.out, "FAIL %s: the scripts do not load: %s\n", opts.Dir, err)
 		r.res.Failed++

@@ -208,6 +208,12 @@ func TestNoTestFiles(t *testing.T) {
 	if res != (bottest.Result{}) || !strings.Contains(out, "no test files") {
 		t.Errorf("got %+v:\n%s", res, out)
 	}
+	// A script that does not load fails the run, tests or no tests.
+	dir = writeFolder(t, map[string]string{"bot.lua": "robot.text(function() return 'x' end\n"})
+	res, out = run(t, bottest.Options{Dir: dir})
+	if res.Failed != 1 || !regexp.MustCompile(`(?m)^FAIL .*: bot\.lua:\d+: `).MatchString(out) || !strings.HasSuffix(out, "0 passed, 1 failed\n") {
+		t.Errorf("a broken script without tests: got %+v:\n%s", res, out)
+	}
 }
 
 // No test reaches the network: robot.http with no fake is nil, err, even
