@@ -268,3 +268,25 @@ test("after", function(t) t:user():send("y"):expect("x") end)`,
 		t.Errorf("took %s", time.Since(start))
 	}
 }
+
+// robot.on_load's robot.http requests are answered by the fakes the test
+// set before the bot was built, and t.http:calls() lists them even before
+// the first message, as t.api:calls() does its API calls.
+func TestOnLoadHTTP(t *testing.T) {
+	dir := writeFolder(t, map[string]string{
+		"bot.lua": `robot.on_load(function()
+  local res, err = robot.http.get("https://config.example.com/cfg")
+  robot.store.set("cfg", res and res.body or "none")
+end)
+robot.text(function() return robot.store.get("cfg") end)`,
+		"bot_test.lua": `test("calls before any message", function(t)
+  t.http:on("https://config.example.com/*", "CFG")
+  t:eq(#t.http:calls(), 1)
+  t:eq(t.http:calls()[1].url, "https://config.example.com/cfg")
+  t:user():send("x"):expect("CFG")
+end)`,
+	})
+	if res, out := run(t, bottest.Options{Dir: dir}); res.Failed != 0 || res.Passed != 1 {
+		t.Fatalf("got %+v:\n%s", res, out)
+	}
+}
