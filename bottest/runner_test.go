@@ -80,8 +80,8 @@ func TestFeatures(t *testing.T) {
 // what came, as go test does; one failure does not stop the others.
 func TestFailures(t *testing.T) {
 	res, out := run(t, bottest.Options{Dir: "testdata/failing"})
-	if res.Passed != 1 || res.Failed != 16 {
-		t.Fatalf("got %+v, want 1 passed, 16 failed:\n%s", res, out)
+	if res.Passed != 1 || res.Failed != 17 {
+		t.Fatalf("got %+v, want 1 passed, 17 failed:\n%s", res, out)
 	}
 	want := []string{
 		`ok passes`,
@@ -101,7 +101,8 @@ func TestFailures(t *testing.T) {
 		`FAIL a bad argument: failing_test.lua:68: bad argument #1 to location (number expected, got string)`,
 		`FAIL a message type that does not exist: failing_test.lua:72: unknown message type "telegram"`,
 		`FAIL expect an empty list: failing_test.lua:76: reply.sent: got {{content = "一条", type = "text"}}, want {} (the reply: text "好")`,
-		`1 passed, 16 failed`,
+		`FAIL an error of two lines: failing_test.lua:80: line one`,
+		`1 passed, 17 failed`,
 	}
 	got := reportLines(out)
 	if len(got) != len(want) {
@@ -112,8 +113,10 @@ func TestFailures(t *testing.T) {
 			t.Errorf("line %d:\n got %s\nwant %s", i+1, got[i], want[i])
 		}
 	}
-	// A failing test shows its deliveries and the bot's log under it.
+	// A failing test shows its deliveries and the bot's log under it; a
+	// failure of several lines goes on indented.
 	for _, s := range []string{
+		"line one\n    line two\n",
 		"    oTestUser1: text \"你好\" → text \"你好！\"",
 		`bot.lua:6: attempt to index`,
 	} {

@@ -75,3 +75,7 @@ end)
 test("expect an empty list", function(t)
   t:user():send("推送"):expect{sent = {}}
 end)
+
+test("an error of two lines", function(t)
+  error("line one\nline two")
+end)
