@@ -294,3 +294,56 @@ end)`,
 		t.Fatalf("got %+v:\n%s", res, out)
 	}
 }
+
+// A test never writes into the real media folder: uploads read the real
+// files, but a download lands in a folder of the test's own (where a later
+// upload of the same test finds it). The bot's pictures on the server
+// are not replaced by the fake API's answers, and one test's downloads
+// are not the next one's files.
+func TestMediaDownloadsStayInTheTest(t *testing.T) {
+	work := t.TempDir()
+	t.Chdir(work)
+	if err := os.MkdirAll("media", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join("media", "logo.jpg"), []byte("the real logo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := writeFolder(t, map[string]string{
+		"bot.lua": `robot.filter("下载", function()
+  local r, err = robot.client.download_media("MEDIA", "logo.jpg")
+  return r and "saved" or err.errmsg
+end)
+robot.filter("新图", function()
+  local r, err = robot.client.download_media("MEDIA", "new.jpg")
+  return r and "saved" or err.errmsg
+end)
+robot.text(function(m)
+  local r, err = robot.client.upload_media("image", m.content)
+  return r and "uploaded" or err.errmsg
+end)`,
+		"bot_test.lua": `test("an upload reads the real file", function(t)
+  t:user():send("logo.jpg"):expect("uploaded")
+  t:eq(t.api:calls("media/upload")[1].method, "POST")
+end)
+test("a download, then an upload of it", function(t)
+  local u = t:user()
+  u:send("下载"):expect("saved")
+  u:send("新图"):expect("saved")
+  u:send("new.jpg"):expect("uploaded")
+end)
+test("the next test does not see it", function(t)
+  t:user():send("new.jpg"):expect_contains("no such file")
+end)`,
+	})
+	res, out := run(t, bottest.Options{Dir: dir})
+	if res.Failed != 0 || res.Passed != 3 {
+		t.Errorf("got %+v:\n%s", res, out)
+	}
+	if data, err := os.ReadFile(filepath.Join(work, "media", "logo.jpg")); err != nil || string(data) != "the real logo" {
+		t.Errorf("the real media/logo.jpg is now %q (%v)", data, err)
+	}
+	if _, err := os.Stat(filepath.Join(work, "media", "new.jpg")); err == nil {
+		t.Error("a test's download landed in the real media folder")
+	}
+}
