@@ -57,6 +57,10 @@ type Options struct {
 	// the guarded client's own transport: a test answers them with fakes,
 	// and nothing reaches the network.
 	HTTPTransport http.RoundTripper
+	// DownloadDir, when set, is where the Client saves downloads instead
+	// of media_dir (uploads look there first): a test's own folder, so
+	// that a test never writes over the real media files.
+	DownloadDir string
 	// WrapSender, when set, wraps what delivers replies through the
 	// customer-service API (late replies, the rest of long texts,
 	// robot.send): the Client's SendReply, or nil without a Client. serve's
@@ -141,6 +145,7 @@ func New(ctx context.Context, opts Options) (_ *Bot, err error) {
 			Timeout:        cfg.APITimeout,
 			ProxyURL:       cfg.APIProxy,
 			MediaDir:       cfg.MediaDir,
+			DownloadDir:    opts.DownloadDir,
 			// A download must never become a script that hot reload runs.
 			ForbiddenDirs: []string{cfg.Scripts},
 			Logger:        log,

@@ -63,12 +63,15 @@ func allClasses() []*class {
 }
 
 // newObject makes the table of an object of class c, with its methods
-// bound to tc and self.
+// bound to tc and self. The methods are in its metatable's __index, so
+// that the table itself holds only data: a reply in a failure shows its
+// fields, and t:eq compares a reply with a plain table of them.
 func newObject(L *lua.LState, tc *testCase, c *class, self any) *lua.LTable {
-	t := L.CreateTable(0, len(c.methods)+len(c.fields))
+	t := L.CreateTable(0, len(c.fields))
+	methods := L.CreateTable(0, len(c.methods))
 	for _, m := range c.methods {
 		m := m
-		t.RawSetString(m.Name, L.NewFunction(func(L *lua.LState) int {
+		methods.RawSetString(m.Name, L.NewFunction(func(L *lua.LState) int {
 			if L.Get(1) != t {
 				L.RaiseError("%s is a method: call it with a colon, as x:%s(...)", m.Name, m.Name)
 			}
@@ -78,6 +81,10 @@ func newObject(L *lua.LState, tc *testCase, c *class, self any) *lua.LTable {
 			return m.Fn(tc, self, t, L)
 		}))
 	}
+	mt := L.CreateTable(0, 2)
+	mt.RawSetString("__index", methods)
+	mt.RawSetString("__metatable", lua.LFalse)
+	L.SetMetatable(t, mt)
 	return t
 }
 
@@ -345,7 +352,7 @@ var replyClass = &class{
 	},
 	methods: []method{
 		{Name: "expect", Sig: "(want: string|table): luarobot.Reply",
-			Doc: "A text reply with exactly this text; or, given a table, a reply with these fields (a subset, all the way down).",
+			Doc: "A text reply with exactly this text; or, given a table, a reply with these fields (a subset, all the way down; an empty table wants an empty one: {sent = {}}).",
 			Fn:  replyExpect},
 		{Name: "expect_contains", Sig: "(text: string): luarobot.Reply",
 			Doc: "A text reply whose text contains text.",

@@ -212,7 +212,7 @@ var httpClass = &class{
 			Doc: "Answers the URLs that match the pattern (* matches anything, / and the query included; the newest matching fake answers); a function may return nil, errmsg for a transport error.",
 			Fn:  httpOn},
 		{Name: "calls", Sig: "(): luarobot.HTTPRequest[]",
-			Doc: "The requests made so far, answered or not.",
+			Doc: "The requests made so far, answered or not, robot.on_load's too.",
 			Fn:  httpCalls},
 	},
 }
@@ -379,6 +379,7 @@ func requestTable(L *lua.LState, c *httpCall) *lua.LTable {
 }
 
 func httpCalls(tc *testCase, _ any, _ *lua.LTable, L *lua.LState) int {
+	tc.ensureBot(L) // robot.on_load's requests count
 	calls := tc.web.recorded()
 	list := L.CreateTable(len(calls), 0)
 	for i := range calls {

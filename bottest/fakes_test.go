@@ -64,6 +64,16 @@ sub = {x = {y = "z"}, [2] = 2}
 	if ok || m.path != ".x.y" || m.want != lua.LString("z") || m.got != lua.LString("w") {
 		t.Errorf("mismatch %+v", m)
 	}
+	// An empty table inside want wants an empty table, not anything.
+	if err := L.DoString(`empty = {x = {}}; none = {x = {}, y = 1}`); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := subset(L.GetGlobal("empty"), a); ok {
+		t.Error("{x = {}} is a subset of a table whose x is not empty")
+	}
+	if _, ok := subset(L.GetGlobal("empty"), L.GetGlobal("none")); !ok {
+		t.Error("{x = {}} is not a subset of {x = {}, y = 1}")
+	}
 	if got := show(a); got != `{1, 2, ["a b"] = true, x = {y = "z"}}` {
 		t.Errorf("show = %s", got)
 	}

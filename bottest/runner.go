@@ -90,20 +90,20 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if len(files) == 0 {
-		fmt.Fprintf(r.out, "no test files (*%s) in %s\n", luaapi.TestFileSuffix, opts.Dir)
-		return Result{}, nil
-	}
 	// The scripts load once first: when they do not, every test would
-	// fail the same way.
+	// fail the same way; and a script that does not load fails the run
+	// even where there is no test.
 	rep, err := luaapi.Check(opts.Dir)
 	switch {
+	case err == nil && rep.OK() && len(files) == 0:
+		fmt.Fprintf(r.out, "no test files (*%s) in %s\n", luaapi.TestFileSuffix, opts.Dir)
+		return Result{}, nil
 	case err != nil:
-		fmt.Fprintf(r.out, "FAIL %s: the scripts do not load: %s\n", opts.Dir, err)
+		r.failLine(opts.Dir, "the scripts do not load: "+err.Error())
 		r.res.Failed++
 	case !rep.OK():
 		for _, e := range rep.Errors {
-			fmt.Fprintf(r.out, "FAIL %s: %s\n", opts.Dir, e)
+			r.failLine(opts.Dir, fmt.Sprint(e))
 		}
 		r.res.Failed++
 	default:
@@ -188,8 +188,15 @@ func (r *runner) runFile(ctx context.Context, name string) {
 }
 
 func (r *runner) fileFailed(name string, err error) {
-	fmt.Fprintf(r.out, "FAIL %s: %s\n", name, err)
+	r.failLine(name, err.Error())
 	r.res.Failed++
+}
+
+// failLine writes "FAIL name: why"; the lines of a why of several lines
+// after the first are indented, so that every line of the report that
+// starts at the margin is a test's or the summary.
+func (r *runner) failLine(name, why string) {
+	fmt.Fprintf(r.out, "FAIL %s: %s\n", name, strings.ReplaceAll(why, "\n", "\n    "))
 }
 
 // setConfig applies a test.config call: the file's bots get the keys it
@@ -258,7 +265,7 @@ func (r *runner) runTest(parent context.Context, f *testFile, def testDef) {
 		fmt.Fprintf(r.out, "ok %s\n", def.name)
 	} else {
 		r.res.Failed++
-		fmt.Fprintf(r.out, "FAIL %s: %s\n", def.name, tc.failed)
+		r.failLine(def.name, tc.failed.String())
 	}
 	if r.opts.Verbose || tc.failed != nil {
 		r.printLines(tc.log.all())

@@ -80,8 +80,8 @@ func TestFeatures(t *testing.T) {
 // what came, as go test does; one failure does not stop the others.
 func TestFailures(t *testing.T) {
 	res, out := run(t, bottest.Options{Dir: "testdata/failing"})
-	if res.Passed != 1 || res.Failed != 15 {
-		t.Fatalf("got %+v, want 1 passed, 15 failed:\n%s", res, out)
+	if res.Passed != 1 || res.Failed != 17 {
+		t.Fatalf("got %+v, want 1 passed, 17 failed:\n%s", res, out)
 	}
 	want := []string{
 		`ok passes`,
@@ -100,7 +100,9 @@ func TestFailures(t *testing.T) {
 		`FAIL an error in a t.api:on function: failing_test.lua:61: the t.api:on("user/info") function: failing_test.lua:62: the fake broke`,
 		`FAIL a bad argument: failing_test.lua:68: bad argument #1 to location (number expected, got string)`,
 		`FAIL a message type that does not exist: failing_test.lua:72: unknown message type "telegram"`,
-		`1 passed, 15 failed`,
+		`FAIL expect an empty list: failing_test.lua:76: reply.sent: got {{content = "一条", type = "text"}}, want {} (the reply: text "好")`,
+		`FAIL an error of two lines: failing_test.lua:80: line one`,
+		`1 passed, 17 failed`,
 	}
 	got := reportLines(out)
 	if len(got) != len(want) {
@@ -111,8 +113,10 @@ func TestFailures(t *testing.T) {
 			t.Errorf("line %d:\n got %s\nwant %s", i+1, got[i], want[i])
 		}
 	}
-	// A failing test shows its deliveries and the bot's log under it.
+	// A failing test shows its deliveries and the bot's log under it; a
+	// failure of several lines goes on indented.
 	for _, s := range []string{
+		"line one\n    line two\n",
 		"    oTestUser1: text \"你好\" → text \"你好！\"",
 		`bot.lua:6: attempt to index`,
 	} {
@@ -208,11 +212,18 @@ func TestNoTestFiles(t *testing.T) {
 	if res != (bottest.Result{}) || !strings.Contains(out, "no test files") {
 		t.Errorf("got %+v:\n%s", res, out)
 	}
+	// A script that does not load fails the run, tests or no tests.
+	dir = writeFolder(t, map[string]string{"bot.lua": "robot.text(function() return 'x' end\n"})
+	res, out = run(t, bottest.Options{Dir: dir})
+	if res.Failed != 1 || !regexp.MustCompile(`(?m)^FAIL .*: bot\.lua:\d+: `).MatchString(out) || !strings.HasSuffix(out, "0 passed, 1 failed\n") {
+		t.Errorf("a broken script without tests: got %+v:\n%s", res, out)
+	}
 }
 
 // No test reaches the network: robot.http with no fake is nil, err, even
-// for a server that is up on this machine; and robot.client only ever
-// talks to the fake WeChat API.
+// for a server that is up on this machine; a fake answers a request whose
+// Host header names another site without a DNS query; and robot.client
+// only ever talks to the fake WeChat API.
 func TestNoNetwork(t *testing.T) {
 	var hits atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -221,12 +232,20 @@ func TestNoNetwork(t *testing.T) {
 	}))
 	defer srv.Close()
 	dir := writeFolder(t, map[string]string{
-		"bot.lua": `robot.text(function(m)
+		"bot.lua": `robot.filter("host", function(m)
+  local res, err = robot.http.get("https://api.luarobot.invalid/x", {headers = {Host = "other.example"}})
+  return res and res.body or err.errmsg
+end)
+robot.text(function(m)
   local res, err = robot.http.get(m.content)
   return res and res.body or err.errmsg
 end)`,
 		"bot_test.lua": `test("unmatched", function(t)
   t:user():send("` + srv.URL + `/x"):expect_contains("no t.http:on fake matches")
+end)
+test("a Host header naming another site is not looked up", function(t)
+  t.http:on("https://api.luarobot.invalid/*", "faked")
+  t:user():send("host"):expect("faked")
 end)`,
 	})
 	res, out := run(t, bottest.Options{Dir: dir})
@@ -251,5 +270,80 @@ test("after", function(t) t:user():send("y"):expect("x") end)`,
 	}
 	if time.Since(start) > time.Minute {
 		t.Errorf("took %s", time.Since(start))
+	}
+}
+
+// robot.on_load's robot.http requests are answered by the fakes the test
+// set before the bot was built, and t.http:calls() lists them even before
+// the first message, as t.api:calls() does its API calls.
+func TestOnLoadHTTP(t *testing.T) {
+	dir := writeFolder(t, map[string]string{
+		"bot.lua": `robot.on_load(function()
+  local res, err = robot.http.get("https://config.example.com/cfg")
+  robot.store.set("cfg", res and res.body or "none")
+end)
+robot.text(function() return robot.store.get("cfg") end)`,
+		"bot_test.lua": `test("calls before any message", function(t)
+  t.http:on("https://config.example.com/*", "CFG")
+  t:eq(#t.http:calls(), 1)
+  t:eq(t.http:calls()[1].url, "https://config.example.com/cfg")
+  t:user():send("x"):expect("CFG")
+end)`,
+	})
+	if res, out := run(t, bottest.Options{Dir: dir}); res.Failed != 0 || res.Passed != 1 {
+		t.Fatalf("got %+v:\n%s", res, out)
+	}
+}
+
+// A test never writes into the real media folder: uploads read the real
+// files, but a download lands in a folder of the test's own (where a later
+// upload of the same test finds it). The bot's pictures on the server
+// are not replaced by the fake API's answers, and one test's downloads
+// are not the next one's files.
+func TestMediaDownloadsStayInTheTest(t *testing.T) {
+	work := t.TempDir()
+	t.Chdir(work)
+	if err := os.MkdirAll("media", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join("media", "logo.jpg"), []byte("the real logo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := writeFolder(t, map[string]string{
+		"bot.lua": `robot.filter("下载", function()
+  local r, err = robot.client.download_media("MEDIA", "logo.jpg")
+  return r and "saved" or err.errmsg
+end)
+robot.filter("新图", function()
+  local r, err = robot.client.download_media("MEDIA", "new.jpg")
+  return r and "saved" or err.errmsg
+end)
+robot.text(function(m)
+  local r, err = robot.client.upload_media("image", m.content)
+  return r and "uploaded" or err.errmsg
+end)`,
+		"bot_test.lua": `test("an upload reads the real file", function(t)
+  t:user():send("logo.jpg"):expect("uploaded")
+  t:eq(t.api:calls("media/upload")[1].method, "POST")
+end)
+test("a download, then an upload of it", function(t)
+  local u = t:user()
+  u:send("下载"):expect("saved")
+  u:send("新图"):expect("saved")
+  u:send("new.jpg"):expect("uploaded")
+end)
+test("the next test does not see it", function(t)
+  t:user():send("new.jpg"):expect_contains("no such file")
+end)`,
+	})
+	res, out := run(t, bottest.Options{Dir: dir})
+	if res.Failed != 0 || res.Passed != 3 {
+		t.Errorf("got %+v:\n%s", res, out)
+	}
+	if data, err := os.ReadFile(filepath.Join(work, "media", "logo.jpg")); err != nil || string(data) != "the real logo" {
+		t.Errorf("the real media/logo.jpg is now %q (%v)", data, err)
+	}
+	if _, err := os.Stat(filepath.Join(work, "media", "new.jpg")); err == nil {
+		t.Error("a test's download landed in the real media folder")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -65,6 +66,7 @@ type testCase struct {
 	pump   *pump
 	log    *testLog
 
+	media  string   // the folder of the test's downloads, removed at close
 	bot    *app.Bot // built on first need (see ensureBot)
 	botErr error
 	sim    *simulate.Simulator
@@ -100,6 +102,9 @@ func (tc *testCase) close() {
 	}
 	tc.store.Close()
 	tc.wechat.Close()
+	if tc.media != "" {
+		os.RemoveAll(tc.media)
+	}
 }
 
 // fail records a failure; the first one is the test's.
@@ -152,13 +157,20 @@ func (tc *testCase) ensureBot(L *lua.LState) *app.Bot {
 	if tc.bot == nil && tc.botErr == nil {
 		cfg := tc.cfg
 		cfg.APIBase = tc.wechat.URL
+		// Downloads go to a folder of the test's own: the real media
+		// folder is only read.
+		tc.media, tc.botErr = os.MkdirTemp("", "luarobot-test-media-")
 		tc.pump.run(func() {
+			if tc.botErr != nil {
+				return
+			}
 			bot, err := app.New(tc.ctx, app.Options{
 				Config:        cfg,
 				Store:         tc.store,
 				Logger:        tc.file.run.logger,
 				Now:           tc.clock.Now,
 				HTTPTransport: &tc.web,
+				DownloadDir:   tc.media,
 			})
 			if err != nil {
 				tc.botErr = err

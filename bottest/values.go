@@ -148,7 +148,9 @@ type mismatch struct {
 // subset reports whether got has everything want has: for a table, every
 // key of want with a value that is a subset of got's, all the way down
 // (so a list in want checks the first elements of got's); anything else
-// must be equal. On a difference it says where.
+// must be equal. An empty table inside want ({sent = {}}) wants an empty
+// table: as a subset it would match anything, a check that cannot fail.
+// On a difference it says where.
 func subset(want, got lua.LValue) (mismatch, bool) {
 	return subsetAt(want, got, 0)
 }
@@ -161,6 +163,9 @@ func subsetAt(want, got lua.LValue, depth int) (mismatch, bool) {
 	tg, ok := got.(*lua.LTable)
 	if !ok || depth > 32 {
 		return mismatch{want: want, got: got}, false
+	}
+	if depth > 0 && isEmpty(tw) {
+		return mismatch{want: want, got: got}, isEmpty(tg)
 	}
 	var m mismatch
 	match := true
@@ -183,4 +188,9 @@ func keyPath(k lua.LValue) string {
 		return "." + string(s)
 	}
 	return "[" + show(k) + "]"
+}
+
+func isEmpty(t *lua.LTable) bool {
+	k, _ := t.Next(lua.LNil)
+	return k == lua.LNil
 }

@@ -26,7 +26,8 @@ const initRoot = "inittemplate"
 
 // initCommand is `luarobot init [dir]`: it creates a project that serves
 // and passes `luarobot test` as it is. It never overwrites a file: one
-// that exists is kept, and the output says so.
+// that exists is kept, and the output says so; nor does it add a script
+// to a scripts folder that has scripts.
 func initCommand(args []string) error {
 	return initRun(args, os.Stdout)
 }
@@ -51,7 +52,22 @@ func initRun(args []string, stdout io.Writer) error {
 		return err
 	}
 	token := luaapi.GenerateToken(32)
+	// A scripts folder with scripts of its own gets none of the
+	// template's: they would join the bot it serves (hot-reloaded into a
+	// running one), and their tests would fail against its handlers.
+	scriptsDir := filepath.Join(dir, initScripts)
+	ownScripts, err := hasScripts(scriptsDir)
+	if err != nil {
+		return err
+	}
+	var left []string
 	for _, name := range files {
+		if ownScripts && strings.HasPrefix(name, initScripts+"/") {
+			if _, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(name))); errors.Is(err, iofs.ErrNotExist) {
+				left = append(left, path.Base(name))
+				continue
+			}
+		}
 		data, err := initTemplate.ReadFile(path.Join(initRoot, name))
 		if err != nil {
 			return err
@@ -73,9 +89,32 @@ func initRun(args []string, stdout io.Writer) error {
 			fmt.Fprintf(stdout, "kept %s (it exists)\n", shown)
 		}
 	}
-	fmt.Fprintf(stdout, "\nNext: luarobot test %s, luarobot types (editor definitions), luarobot serve.\n",
-		filepath.Join(dir, "scripts"))
+	if len(left) > 0 {
+		fmt.Fprintf(stdout, "kept %s as it is: it has scripts of its own (%s not added)\n", scriptsDir, strings.Join(left, ", "))
+	}
+	fmt.Fprintf(stdout, "\nNext: luarobot test %s, luarobot types (editor definitions), luarobot serve.\n", scriptsDir)
 	return nil
+}
+
+// initScripts is the template's scripts folder.
+const initScripts = "scripts"
+
+// hasScripts reports whether dir holds a script of a bot (a missing dir
+// holds none).
+func hasScripts(dir string) (bool, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, iofs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	for _, e := range entries {
+		if !e.IsDir() && luaapi.IsScriptName(e.Name()) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // templateFiles lists the template's files, relative to its root, by name.

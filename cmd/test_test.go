@@ -108,3 +108,43 @@ func TestInit(t *testing.T) {
 		t.Error("the token changed")
 	}
 }
+
+// luarobot init in a project that has scripts adds no script to them: a
+// hello.lua there would join the served bot (answering every text its
+// handlers leave, hot-reloaded into a running one) and its tests would
+// fail against the project's own handlers. The rest is created; the
+// output says why the scripts were left alone, and the project still
+// passes luarobot test.
+func TestInitIntoAProject(t *testing.T) {
+	dir := t.TempDir()
+	bot := `robot.text(function(m) return "mine: " .. m.content end)` + "\n"
+	scripts := filepath.Join(dir, "scripts")
+	if err := os.MkdirAll(scripts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(scripts, "bot.lua"), []byte(bot), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := initRun([]string{dir}, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"hello.lua", "hello_test.lua"} {
+		if _, err := os.Stat(filepath.Join(scripts, name)); err == nil {
+			t.Errorf("scripts/%s added to a bot that has scripts:\n%s", name, out.String())
+		}
+	}
+	for _, s := range []string{
+		"created " + filepath.Join(dir, ".luarc.json") + "\n",
+		"created " + filepath.Join(dir, "luarobot.toml") + "\n",
+		"kept " + scripts + " as it is: it has scripts of its own",
+	} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("output lacks %q:\n%s", s, out.String())
+		}
+	}
+	var report bytes.Buffer
+	if err := testRun(context.Background(), []string{scripts}, &report); err != nil {
+		t.Errorf("luarobot test: %v\n%s", err, report.String())
+	}
+}

@@ -188,7 +188,7 @@ const maxSourceLine = 500
 // name from an error message cannot lead anywhere else.
 func (rt *Runtime) Source(file string, line, around int) ([]SourceLine, error) {
 	clean := path.Clean(file)
-	if clean != file || path.IsAbs(file) || strings.HasPrefix(clean, "../") || clean == ".." || !isScriptName(path.Base(clean)) {
+	if clean != file || path.IsAbs(file) || strings.HasPrefix(clean, "../") || clean == ".." || !IsScriptName(path.Base(clean)) {
 		return nil, fmt.Errorf("%q is not a script of the scripts folder", file)
 	}
 	root, err := realPath(rt.opts.Dir)

@@ -120,7 +120,7 @@ func (r *folderReader) readSources(dir string) (*sources, error) {
 		return nil, fmt.Errorf("reading the scripts folder: %w", err)
 	}
 	for _, e := range entries { // sorted by file name
-		if !isScriptName(e.Name()) || e.IsDir() {
+		if !IsScriptName(e.Name()) || e.IsDir() {
 			continue
 		}
 		data, err := r.read(e.Name())
@@ -266,13 +266,13 @@ func (r *folderReader) readLib(rel string, ancestors []fs.FileInfo, src *sources
 			continue
 		}
 		p := rel + "/" + name
-		if e.IsDir() || e.Type()&fs.ModeSymlink != 0 && !isScriptName(name) {
+		if e.IsDir() || e.Type()&fs.ModeSymlink != 0 && !IsScriptName(name) {
 			if err := r.readLib(p, ancestors, src); err != nil {
 				return err
 			}
 			continue
 		}
-		if !isScriptName(name) {
+		if !IsScriptName(name) {
 			continue
 		}
 		data, err := r.read(p)
@@ -295,9 +295,9 @@ func (r *folderReader) readLib(rel string, ancestors []fs.FileInfo, src *sources
 // modules, and saving one does not reload the bot.
 const TestFileSuffix = "_test.lua"
 
-// isScriptName reports whether a file name is a script (or module): not an
+// IsScriptName reports whether a file name is a script (or module): not an
 // editor's lock or swap file, nor a test file.
-func isScriptName(name string) bool {
+func IsScriptName(name string) bool {
 	return strings.HasSuffix(name, ".lua") && !strings.HasPrefix(name, ".") && len(name) > len(".lua") &&
 		!strings.HasSuffix(name, TestFileSuffix)
 }

@@ -323,7 +323,7 @@ func relevant(w *fsnotify.Watcher, ev fsnotify.Event, dirs map[string]bool, rt *
 			return true
 		}
 	}
-	return isScriptName(name)
+	return IsScriptName(name)
 }
 
 // unwatch stops watching dir and every folder under it. A folder moved out

@@ -71,6 +71,10 @@ type Options struct {
 	// all, where a saved .lua file would be code that hot reload runs.
 	// Relative paths are taken from the working directory, as MediaDir is.
 	ForbiddenDirs []string
+	// DownloadDir, when set, is where downloads are saved instead of
+	// MediaDir, and where uploads look first: luarobot test gives each
+	// test one, so that a test never writes over the real media files.
+	DownloadDir string
 	// HTTPClient replaces the client built from ProxyURL. The Client uses
 	// a copy whose CheckRedirect refuses every redirect: WeChat's API does
 	// not redirect, and following one would carry the credentials along.
@@ -98,6 +102,7 @@ type Client struct {
 	tokens        store.Tokens
 	timeout       time.Duration
 	mediaDir      string
+	downloadDir   string // "" saves into mediaDir
 	forbiddenDirs []string
 	http          *http.Client
 	log           *slog.Logger
@@ -125,8 +130,10 @@ func New(opts Options) (*Client, error) {
 		timeout:  opts.Timeout,
 		mediaDir: opts.MediaDir,
 		log:      opts.Logger,
-		metrics:  opts.Metrics,
-		now:      time.Now,
+		// A folder of the caller's (a test's): it may be named anything.
+		downloadDir: opts.DownloadDir,
+		metrics:     opts.Metrics,
+		now:         time.Now,
 	}
 	if opts.APIBase != "" {
 		u, err := url.Parse(opts.APIBase)

@@ -43,20 +43,26 @@ func (c *Client) mediaError(method, rel string, err error) error {
 	return fmt.Errorf("wechat %s: media file %q in media_dir %q: %w", method, rel, c.mediaDir, err)
 }
 
-// readMedia reads an upload from media_dir and returns its file name.
+// readMedia reads an upload from media_dir (from Options.DownloadDir
+// first, when set) and returns its file name.
 func (c *Client) readMedia(method, rel string) (string, []byte, error) {
 	p, err := c.checkMediaPath(method, rel)
 	if err != nil {
 		return "", nil, err
 	}
-	root, err := os.OpenRoot(c.mediaDir)
-	if err != nil {
-		return "", nil, fmt.Errorf("wechat %s: media_dir: %w", method, err)
-	}
-	defer root.Close()
-	f, err := root.Open(p)
+	f, err := c.openDownloaded(p)
 	if err != nil {
 		return "", nil, c.mediaError(method, rel, err)
+	}
+	if f == nil {
+		root, err := os.OpenRoot(c.mediaDir)
+		if err != nil {
+			return "", nil, fmt.Errorf("wechat %s: media_dir: %w", method, err)
+		}
+		defer root.Close()
+		if f, err = root.Open(p); err != nil {
+			return "", nil, c.mediaError(method, rel, err)
+		}
 	}
 	defer f.Close()
 	st, err := f.Stat()
@@ -76,8 +82,36 @@ func (c *Client) readMedia(method, rel string) (string, []byte, error) {
 	return filepath.Base(p), data, nil
 }
 
-// saveMedia writes a download into media_dir, creating the folders on the
-// way (media_dir itself too).
+// openDownloaded opens p in Options.DownloadDir: nil, nil when there is
+// none or p is not there.
+func (c *Client) openDownloaded(p string) (*os.File, error) {
+	if c.downloadDir == "" {
+		return nil, nil
+	}
+	root, err := os.OpenRoot(c.downloadDir)
+	if err == nil {
+		defer root.Close()
+		var f *os.File
+		if f, err = root.Open(p); err == nil {
+			return f, nil
+		}
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return nil, err
+}
+
+// saveDir is where downloads are saved.
+func (c *Client) saveDir() string {
+	if c.downloadDir != "" {
+		return c.downloadDir
+	}
+	return c.mediaDir
+}
+
+// saveMedia writes a download into media_dir (Options.DownloadDir when
+// set), creating the folders on the way (media_dir itself too).
 func (c *Client) saveMedia(method, rel string, data []byte) error {
 	p, err := c.checkMediaPath(method, rel)
 	if err != nil {
@@ -87,10 +121,10 @@ func (c *Client) saveMedia(method, rel string, data []byte) error {
 	if err := c.checkForbidden(method, rel, p); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(c.mediaDir, 0o755); err != nil {
+	if err := os.MkdirAll(c.saveDir(), 0o755); err != nil {
 		return fmt.Errorf("wechat %s: media_dir: %w", method, err)
 	}
-	root, err := os.OpenRoot(c.mediaDir)
+	root, err := os.OpenRoot(c.saveDir())
 	if err != nil {
 		return fmt.Errorf("wechat %s: media_dir: %w", method, err)
 	}
@@ -132,7 +166,7 @@ func (c *Client) checkForbidden(method, rel, p string) error {
 	if len(c.forbiddenDirs) == 0 {
 		return nil
 	}
-	target, err := resolvePath(filepath.Join(c.mediaDir, p))
+	target, err := resolvePath(filepath.Join(c.saveDir(), p))
 	if err != nil {
 		return fmt.Errorf("wechat %s: %q: %w", method, rel, err)
 	}

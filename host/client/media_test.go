@@ -279,3 +279,36 @@ func TestDownloadRefusesForbiddenDirs(t *testing.T) {
 		t.Errorf("relative folders: err = %v, want ErrForbiddenDir", err)
 	}
 }
+
+// With DownloadDir (luarobot test's folder per test), downloads are saved
+// there and never over media_dir's files; uploads find them there first,
+// and media_dir's other files as usual. A DownloadDir that does not exist
+// yet hides nothing.
+func TestDownloadDir(t *testing.T) {
+	downloads := filepath.Join(t.TempDir(), "later")
+	e := newEnv(t, func(o *client.Options) { o.DownloadDir = downloads })
+	ctx := context.Background()
+	writeMedia(t, e.opts.MediaDir, "logo.jpg", []byte("the real logo"))
+	if _, err := e.c.Invoke(ctx, "upload_media", "image", "logo.jpg"); err != nil {
+		t.Fatalf("an upload before any download: %v", err)
+	}
+	e.wx.AnswerMedia("/cgi-bin/media/get", "image/jpeg", []byte("downloaded"))
+	if _, err := e.c.Invoke(ctx, "download_media", "MID", "logo.jpg"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(e.opts.MediaDir, "logo.jpg")); string(got) != "the real logo" {
+		t.Errorf("media_dir's file is now %q", got)
+	}
+	if got, err := os.ReadFile(filepath.Join(downloads, "logo.jpg")); err != nil || string(got) != "downloaded" {
+		t.Errorf("the download: %q, %v", got, err)
+	}
+	if _, err := e.c.Invoke(ctx, "upload_media", "image", "logo.jpg"); err != nil {
+		t.Fatal(err)
+	}
+	if call, _ := e.wx.LastCall("/cgi-bin/media/upload"); string(call.Files["media"].Data) != "downloaded" {
+		t.Errorf("the upload read %q, want the download", call.Files["media"].Data)
+	}
+	if _, err := e.c.Invoke(ctx, "download_media", "MID", "../x.jpg"); !errors.Is(err, client.ErrMediaPath) {
+		t.Errorf("save outside the download folder: %v", err)
+	}
+}

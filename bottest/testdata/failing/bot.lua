@@ -9,3 +9,7 @@ robot.filter("天气", function()
   local res, err = robot.http.get("https://api.example.com/weather")
   return res and res.body or err.errmsg
 end)
+robot.filter("推送", function(m)
+  robot.send(m.source, "一条")
+  return "好"
+end)

@@ -71,3 +71,11 @@ end)
 test("a message type that does not exist", function(t)
   t:user():message("telegram", {})
 end)
+
+test("expect an empty list", function(t)
+  t:user():send("推送"):expect{sent = {}}
+end)
+
+test("an error of two lines", function(t)
+  error("line one\nline two")
+end)

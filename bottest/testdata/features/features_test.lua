@@ -55,6 +55,7 @@ test("robot.send and robot.async land in sent", function(t)
   t:eq(#r.sent, 2)
   r.sent[1]:expect("推送一")
   r.sent[2]:expect{type = "image", media_id = "IMG"}
+  t:eq(r.sent[1], {type = "text", content = "推送一"}) -- a reply is a table of its fields
   t:eq(r.sent[1].sent, nil)
   local later = u:send("稍后")
   later:expect("马上")

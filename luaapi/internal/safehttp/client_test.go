@@ -572,3 +572,34 @@ func TestDowngradeRedirectDropsCredentials(t *testing.T) {
 		t.Errorf("the plain http hop got %v", seen)
 	}
 }
+
+// roundTripper is an http.RoundTripper made of a function.
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// A replaced Transport (luarobot test's fakes) carries every request, and
+// nothing is looked up: not the target of a request whose Host header
+// names another site either. No DNS query leaves a test.
+func TestTransportLooksNothingUp(t *testing.T) {
+	var lookups atomic.Int64
+	var seen []string
+	c := newClient(t, Options{
+		Allow: []string{"api.example.com"},
+		Resolver: func(ctx context.Context, host string) ([]netip.Addr, error) {
+			lookups.Add(1)
+			return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+		},
+		Transport: roundTripper(func(r *http.Request) (*http.Response, error) {
+			seen = append(seen, r.Host+" "+r.URL.String())
+			return &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(strings.NewReader("fake")), Request: r}, nil
+		}),
+	})
+	res, err := c.Do(context.Background(), &Request{URL: "https://api.example.com/x", Header: http.Header{"Host": {"other.example"}}})
+	if err != nil || string(res.Body) != "fake" {
+		t.Fatalf("got %v, %v; want the fake's answer", res, err)
+	}
+	if n := lookups.Load(); n != 0 || len(seen) != 1 || seen[0] != "other.example https://api.example.com/x" {
+		t.Errorf("%d lookups; the transport saw %q", n, seen)
+	}
+}
