@@ -56,6 +56,7 @@ type version struct {
 type chunk struct {
 	name  string // relative to the scripts folder: "hello.lua", "lib/menu.lua"
 	proto *lua.FunctionProto
+	empty bool // the file had no content (see emptiedFiles)
 }
 
 // source is a script file as read from disk.
@@ -366,6 +367,7 @@ func compileSources(src *sources) (*version, error) {
 
 func compileChunk(s source) (*chunk, error) {
 	data := s.data
+	empty := len(bytes.TrimSpace(data)) == 0
 	// A UTF-8 byte order mark (Windows editors add one) is not Lua.
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	// A first line starting with # (a shebang) is skipped, as lua(1) does.
@@ -381,7 +383,7 @@ func compileChunk(s source) (*chunk, error) {
 	if err != nil {
 		return nil, syntaxError(s.name, lineCount(data), err)
 	}
-	return &chunk{name: s.name, proto: proto}, nil
+	return &chunk{name: s.name, proto: proto, empty: empty}, nil
 }
 
 // lineCount is the number of the last line of data.
@@ -461,4 +463,29 @@ func (v *version) sortedModuleNames() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// emptiedFiles lists the files that have content in old but none in src:
+// what an editor that saves by truncating and then writing shows for a
+// moment. A reload that read one then waits for the rest of the save.
+func emptiedFiles(old *version, src *sources) []string {
+	if old == nil {
+		return nil
+	}
+	had := make(map[string]bool, len(old.scripts)+len(old.libs))
+	for _, c := range old.scripts {
+		had[c.name] = !c.empty
+	}
+	for _, c := range old.libs {
+		had[c.name] = !c.empty
+	}
+	var out []string
+	for _, list := range [][]source{src.scripts, src.libs} {
+		for _, f := range list {
+			if had[f.name] && len(bytes.TrimSpace(f.data)) == 0 {
+				out = append(out, f.name)
+			}
+		}
+	}
+	return out
 }

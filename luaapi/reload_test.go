@@ -408,3 +408,38 @@ func TestReloadSkipsUnchanged(t *testing.T) {
 		t.Error("an unchanged folder was reloaded")
 	}
 }
+
+// A save by truncate-then-write can be read between the two: a reload that
+// finds a file empty which had content waits for the write instead of
+// serving a bot without that file's handlers; a file really emptied still
+// loads, a moment later.
+func TestReloadWaitsOutAHalfWrittenSave(t *testing.T) {
+	dir := writeScripts(t, map[string]string{"a.lua": `robot.text(function() return "v1" end)`})
+	rt, _ := startRuntime(t, nil, Options{Dir: dir})
+	file := filepath.Join(dir, "a.lua")
+
+	if err := os.WriteFile(file, nil, 0o644); err != nil { // truncated...
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(2 * debounce) // ...and written a little later
+		os.WriteFile(file, []byte(`robot.text(function() return "v2" end)`), 0o644)
+	}()
+	if err := rt.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if got := answer(t, rt, "x"); got != "v2" {
+		t.Errorf("after a half-written save: %q, want v2 (the empty file must never serve)", got)
+	}
+
+	// Emptied for good: loaded once the rereads are over.
+	if err := os.WriteFile(file, []byte("  \n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if got := answer(t, rt, "x"); got != "<nil>" {
+		t.Errorf("after emptying the file: %q, want no answer", got)
+	}
+}

@@ -345,6 +345,10 @@ func (rt *Runtime) errorScript(e *Error) string {
 	return metrics.Other
 }
 
+// emptySaveRereads is how many times a reload reads the folder again,
+// debounce apart, while a file it had is empty (see emptiedFiles).
+const emptySaveRereads = 5
+
 // load is the work of reload number gen: read, compile, validate and
 // swap in the folder, unless (without force) it is what old already is.
 func (rt *Runtime) load(ctx context.Context, gen uint64, old *version, force bool) error {
@@ -352,6 +356,21 @@ func (rt *Runtime) load(ctx context.Context, gen uint64, old *version, force boo
 	src, err := readSources(rt.opts.Dir)
 	if err != nil {
 		return err
+	}
+	// A file that had content and now has none is most likely a save
+	// caught between its truncation and its write: read again a few
+	// times before taking it for an emptied file (which stays possible).
+	for i := 0; i < emptySaveRereads && len(emptiedFiles(old, src)) > 0; i++ {
+		t := time.NewTimer(debounce)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return context.Cause(ctx)
+		case <-t.C:
+		}
+		if src, err = readSources(rt.opts.Dir); err != nil {
+			return err
+		}
 	}
 	if !force && old != nil && old.digest == digestSources(src) {
 		return nil
