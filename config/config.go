@@ -605,7 +605,7 @@ func (c *Config) Validate() error {
 		return errors.New("api_timeout: must be positive")
 	}
 	if c.ReplyTimeout <= 0 || c.ReplyTimeout >= 5*time.Second {
-		return fmt.Errorf("reply_timeout: %s must be between 0 and 5s (WeChat drops answers after 5s)", c.ReplyTimeout)
+		return fmt.Errorf("reply_timeout: %s must be more than 0 and less than 5s (WeChat drops answers after 5s)", c.ReplyTimeout)
 	}
 	if c.HandlerTimeout < c.ReplyTimeout {
 		return fmt.Errorf("handler_timeout: %s is shorter than reply_timeout %s", c.HandlerTimeout, c.ReplyTimeout)

@@ -92,7 +92,7 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"toml syntax", "port = = 1", nil, nil, "luarobot.toml:1:"},
 		{"storage", `session_storage = "mongo"`, nil, nil, `session_storage: unknown value "mongo"`},
 		{"redis without url", `session_storage = "redis"`, nil, nil, "redis_url: required"},
-		{"reply timeout", `reply_timeout = "6s"`, nil, nil, "reply_timeout: 6s must be between 0 and 5s"},
+		{"reply timeout", `reply_timeout = "6s"`, nil, nil, "reply_timeout: 6s must be more than 0 and less than 5s"},
 		{"handler shorter", `handler_timeout = "1s"`, nil, nil, "handler_timeout: 1s is shorter than reply_timeout"},
 		{"duration", "", nil, map[string]string{"handler_timeout": "soon"}, `flag --handler_timeout: handler_timeout: "soon" is not a duration`},
 		{"size", `max_body = "lots"`, nil, nil, `max_body: "lots" is not a size`},
