@@ -282,6 +282,9 @@ func (w *memoryWatch) stop(heap uint64) (memoryStopEvent, bool) {
 		}
 	}
 	if len(ev.stopped) == 0 {
+		// All calls wait on the network: the threshold stays, and
+		// one that comes back to Lua with the heap still over it is
+		// stopped then.
 		return ev, false
 	}
 	cause := &memoryStop{heap: heap, limit: w.limit, calls: len(ev.stopped)}
