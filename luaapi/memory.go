@@ -194,12 +194,21 @@ func (c *watchedCall) unwatch() {
 	c.cancel(nil)
 }
 
-// readHeap reads the heap.
-func readHeap() uint64 {
-	s := []metrics.Sample{{Name: heapMetric}}
-	metrics.Read(s)
-	return s[0].Value.Uint64()
+// heapReader reads the heap without allocating, once made: the sampler
+// must not allocate while it watches, since with the heap over Go's soft
+// memory limit an allocation can start a collection, whose stop-the-world
+// waits for the big copy a Lua call is making to end.
+type heapReader []metrics.Sample
+
+func newHeapReader() heapReader { return heapReader{{Name: heapMetric}} }
+
+func (r heapReader) read() uint64 {
+	metrics.Read(r)
+	return r[0].Value.Uint64()
 }
+
+// readHeap reads the heap once.
+func readHeap() uint64 { return newHeapReader().read() }
 
 // check is a call's own look at the heap (see watchedCall.Done).
 func (w *memoryWatch) check() {
@@ -218,6 +227,7 @@ func (w *memoryWatch) check() {
 func (w *memoryWatch) sample() {
 	tick := time.NewTicker(memorySampleInterval)
 	defer tick.Stop()
+	heapNow := newHeapReader()
 	idle := 0
 	for range tick.C {
 		select {
@@ -235,7 +245,7 @@ func (w *memoryWatch) sample() {
 			return
 		}
 		w.mu.Unlock()
-		heap := readHeap()
+		heap := heapNow.read()
 		w.near.Store(heap > w.limit/4)
 		if heap <= w.limit {
 			w.threshold.Store(w.limit)
@@ -249,6 +259,16 @@ func (w *memoryWatch) sample() {
 // which is raised until the stop is settled (see memoryWatch.threshold).
 // Calls stopped before, still ending (their last instruction may still be
 // allocating), are not stopped again; false means no call was stopped.
+//
+// The threshold is raised only once the calls are cancelled, all under
+// mu: a call that checks the heap meanwhile compares it with the old
+// threshold, finds it passed and waits in stop for mu, so it cannot run
+// on. Were the threshold raised first, a call checking before its cancel
+// would find the heap under the raised threshold and make its next
+// allocation: stop can be held up between the two (an allocation of its
+// own may wait for a collection, which waits for the call's copy of a big
+// string to end: hundreds of milliseconds on a busy machine), and the
+// next `s = s .. s` after 64 MiB is 128 MiB, then 256 MiB.
 func (w *memoryWatch) stop(heap uint64) (memoryStopEvent, bool) {
 	ev := memoryStopEvent{heap: heap}
 	w.mu.Lock()
@@ -256,22 +276,27 @@ func (w *memoryWatch) stop(heap uint64) (memoryStopEvent, bool) {
 	if heap <= w.threshold.Load() {
 		return ev, false // another check stopped the calls first
 	}
-	// The stopped calls' memory stays in the heap until it is
-	// collected, with what a step they began before they saw the stop
-	// allocates (a doubling at most, for a `..`).
-	w.threshold.Store(2*heap + w.limit/4)
 	for c := range w.calls {
 		if !c.waiting.Load() && c.Context.Err() == nil {
 			ev.stopped = append(ev.stopped, c)
-			ev.where = append(ev.where, c.where())
 		}
 	}
 	if len(ev.stopped) == 0 {
+		// All calls wait on the network: the threshold stays, and
+		// one that comes back to Lua with the heap still over it is
+		// stopped then.
 		return ev, false
 	}
 	cause := &memoryStop{heap: heap, limit: w.limit, calls: len(ev.stopped)}
 	for _, c := range ev.stopped {
 		c.cancel(cause)
+	}
+	// The stopped calls' memory stays in the heap until it is
+	// collected, with what a step they began before they saw the stop
+	// allocates (a doubling at most, for a `..`).
+	w.threshold.Store(2*heap + w.limit/4)
+	for _, c := range ev.stopped {
+		ev.where = append(ev.where, c.where())
 	}
 	return ev, true
 }

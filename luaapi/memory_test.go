@@ -118,3 +118,79 @@ func TestMemoryLimitAtLoad(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// A call that checks the heap while a stop is being made (by the sampler
+// or by another call's check) is not let run on: it is stopped with the
+// others. The stop raises the threshold once the calls are cancelled; had
+// it raised it before, a call checking in between would find the heap
+// under the raised threshold and make its next allocation (in the process
+// test, the next `s = s .. s`, 256 MiB, past the address-space cap). Here
+// the stop cancels two running calls; as it cancels the first, the second
+// checks the heap, and must not come back with its call still running.
+func TestMemoryStopLeavesNoCallRunning(t *testing.T) {
+	w := newMemoryWatch(1<<10, discardLogger(), func() {}) // any heap is over a KiB
+	w.near.Store(true)
+	var calls [2]*watchedCall
+	for i := range calls {
+		inner, cancel := context.WithCancelCause(context.Background())
+		t.Cleanup(func() { cancel(nil) })
+		calls[i] = &watchedCall{Context: inner, w: w, cancel: cancel}
+	}
+	checked := make(chan (<-chan struct{}), 1)
+	waited := false // the check waited for the stop to end
+	for i, c := range calls {
+		other, cancel := calls[1-i], c.cancel
+		c.cancel = func(cause error) {
+			cancel(cause)
+			if other.Err() != nil {
+				return // the other was cancelled first
+			}
+			// The other call's next instruction, while its cancel is
+			// still to come.
+			go func() { checked <- other.Done() }()
+			select {
+			case done := <-checked:
+				select {
+				case <-done:
+				default:
+					t.Error("a call checking the heap during a stop came back running, its cancel still to come")
+				}
+			case <-time.After(200 * time.Millisecond):
+				waited = true // waiting for the stop to end, as it should
+			}
+		}
+		w.calls[c] = struct{}{}
+	}
+
+	ev, ok := w.stop(readHeap())
+	if !ok || len(ev.stopped) != 2 {
+		t.Fatalf("stop = %d calls, %v; want both running calls", len(ev.stopped), ok)
+	}
+	for i, c := range calls {
+		if !stoppedForMemory(c) {
+			t.Errorf("call %d: not stopped for memory: %v", i, context.Cause(c))
+		}
+	}
+	if waited {
+		select {
+		case done := <-checked:
+			select {
+			case <-done:
+			default:
+				t.Error("the call that checked the heap during the stop came back running")
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the call that checked the heap during the stop never came back")
+		}
+	}
+}
+
+// The sampler reads the heap without allocating: with the heap over Go's
+// soft memory limit, an allocation of its own could start a collection
+// and make it wait for a Lua call's big copy to end.
+func TestMemorySamplerReadDoesNotAllocate(t *testing.T) {
+	heapNow := newHeapReader()
+	if n := testing.AllocsPerRun(100, func() { heapNow.read() }); n != 0 {
+		t.Errorf("reading the heap allocates %v times", n)
+	}
+}
