@@ -5,6 +5,10 @@
 # ratio. Needs wrk (apt-get install wrk) and taskset.
 #
 #   bench/load.sh [seconds per round] [rounds]
+#
+# PREVIOUS=path/to/an/older/luarobot adds that binary as a third server,
+# measured in the same rounds: how a change moved the speed, against the
+# same baseline on the same machine at the same time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
@@ -39,7 +43,14 @@ start() { # name port cmd...
 
 start bare 8899 "$work/bare" -addr 127.0.0.1:8899
 start luarobot 8898 "$work/luarobot" serve --port 8898 --token "$token" \
-	--scripts bench/echo --session_storage memory --log_level error
+	--scripts bench/echo --session_storage memory --log_level error --admin_addr off
+if [ -n "${PREVIOUS:-}" ]; then
+	# An older binary may not know admin_addr (it then has no admin listener).
+	prev_flags=()
+	"$PREVIOUS" serve -h 2>&1 | grep -q admin_addr && prev_flags=(--admin_addr off)
+	start previous 8897 "$PREVIOUS" serve --port 8897 --token "$token" \
+		--scripts bench/echo --session_storage memory --log_level error "${prev_flags[@]}"
+fi
 
 rps() { # port
 	local out
@@ -56,12 +67,23 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 # Warm both servers up: the Go heap and the Lua state pool settle first.
 rps_warm() { taskset -c 1 wrk -t1 -c"$conns" -d3s -s bench/wechat.lua "http://127.0.0.1:$1/" >/dev/null; }
 rps_warm 8899; rps_warm 8898
+[ -n "${PREVIOUS:-}" ] && rps_warm 8897
 
-: >"$work/bare.rps"; : >"$work/luarobot.rps"
+: >"$work/bare.rps"; : >"$work/luarobot.rps"; : >"$work/previous.rps"
 for r in $(seq "$rounds"); do
 	b=$(rps 8899); l=$(rps 8898)
-	echo "round $r: bare $b req/s, luarobot $l req/s"
+	line="round $r: bare $b req/s, luarobot $l req/s"
+	if [ -n "${PREVIOUS:-}" ]; then
+		p=$(rps 8897); echo "$p" >>"$work/previous.rps"
+		line="$line, previous $p req/s"
+	fi
+	echo "$line"
 	echo "$b" >>"$work/bare.rps"; echo "$l" >>"$work/luarobot.rps"
 done
+ratio() { awk -v l="$1" -v b="$2" 'BEGIN {printf "%.2f", l/b}'; }
 mb=$(median <"$work/bare.rps"); ml=$(median <"$work/luarobot.rps")
-echo "median: bare $mb req/s, luarobot (Lua echo bot) $ml req/s, ratio $(awk -v l="$ml" -v b="$mb" 'BEGIN {printf "%.2f", l/b}')"
+echo "median: bare $mb req/s, luarobot (Lua echo bot) $ml req/s, ratio $(ratio "$ml" "$mb")"
+if [ -n "${PREVIOUS:-}" ]; then
+	mp=$(median <"$work/previous.rps")
+	echo "median: previous $mp req/s, ratio to bare $(ratio "$mp" "$mb"); luarobot/previous $(ratio "$ml" "$mp")"
+fi
