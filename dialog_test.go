@@ -24,6 +24,7 @@ import (
 	"github.com/luarobot/luarobot/host/client/fakewechat"
 	"github.com/luarobot/luarobot/host/message"
 	"github.com/luarobot/luarobot/host/simulate"
+	"github.com/luarobot/luarobot/internal/fakeclock"
 	"github.com/luarobot/luarobot/luaapi"
 	"github.com/luarobot/luarobot/store"
 	"github.com/luarobot/luarobot/store/memory"
@@ -31,34 +32,13 @@ import (
 	"github.com/luarobot/luarobot/store/storetest"
 )
 
-// fakeClock is the runtime's clock in these tests: dialog timeouts move
-// with Advance, nothing else does.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Now()} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // dialogBot is a host serving a scripts folder in this process: the Lua
 // runtime, the host's handler on an httptest server, and a simulator
 // that signs the requests.
 type dialogBot struct {
 	t     *testing.T
 	store store.Store
-	clock *fakeClock
+	clock *fakeclock.Clock
 	wx    *fakewechat.Server
 	logs  syncBuffer
 	rt    *luaapi.Runtime
@@ -73,7 +53,7 @@ const dialogAppID = "wxdialog00000000001"
 // bot (see stop), as a database file outlives a process.
 func startDialogBot(t *testing.T, dir string, st store.Store) *dialogBot {
 	t.Helper()
-	b := &dialogBot{t: t, store: st, clock: newFakeClock(), wx: fakewechat.New(dialogAppID, "secret"),
+	b := &dialogBot{t: t, store: st, clock: fakeclock.New(time.Now()), wx: fakewechat.New(dialogAppID, "secret"),
 		logs: syncBuffer{new(sync.Mutex), new(bytes.Buffer)}}
 	t.Cleanup(b.wx.Close)
 	b.wx.Answer("/cgi-bin/user/info", map[string]any{"openid": "o", "nickname": "小明"})

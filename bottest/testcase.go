@@ -20,6 +20,7 @@ import (
 	"github.com/luarobot/luarobot/host/message"
 	"github.com/luarobot/luarobot/host/reply"
 	"github.com/luarobot/luarobot/host/simulate"
+	"github.com/luarobot/luarobot/internal/fakeclock"
 	"github.com/luarobot/luarobot/luaapi"
 	"github.com/luarobot/luarobot/store/memory"
 )
@@ -58,7 +59,7 @@ type testCase struct {
 	ctx  context.Context
 	cfg  config.Config
 
-	clock  *clock
+	clock  *fakeclock.Clock
 	store  *memory.Store
 	wechat *fakewechat.Server
 	api    apiFakes

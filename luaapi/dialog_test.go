@@ -6,11 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/luarobot/luarobot/host/message"
+	"github.com/luarobot/luarobot/internal/fakeclock"
 )
 
 // The whole-host tests of robot.dialog are in the repository's root
@@ -332,7 +332,7 @@ end))
 // With session_storage = "off" the host keeps no session, and dialog
 // records live in the runtime's memory, with a warning at load.
 func TestDialogMemoryMode(t *testing.T) {
-	clock := &testClock{now: time.Unix(1700000000, 0)}
+	clock := fakeclock.New(time.Unix(1700000000, 0))
 	rt, logs := startRuntime(t, map[string]string{"a.lua": askTwice}, Options{DialogMemory: true, Now: clock.Now})
 	if !strings.Contains(logs.String(), `msg="session_storage is off: dialogs in progress are kept in memory and lost on restart" dialog=two`) {
 		t.Errorf("no warning at load:\n%s", logs)
@@ -352,7 +352,7 @@ func TestDialogMemoryMode(t *testing.T) {
 	if len(rt.dialogMem.records) != 1 {
 		t.Fatalf("%d records in memory", len(rt.dialogMem.records))
 	}
-	clock.advance(31 * time.Minute)
+	clock.Advance(31 * time.Minute)
 	if got := send("a"); got != "echo a" {
 		t.Fatalf("after the timeout: %q", got)
 	}
@@ -364,30 +364,13 @@ func TestDialogMemoryMode(t *testing.T) {
 		m := textMsg("go")
 		m.Source = "u" + string(rune('a'+i%26)) + strings.Repeat("x", i/26)
 		if i == 1000 {
-			clock.advance(31 * time.Minute)
+			clock.Advance(31 * time.Minute)
 		}
 		dispatch(t, rt, m, nil)
 	}
 	if n := len(rt.dialogMem.records); n > 200 {
 		t.Errorf("%d records in memory: the expired ones were not swept", n)
 	}
-}
-
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 func TestSplitSession(t *testing.T) {

@@ -6,47 +6,29 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/luarobot/luarobot/host/client"
 	"github.com/luarobot/luarobot/host/client/fakewechat"
+	"github.com/luarobot/luarobot/internal/fakeclock"
 )
 
-// fakeClock is the back-off's clock, moved by the test.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-func withClock(t *testing.T, c *client.Client) *fakeClock {
-	clock := &fakeClock{now: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)}
+func withClock(t *testing.T, c *client.Client) *fakeclock.Clock {
+	clock := fakeclock.New(time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC))
 	client.SetClock(c, clock.Now)
 	return clock
 }
 
 // hammer calls the API every step for a window of fake time, as a busy
 // bot whose handlers all use robot.client would, and returns the errors.
-func hammer(clock *fakeClock, window, step time.Duration, call func() error) []error {
+func hammer(clock *fakeclock.Clock, window, step time.Duration, call func() error) []error {
 	var errs []error
 	for elapsed := time.Duration(0); elapsed < window; elapsed += step {
 		if err := call(); err != nil {
 			errs = append(errs, err)
 		}
-		clock.advance(step)
+		clock.Advance(step)
 	}
 	return errs
 }
@@ -118,7 +100,7 @@ func TestTokenFailuresBackOff(t *testing.T) {
 			// and a later failure starts again from 1 s.
 			e.wx.SetFault(path, fakewechat.NoFault)
 			e.wx.FailAlways(path, 0)
-			clock.advance(5 * time.Minute)
+			clock.Advance(5 * time.Minute)
 			if _, err := e.c.Invoke(ctx, "get_menu"); err != nil {
 				t.Fatalf("after WeChat recovered: %v", err)
 			}
@@ -182,7 +164,7 @@ func TestRejectedFreshTokensBackOff(t *testing.T) {
 			// Tokens work again: after the back-off the next call succeeds,
 			// and a single rejection later refreshes at once again.
 			e.wx.RejectTokens(false)
-			clock.advance(time.Minute)
+			clock.Advance(time.Minute)
 			if _, err := e.c.Invoke(ctx, "get_menu"); err != nil {
 				t.Fatalf("after WeChat accepts tokens again: %v", err)
 			}
