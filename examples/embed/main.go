@@ -4,8 +4,8 @@
 // Prometheus metrics), mounted here under /admin/.
 //
 //	go run ./examples/embed
-//	go run . simulate --url http://127.0.0.1:8080/wechat --token embed-example-token ping
-//	curl -H 'Authorization: Bearer embed-admin-token' http://127.0.0.1:8080/admin/metrics
+//	go run . simulate --url http://127.0.0.1:8080/wechat --token embedExampleToken ping
+//	curl -H 'Authorization: Bearer embedAdminToken2026' http://127.0.0.1:8080/admin/metrics
 package main
 
 import (
@@ -75,10 +75,16 @@ func newMux(ctx context.Context, scripts, token, adminToken string) (http.Handle
 	return mux, stop, nil
 }
 
+// The example's tokens; a real server reads them from its configuration.
+const (
+	botToken   = "embedExampleToken"
+	adminToken = "embedAdminToken2026"
+)
+
 func main() {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer cancel()
-	handler, stop, err := newMux(ctx, "examples/embed/scripts", "embed-example-token", "embed-admin-token")
+	handler, stop, err := newMux(ctx, "examples/embed/scripts", botToken, adminToken)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -8,14 +8,23 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/luarobot/luarobot/config"
 	"github.com/luarobot/luarobot/host/message"
 	"github.com/luarobot/luarobot/host/simulate"
 )
 
+// The commands of main.go's comment go through luarobot simulate, which
+// takes only a token WeChat's console would: the example's must be one.
+func TestTokensAreWeChatTokens(t *testing.T) {
+	if err := config.CheckToken(botToken); err != nil {
+		t.Errorf("botToken %q: %v (luarobot simulate --token refuses it)", botToken, err)
+	}
+}
+
 func TestEmbeddedBot(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	handler, stop, err := newMux(ctx, "scripts", "embed-example-token", "embed-admin-token")
+	handler, stop, err := newMux(ctx, "scripts", botToken, adminToken)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +42,7 @@ func TestEmbeddedBot(t *testing.T) {
 		t.Errorf("the application's route answered %q", page)
 	}
 
-	sim, err := simulate.New(simulate.Options{URL: srv.URL + "/wechat", Token: "embed-example-token"})
+	sim, err := simulate.New(simulate.Options{URL: srv.URL + "/wechat", Token: botToken})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +66,7 @@ func TestEmbeddedBot(t *testing.T) {
 		}
 	}
 	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/admin/metrics", nil)
-	req.Header.Set("Authorization", "Bearer embed-admin-token")
+	req.Header.Set("Authorization", "Bearer "+adminToken)
 	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
