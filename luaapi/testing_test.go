@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -57,6 +58,22 @@ func TestTestFilesAreNotScripts(t *testing.T) {
 	}
 	if len(rep.Modules) != 1 || rep.Modules[0] != "util" {
 		t.Errorf("modules: %v", rep.Modules)
+	}
+}
+
+// Hot reload ignores test files too: a broken *_test.lua saved beside a
+// running bot (the author writing a test) does not stop the next save of
+// a script from going live, and no reload names it.
+func TestHotReloadIgnoresTestFiles(t *testing.T) {
+	dir := writeScripts(t, map[string]string{"a.lua": `robot.text(function() return "v1" end)`, "lib/util.lua": "return {}"})
+	rt, logs := startRuntime(t, nil, Options{Dir: dir})
+	watch(t, rt, logs)
+	saveInPlace(t, filepath.Join(dir, "a_test.lua"), `error("a test file was loaded by hot reload")`)
+	saveInPlace(t, filepath.Join(dir, "lib", "util_test.lua"), `error("a test module was loaded by hot reload")`)
+	saveInPlace(t, filepath.Join(dir, "a.lua"), `robot.text(function() return "v2" end)`)
+	eventually(t, "the script saved after the test files", func() bool { return answer(t, rt, "x") == "v2" })
+	if strings.Contains(logs.String(), "_test.lua") {
+		t.Errorf("a reload read a test file:\n%s", logs)
 	}
 }
 
