@@ -72,6 +72,7 @@ type env struct {
 	clock    *clock
 	mux      http.Handler // the admin listener's handler, for requests the server cannot make (other peers)
 	extra    []string     // more secret values (envOptions.settings)
+	routes   []string     // the patterns the console mounted
 }
 
 type envOptions struct {
@@ -171,10 +172,11 @@ func newEnv(t *testing.T, eo ...envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := newMux(t, adminToken)
+	mux := &recordingMux{Handler: newMux(t, adminToken)}
 	c.Mount(mux)
-	e.mux = mux
-	e.srv = httptest.NewServer(mux)
+	e.routes = mux.patterns
+	e.mux = mux.Handler
+	e.srv = httptest.NewServer(mux.Handler)
 	t.Cleanup(e.srv.Close)
 	t.Cleanup(c.Close) // before the server closes: it waits for open streams
 	return e
