@@ -278,3 +278,68 @@ func TestBrowserLoginAgain(t *testing.T) {
 		t.Errorf("the line before the login ended shows %d times", n)
 	}
 }
+
+// TestBrowserPhoneInChinese: a phone-sized Chromium whose language is
+// Chinese gets the page in Chinese and can use it without scrolling
+// sideways; the Try panel's other buttons (subscribe, location, image) and
+// reply kinds (a music card, an image as a placeholder with its media id)
+// show as WeChat shows them.
+func TestBrowserPhoneInChinese(t *testing.T) {
+	e := newEnv(t)
+	ctx := browser(t, 390, 800, "zh-CN")
+	run(t, ctx, "phone viewport", chromedp.EmulateViewport(390, 800, chromedp.EmulateMobile))
+	url := e.srv.URL + "/"
+
+	run(t, ctx, "the login form is in Chinese",
+		chromedp.Navigate(url),
+		chromedp.WaitVisible(chromedp.ID("token")),
+		waitText("#login-form button[type=submit]", "登录"),
+	)
+	if lang := eval[string](t, ctx, `document.documentElement.lang`); lang != "zh-CN" {
+		t.Errorf("html lang %q, want zh-CN", lang)
+	}
+	run(t, ctx, "log in",
+		chromedp.SendKeys(chromedp.ID("token"), adminToken),
+		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
+		chromedp.WaitVisible(chromedp.ID("app")),
+		waitText("#tabs", "试用"),
+	)
+
+	run(t, ctx, "subscribe",
+		chromedp.Navigate(url+"#try"),
+		chromedp.WaitVisible(chromedp.ID("try-subscribe")),
+		waitText("#try-subscribe", "关注"),
+		chromedp.Click(chromedp.ID("try-subscribe")),
+		waitText(".msg.in .bubble", "感谢关注！"),
+	)
+	run(t, ctx, "location",
+		chromedp.Click(chromedp.ID("try-location")),
+		waitText(".msg.in .bubble", "你在 广州市海珠区"),
+	)
+	run(t, ctx, "an image comes back as a placeholder with its media id",
+		chromedp.Click(chromedp.ID("try-image")),
+		waitText(".msg.in .media .kind", "图片"),
+		waitText(".msg.in .media code", "media_id: simulated_media_id"),
+	)
+	run(t, ctx, "a music card",
+		chromedp.SendKeys(chromedp.ID("try-key"), "music"),
+		chromedp.Click(chromedp.CSS("#try-click button")),
+		waitText(".msg.in .music .title", "小夜曲"),
+		waitText(".msg.in .music .desc", "舒伯特"),
+	)
+	if n := eval[int](t, ctx, `document.querySelectorAll(".msg.in .music a[href='https://example.com/serenade.mp3']").length`); n != 1 {
+		t.Errorf("music card links: %d", n)
+	}
+
+	for _, panel := range []string{"try", "status", "scripts", "log", "sessions"} {
+		run(t, ctx, panel+" on a phone",
+			chromedp.Navigate(url+"#"+panel),
+			chromedp.WaitVisible(chromedp.ID("app")),
+			waitJS(`document.readyState === "complete"`),
+		)
+		if wide := eval[bool](t, ctx, `document.documentElement.scrollWidth > window.innerWidth + 1`); wide {
+			w := eval[string](t, ctx, `document.documentElement.scrollWidth + " > " + window.innerWidth`)
+			t.Errorf("%s panel scrolls sideways on a phone: %s", panel, w)
+		}
+	}
+}
