@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"os"
@@ -327,6 +328,16 @@ func TestDialogEvents(t *testing.T) {
 		t.Errorf("session after a dialog with events: %v (the handlers' changes must survive the replays)", sess)
 	}
 
+	// Events are no tries either: the age step allows 2, one is used, and
+	// two clicks in between leave the second.
+	b.say(u, "问卷", "尺码？", "M", "年龄？", "两百", "请输入数字")
+	for i := int64(1); i <= 2; i++ {
+		if got := b.deliver(simulate.Spec{Type: "click", From: u, Key: "menu", Time: time.Now().Unix() + 60*(1+i)}); got != fmt.Sprintf("点击了菜单（%d）", 2+i) {
+			t.Fatalf("click %d while d:ask waits with one try left: %q", i, got)
+		}
+	}
+	b.say(u, "30", "尺码 M，年龄 30")
+
 	b.say(u, "下单", "请问怎么称呼？")
 	if got := b.deliver(simulate.Spec{Type: "unsubscribe", From: u}); got != "" {
 		t.Fatalf("unsubscribe answered %q", got)
@@ -359,6 +370,22 @@ func TestDialogOnceCallsTheAPIOnce(t *testing.T) {
 	if n := len(b.wx.CallsTo("/cgi-bin/user/info")); n != 1 {
 		t.Errorf("user/info called %d times for one dialog of five messages, want 1", n)
 	}
+}
+
+// TestDialogWaitAnyMessage: d:wait without a type takes any message, and
+// d.message is the message being handled, each answer in turn.
+func TestDialogWaitAnyMessage(t *testing.T) {
+	b := newMemoryBot(t)
+	u := "oFeedback"
+	b.say(u, "反馈", "请发送反馈：文字、图片、语音都可以")
+	if got := b.deliver(simulate.Spec{Type: "image", From: u}); got != "还有吗？（刚收到 image）" {
+		t.Fatalf("an image for d:wait() answered %q", got)
+	}
+	if got := b.deliver(simulate.Spec{Type: "voice", From: u}); got != "收到 image 和 voice，开始于「反馈」，最后一条是 voice" {
+		t.Fatalf("a voice message for d:wait() answered %q", got)
+	}
+	// A text is a message like any other.
+	b.say(u, "反馈", "请发送反馈：文字、图片、语音都可以", "很好用", "还有吗？（刚收到 text）", "没了", "收到 text 和 text，开始于「反馈」，最后一条是 text")
 }
 
 // TestDialogPcall: a pcall around d:ask catches the stop but the dialog

@@ -18,11 +18,9 @@ import (
 // users whose handlers wait on an 8 s upstream through robot.http, and,
 // while they wait, twenty users whose handlers answer at once. Those are
 // answered with their reply (not the "success" of a missed reply_timeout):
-// a handler waiting on the network does not hold a pool slot.
-//
-// This depends on state.wait giving the slot back while it waits
-// (hardening #9 item 7, built on another branch): until that lands, only
-// two handlers reach the upstream at a time and this test fails.
+// a handler waiting on the network does not hold a pool slot. (If it did,
+// only two handlers would reach the upstream at a time, and the test
+// fails saying so.)
 func TestSlowUpstreamDoesNotDelayOthers(t *testing.T) {
 	const users = 20
 	release := make(chan struct{})

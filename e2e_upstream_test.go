@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,10 +61,26 @@ func TestHangingWeChatAPI(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 
+	slowest := answerPlainUsers(t, sim, 20)
+	t.Logf("20 plain users answered while 20 handlers waited on the WeChat API; the slowest took %s", slowest)
+	if n := len(wx.CallsTo("/cgi-bin/menu/get")); n != 20 {
+		t.Errorf("%d calls reached the WeChat API, want 20", n)
+	}
+	waiters.Wait()
+}
+
+// answerPlainUsers sends n users' texts at once to handlers that answer
+// without touching any upstream, and checks that each gets its passive
+// reply: answered before reply_timeout, not the "success" of a missed
+// deadline. It returns the slowest answer's time, for the log (a speed
+// assertion would be flaky on a shared machine; the passive reply is the
+// user-visible bound).
+func answerPlainUsers(t *testing.T, sim e2eSim, n int) time.Duration {
+	t.Helper()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var slowest time.Duration
-	for i := 0; i < 20; i++ {
+	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -77,9 +94,72 @@ func TestHangingWeChatAPI(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	t.Logf("20 plain users answered while 20 handlers waited on the WeChat API; the slowest took %s", slowest)
-	if n := len(wx.CallsTo("/cgi-bin/menu/get")); n != 20 {
-		t.Errorf("%d calls reached the WeChat API, want 20", n)
+	return slowest
+}
+
+// TestFailingWeChatAPI: the other half of a WeChat outage — the API
+// answers at once, but /cgi-bin/token fails (HTTP 500, bad JSON, a dropped
+// connection), or grants tokens that the API then refuses with 40001. 20 users whose handlers call robot.client keep
+// calling it; they are told the failure, and the host backs off its token
+// fetches instead of asking again for every call (it asked 3,400 times in
+// 20 s before). Meanwhile 20 users whose handlers do not call the API get
+// their passive reply.
+func TestFailingWeChatAPI(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		break_ func(wx *fakewechat.Server)
+	}{
+		{"HTTP 500", func(wx *fakewechat.Server) { wx.SetFault("/cgi-bin/token", fakewechat.FaultHTTP500) }},
+		{"bad JSON", func(wx *fakewechat.Server) { wx.SetFault("/cgi-bin/token", fakewechat.FaultBadJSON) }},
+		{"connection dropped", func(wx *fakewechat.Server) { wx.SetFault("/cgi-bin/token", fakewechat.FaultDisconnect) }},
+		// Tokens are granted, and every one is refused with 40001 (an
+		// AppSecret reset elsewhere): 2,186 grants in 20 s before.
+		{"40001 on fresh tokens", func(wx *fakewechat.Server) { wx.RejectTokens(true) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			wx := fakewechat.New(e2eAppID, "e2esecret")
+			t.Cleanup(wx.Close)
+			c.break_(wx)
+			p := startHost(t, "--session_storage", "memory", "--scripts", "testdata/upstream",
+				"--app_secret", "e2esecret", "--api_base", wx.URL, "--pool_size", "2")
+			sim := p.simulator(t, false)
+
+			// The API users call it over and over, for a few seconds: long
+			// enough for a host without back-off to ask for hundreds of tokens.
+			var callers sync.WaitGroup
+			var calls atomic.Int64
+			stop := time.Now().Add(3 * time.Second)
+			for i := 0; i < 20; i++ {
+				callers.Add(1)
+				go func() {
+					defer callers.Done()
+					for time.Now().Before(stop) {
+						got, _, err := deliverText(sim, fmt.Sprintf("oApi%d", i), "menu")
+						if err != nil || !strings.Contains(got, "menu failed: ") {
+							t.Errorf("an API user with /cgi-bin/token failing: %q (%v), want the failure", got, err)
+							return
+						}
+						calls.Add(1)
+					}
+				}()
+			}
+			slowest := answerPlainUsers(t, sim, 20)
+			callers.Wait()
+
+			// Back-off from 1 s doubling: attempts at 0, 1, 3, 7, 15, 31 s...
+			// — a handful however slow the machine makes the window; without
+			// back-off, one per call.
+			fetches := len(wx.CallsTo("/cgi-bin/token"))
+			t.Logf("%d robot.client calls, %d token requests; 20 plain users answered meanwhile, the slowest in %s", calls.Load(), fetches, slowest)
+			if calls.Load() < 40 {
+				t.Fatalf("only %d robot.client calls were made: the test did not press the token endpoint", calls.Load())
+			}
+			if fetches == 0 || fetches > 10 {
+				t.Errorf("%d token requests for %d calls with /cgi-bin/token failing, want a few (back-off from 1 s)", fetches, calls.Load())
+			}
+			if !strings.Contains(p.log(), "backing off") {
+				t.Errorf("the log does not say the token fetches back off:\n%s", p.log())
+			}
+		})
 	}
-	waiters.Wait()
 }

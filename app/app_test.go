@@ -9,11 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/luarobot/luarobot/app"
 	"github.com/luarobot/luarobot/config"
+	"github.com/luarobot/luarobot/host/client/fakewechat"
 	"github.com/luarobot/luarobot/host/message"
 	"github.com/luarobot/luarobot/host/reply"
 	"github.com/luarobot/luarobot/host/simulate"
@@ -116,4 +118,92 @@ func TestNewFails(t *testing.T) {
 	if _, err := app.New(context.Background(), app.Options{Config: cfg}); err == nil {
 		t.Error("New without a store succeeded")
 	}
+}
+
+// max_reply_parts bounds what one script can fan out to one user, both
+// ways a long text leaves a bot: a handler's reply (the passive answer and
+// the rest through the customer-service API) and one robot.send. Before
+// the cap, a 4 MiB reply was 2,047 customer-service calls and a 1 MiB
+// robot.send 512.
+func TestMaxReplyPartsFromLua(t *testing.T) {
+	wx := fakewechat.New("wxparts000000000001", "secret")
+	defer wx.Close()
+	cfg := config.Default()
+	cfg.Token = "apptesttoken"
+	cfg.AppID, cfg.AppSecret, cfg.APIBase = "wxparts000000000001", "secret", wx.URL
+	cfg.MaxReplyParts = 3
+	cfg.SessionStorage = "memory"
+	cfg.Scripts = scripts(t, `robot.text(function(m)
+  local mib = string.rep("x", 1048576)
+  if m.content == "send" then
+    assert(robot.send(m.source, mib))
+    return "sent"
+  end
+  return table.concat({mib, mib, mib, mib})
+end)`)
+	st := memory.New(memory.Options{})
+	defer st.Close()
+	var logs strings.Builder
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))
+	bot, err := app.New(context.Background(), app.Options{Config: cfg, Store: st, Logger: log, DownloadDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bot.Close(context.Background())
+	srv := httptest.NewServer(bot.Handler)
+	defer srv.Close()
+	sim, err := simulate.New(simulate.Options{URL: srv.URL + "/", Token: cfg.Token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const customSend = "/cgi-bin/message/custom/send"
+	for _, c := range []struct {
+		text    string
+		passive string // the start of the passive answer
+		api     int    // customer-service calls
+	}{
+		{"long", "xxxx", 2}, // the passive answer and 2 more: 3 parts
+		{"send", "sent", 3}, // 3 parts, all through the API
+	} {
+		wx.Reset()
+		msg, _ := simulate.Build(simulate.Spec{Type: "text", From: "oFanout", Text: c.text})
+		raw, _ := message.Marshal(msg)
+		d := sim.Deliver(context.Background(), raw)
+		if d.Err != nil || d.Status != 200 {
+			t.Fatalf("%s: %d %v %.200s", c.text, d.Status, d.Err, d.Body)
+		}
+		p, err := reply.Parse(d.Body)
+		if err != nil {
+			t.Fatalf("%s: %v", c.text, err)
+		}
+		if v := reply.ViewOf(p.Reply); !strings.HasPrefix(v.Content, c.passive) {
+			t.Errorf("%s: passive answer %.40q", c.text, v.Content)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := bot.Wait(ctx); err != nil { // the rest of the long text
+			t.Fatal(err)
+		}
+		cancel()
+		if n := len(wx.CallsTo(customSend)); n != c.api {
+			t.Errorf("%s: %d customer-service calls, want %d (max_reply_parts = 3)", c.text, n, c.api)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n := strings.Count(logs.String(), "long text cut to max_reply_parts"); n != 2 {
+		t.Errorf("%d log lines for the dropped rests, want 2:\n%s", n, logs.String())
+	}
+}
+
+// lockedWriter is a Writer that the host's goroutines may share.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -20,6 +20,8 @@ import (
 	"github.com/luarobot/luarobot/host"
 	"github.com/luarobot/luarobot/host/message"
 	"github.com/luarobot/luarobot/host/reply"
+	"github.com/luarobot/luarobot/metrics"
+	"github.com/luarobot/luarobot/metrics/metricstest"
 	"github.com/luarobot/luarobot/store/memory"
 )
 
@@ -93,11 +95,26 @@ type counterHost struct {
 	sessions *brokenSessions
 	bot      *counter
 	logs     *syncBuffer
+	metrics  *metrics.Metrics
+}
+
+// deliveries returns luarobot_deliveries_total of text messages by outcome.
+func (c counterHost) deliveries(t *testing.T) map[string]float64 {
+	t.Helper()
+	s := metricstest.Gather(t, c.metrics.Gatherer())
+	out := map[string]float64{}
+	for _, o := range []string{"replied", "empty", "late", "retry", "error"} {
+		if v := s.Value("luarobot_deliveries_total", "type", "text", "outcome", o); v != 0 {
+			out[o] = v
+		}
+	}
+	return out
 }
 
 func newCounterHost(t *testing.T, storeErrorReply string) counterHost {
-	c := counterHost{sessions: &brokenSessions{Store: memory.New(memory.Options{})}, bot: &counter{}, logs: &syncBuffer{}}
-	c.h = newHandler(t, host.Options{Dispatcher: c.bot, Sessions: c.sessions, StoreErrorReply: storeErrorReply,
+	c := counterHost{sessions: &brokenSessions{Store: memory.New(memory.Options{})}, bot: &counter{}, logs: &syncBuffer{},
+		metrics: metrics.New()}
+	c.h = newHandler(t, host.Options{Dispatcher: c.bot, Sessions: c.sessions, StoreErrorReply: storeErrorReply, Metrics: c.metrics,
 		Logger: slog.New(slog.NewTextHandler(c.logs, nil))})
 	return c
 }
@@ -147,6 +164,11 @@ func TestSessionSaveFailureWithholdsReply(t *testing.T) {
 			if s := h.Stats(); s.Withheld != 1 {
 				t.Errorf("stats %+v, want 1 withheld", s)
 			}
+			// The metrics count the withheld reply as an error, and its
+			// retry as a retry.
+			if got, want := c.deliveries(t), map[string]float64{"replied": 1, "error": 1, "retry": 1}; fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("luarobot_deliveries_total by outcome: %v, want %v", got, want)
+			}
 
 			sessions.failSaves.Store(false) // space again
 			if _, body := serve(h, w.request("/", textXML("u1", "count", 3))); answerOf(t, body) != "count=2" {
@@ -181,6 +203,9 @@ func TestSessionLoadFailureDoesNotRunHandlers(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "session not loaded; the handlers did not run") || !strings.Contains(logs.String(), "connection refused") {
 		t.Errorf("log does not say why:\n%s", logs.String())
+	}
+	if got, want := c.deliveries(t), map[string]float64{"replied": 3, "error": 1, "retry": 1}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("luarobot_deliveries_total by outcome: %v, want %v", got, want)
 	}
 	sessions.failLoads.Store(false)
 	if _, body := serve(h, w.request("/", textXML("u1", "count", 21))); answerOf(t, body) != "count=4" {

@@ -313,7 +313,7 @@ func (st *state) dialogOptions(L *lua.LState, def *dialogDef, opts *lua.LTable) 
 				def.cancelReply = v
 			}
 		default:
-			fail("unknown option %s (%s)", describe(k), fieldNames(dialogOptionFields))
+			fail("unknown option %s (want %s)", optionName(k), fieldNames(dialogOptionFields))
 		}
 	})
 }
@@ -978,9 +978,18 @@ func (st *state) stepOptions(L *lua.LState, n int, s *stepSpec, check *lua.LValu
 			if check != nil {
 				known = fieldNames(askOptionFields, stepOptionFields)
 			}
-			L.RaiseError("d:%s: unknown option %s (%s)", s.kind, describe(k), known)
+			L.RaiseError("d:%s: unknown option %s (want %s)", s.kind, optionName(k), known)
 		}
 	})
+}
+
+// optionName names an options table's key in an error: a name as the
+// script spelled it ("tires"), any other key by its type and value.
+func optionName(k lua.LValue) string {
+	if name, ok := k.(lua.LString); ok {
+		return strconv.Quote(string(name))
+	}
+	return describe(k)
 }
 
 // checkPrompt raises an error unless v can answer a message.

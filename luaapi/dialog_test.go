@@ -126,7 +126,7 @@ func TestDialogRegistrationErrors(t *testing.T) {
 		{`robot.dialog("a")`, "robot.dialog expects (name, fn, opts?)"},
 		{`robot.dialog("a", function() end, {timeout = "soon"})`, `robot.dialog "a": timeout is a duration`},
 		{`robot.dialog("a", function() end, {timeout = 0})`, `timeout is a duration`},
-		{`robot.dialog("a", function() end, {tries = 3})`, `unknown option a string ("tries") (timeout, cancel, cancel_reply, fail)`},
+		{`robot.dialog("a", function() end, {tries = 3})`, `unknown option "tries" (want timeout, cancel, cancel_reply, fail)`},
 		{`robot.dialog("a", function() end, {cancel = {1}})`, `cancel is a text or a list of texts that end the dialog: entry 1 is a number (1)`},
 		{`robot.dialog("a", function() end, {fail = {}})`, `fail is the reply to send`},
 		{`robot.text(function() robot.dialog("a", function() end) end)`, ``},
@@ -162,14 +162,15 @@ func TestDialogRegistrationErrors(t *testing.T) {
 // the dialog starts they fail the handler; later, they end the dialog.
 func TestDialogStepErrors(t *testing.T) {
 	cases := []struct{ body, want string }{
-		{`d:ask("x", {tires = 3})`, `d:ask: unknown option a string ("tires") (check, retry, tries)`},
-		{`d:choose("x", {"a"}, {check = {"a"}})`, `d:choose: unknown option a string ("check") (retry, tries)`},
+		{`d:ask("x", {tires = 3})`, `d:ask: unknown option "tires" (want check, retry, tries)`},
+		{`d:choose("x", {"a"}, {check = {"a"}})`, `d:choose: unknown option "check" (want retry, tries)`},
 		{`d:ask("x", {tries = 0})`, `tries is the number of attempts in all (1 or more)`},
 		{`d:ask("x", {check = 3})`, `check is a list of accepted texts, a robot.re value or a function, not a number (3)`},
 		{`d:ask({})`, `d:ask: the prompt is a table that is not a list`},
 		{`d:wait("x", "click_event")`, `"click_event" is not a message type a dialog receives`},
 		{`d:choose(robot.reply.text("x"), {"a"})`, `d:choose: the prompt is a text`},
 		{`d:choose("x", "a")`, ``}, // one option is a list of one
+		{`d:ask("x", {[1] = "y"})`, `d:ask: unknown option a number (1) (want check, retry, tries)`},
 		{`d.ask("x")`, `a dialog method is called with a colon`},
 		{`d.x = 1`, `the dialog value d is read-only`},
 		{`local _ = d.nope`, `a dialog has no member "nope"`},

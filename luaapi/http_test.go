@@ -418,11 +418,7 @@ end)`)}, httpOptions())
 // TestHTTPWaitFreesPoolSlot: twenty handlers wait on a slow upstream with
 // pool_size 2, and twenty plain users are answered meanwhile. A handler
 // waiting in robot.http must not hold one of the pool_size slots that run
-// Lua.
-//
-// This depends on state.wait giving the slot back while it waits
-// (hardening #9 item 7, built on another branch): until that lands, only
-// pool_size handlers ever reach the upstream and this test fails.
+// Lua. (If it did, only pool_size handlers would ever reach the upstream.)
 func TestHTTPWaitFreesPoolSlot(t *testing.T) {
 	release := make(chan struct{})
 	var waiting, peak atomic.Int64

@@ -205,6 +205,45 @@ func TestSleep(t *testing.T) {
 	}
 }
 
+// A handler in robot.sleep does not hold one of the pool_size slots that
+// run Lua: with a pool of 1 and ten handlers asleep, plain messages are
+// answered, and the sleepers wake (here: their callers give up) without
+// having run Lua meanwhile.
+func TestSleepFreesPoolSlot(t *testing.T) {
+	rt, _ := startRuntime(t, map[string]string{"a.lua": `
+robot.filter("sleep", function() robot.sleep(3600) return "woke" end)
+robot.text(function(msg) return "plain " .. msg.content end)`}, Options{PoolSize: 1, HandlerTimeout: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	const sleepers = 10
+	woke := make(chan error, sleepers)
+	for i := 0; i < sleepers; i++ {
+		go func() {
+			_, _, err := rt.Dispatch(ctx, textMsg("sleep"), nil)
+			woke <- err
+		}()
+	}
+	eventually(t, "10 handlers asleep", func() bool { return rt.States().Waiting == sleepers })
+	for i := 0; i < 5; i++ {
+		if got := answer(t, rt, fmt.Sprint(i)); got != fmt.Sprint("plain ", i) {
+			t.Fatalf("a plain message while 10 handlers sleep: %q", got)
+		}
+		if s := rt.States(); s.Running > 1 || s.Waiting != sleepers {
+			t.Fatalf("States() = %+v, want at most 1 running and %d waiting", s, sleepers)
+		}
+	}
+	cancel()
+	for i := 0; i < sleepers; i++ {
+		select {
+		case err := <-woke:
+			if err == nil {
+				t.Error("a sleeper whose caller gave up answered")
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("the sleepers did not end when their callers gave up")
+		}
+	}
+}
+
 // A sleep longer than the handler may run ends at the handler's deadline,
 // with the handler's timeout error.
 func TestSleepBoundedByDeadline(t *testing.T) {

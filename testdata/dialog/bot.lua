@@ -40,6 +40,13 @@ robot.filter("打卡", robot.dialog("checkin", function(d, message, session)
   return string.format("%s 在 %s 打卡（%s），第 %d 次", nickname, place.label, photo.media_id, session.checkins)
 end))
 
+-- d:wait for any message; d.message is the message being handled now.
+robot.filter("反馈", robot.dialog("feedback", function(d, message)
+  local first = d:wait("请发送反馈：文字、图片、语音都可以")
+  local second = d:wait("还有吗？（刚收到 " .. d.message.type .. "）")
+  return string.format("收到 %s 和 %s，开始于「%s」，最后一条是 %s", first.type, second.type, message.content, d.message.type)
+end))
+
 -- More steps than a dialog may have.
 robot.filter("长对话", robot.dialog("long", function(d)
   local n = 0
