@@ -35,6 +35,36 @@ type roundTripper func(*http.Request) (*http.Response, error)
 
 func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
+// serve assembles a bot from opts as luarobot serve does and serves it on
+// a test server until the test ends; it returns the bot and the URL WeChat
+// would call.
+func serve(t *testing.T, opts app.Options) (*app.Bot, string) {
+	t.Helper()
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	bot, err := app.New(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(bot.Handler)
+	t.Cleanup(func() {
+		srv.Close()
+		bot.Close(context.Background())
+	})
+	return bot, srv.URL + "/"
+}
+
+// simulator plays WeChat's server against the URL in opts.
+func simulator(t *testing.T, opts simulate.Options) *simulate.Simulator {
+	t.Helper()
+	sim, err := simulate.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sim
+}
+
 // A bot assembled with a clock and an HTTP transport of the caller's: the
 // reply's timestamp, os.time and robot.http all go through them.
 func TestNew(t *testing.T) {
@@ -146,17 +176,8 @@ end)`)
 	var logs strings.Builder
 	var mu sync.Mutex
 	log := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))
-	bot, err := app.New(context.Background(), app.Options{Config: cfg, Store: st, Logger: log, DownloadDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bot.Close(context.Background())
-	srv := httptest.NewServer(bot.Handler)
-	defer srv.Close()
-	sim, err := simulate.New(simulate.Options{URL: srv.URL + "/", Token: cfg.Token})
-	if err != nil {
-		t.Fatal(err)
-	}
+	bot, url := serve(t, app.Options{Config: cfg, Store: st, Logger: log, DownloadDir: t.TempDir()})
+	sim := simulator(t, simulate.Options{URL: url, Token: cfg.Token})
 	const customSend = "/cgi-bin/message/custom/send"
 	for _, c := range []struct {
 		text    string

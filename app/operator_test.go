@@ -2,8 +2,6 @@ package app_test
 
 import (
 	"context"
-	"log/slog"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -58,17 +56,8 @@ end)`)
 	st := memory.New(memory.Options{})
 	defer st.Close()
 	m := metrics.New()
-	bot, err := app.New(context.Background(), app.Options{Config: cfg, Store: st, Metrics: m, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bot.Close(context.Background())
-	srv := httptest.NewServer(bot.Handler)
-	defer srv.Close()
-	sim, err := simulate.New(simulate.Options{URL: srv.URL + "/", Token: cfg.Token})
-	if err != nil {
-		t.Fatal(err)
-	}
+	bot, url := serve(t, app.Options{Config: cfg, Store: st, Metrics: m})
+	sim := simulator(t, simulate.Options{URL: url, Token: cfg.Token})
 	const openid = "oSecretFollower42"
 	if got := deliver(t, sim, openid, "hi"); got != "ok" {
 		t.Fatalf("reply %q", got)
@@ -117,18 +106,9 @@ func TestAESKeyRotationFromTheConfiguration(t *testing.T) {
 	cfg.Scripts = scripts(t, `robot.text(function(m) return "got " .. m.content end)`)
 	st := memory.New(memory.Options{})
 	defer st.Close()
-	bot, err := app.New(context.Background(), app.Options{Config: cfg, Store: st, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bot.Close(context.Background())
-	srv := httptest.NewServer(bot.Handler)
-	defer srv.Close()
+	_, url := serve(t, app.Options{Config: cfg, Store: st})
 	for _, key := range []string{prevKey, newKey} {
-		sim, err := simulate.New(simulate.Options{URL: srv.URL + "/", Token: cfg.Token, AppID: appID, EncodingAESKey: key})
-		if err != nil {
-			t.Fatal(err)
-		}
+		sim := simulator(t, simulate.Options{URL: url, Token: cfg.Token, AppID: appID, EncodingAESKey: key})
 		if got := deliver(t, sim, "oRotation", key[:4]); got != "got "+key[:4] {
 			t.Errorf("under %s...: reply %q", key[:4], got)
 		}
@@ -136,14 +116,8 @@ func TestAESKeyRotationFromTheConfiguration(t *testing.T) {
 	// Without the previous key in the configuration, the old key's
 	// messages are refused: the setting is what lets them in.
 	cfg.EncodingAESKeyPrevious = ""
-	strict, err := app.New(context.Background(), app.Options{Config: cfg, Store: st, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer strict.Close(context.Background())
-	srv2 := httptest.NewServer(strict.Handler)
-	defer srv2.Close()
-	sim, _ := simulate.New(simulate.Options{URL: srv2.URL + "/", Token: cfg.Token, AppID: appID, EncodingAESKey: prevKey})
+	_, strictURL := serve(t, app.Options{Config: cfg, Store: st})
+	sim := simulator(t, simulate.Options{URL: strictURL, Token: cfg.Token, AppID: appID, EncodingAESKey: prevKey})
 	m, _ := simulate.Build(simulate.Spec{Type: "text", Text: "old", From: "oRotation"})
 	raw, _ := message.Marshal(m)
 	if d := sim.Deliver(context.Background(), raw); d.Status != 400 {
