@@ -1,9 +1,12 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/luarobot/luarobot/internal/mddoc"
@@ -91,5 +94,87 @@ func TestREADMENamesEveryKey(t *testing.T) {
 	}
 	if len(unknown) > 0 {
 		t.Errorf("README.md's key tables name %v, which are not configuration keys", unknown)
+	}
+}
+
+// docs/lua.md's robot.config table lists exactly what scripts get, with
+// the Lua type each has, and both documents name exactly the secret keys
+// left out of it.
+func TestDocumentedRobotConfig(t *testing.T) {
+	read := func(name string) string {
+		data, err := os.ReadFile(filepath.Join(repoRoot, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	defaults := Default()
+	public := defaults.Public()
+	luaType := func(v any) string {
+		switch v.(type) {
+		case string:
+			return "string"
+		case int64, float64:
+			return "number"
+		case bool:
+			return "boolean"
+		case []string:
+			return "table"
+		}
+		return fmt.Sprintf("%T", v)
+	}
+	lua := read("docs/lua.md")
+	listed := map[string]bool{}
+	for _, table := range mddoc.Tables(lua) {
+		if len(table.Header) != 2 || table.Header[0] != "key" || table.Header[1] != "Lua type" {
+			continue
+		}
+		for _, row := range table.Rows {
+			typ, _, _ := strings.Cut(row[1], " ")
+			for _, name := range mddoc.CodeSpans(row[0]) {
+				listed[name] = true
+				v, ok := public[name]
+				if !ok {
+					t.Errorf("docs/lua.md's robot.config table lists %s, which robot.config does not have", name)
+				} else if luaType(v) != typ {
+					t.Errorf("docs/lua.md's robot.config table says %s is a %s; it is a %s", name, typ, luaType(v))
+				}
+			}
+		}
+	}
+	for name := range public {
+		if !listed[name] {
+			t.Errorf("docs/lua.md's robot.config table lacks %s", name)
+		}
+	}
+
+	var secrets []string
+	for _, k := range keys {
+		if k.secret {
+			secrets = append(secrets, k.name)
+		}
+	}
+	sort.Strings(secrets)
+	for _, c := range []struct{ doc, paragraph string }{
+		{"README.md", "Scripts see every key but"},
+		{"docs/lua.md", "The host's configuration, read-only"},
+	} {
+		text := read(c.doc)
+		i := strings.Index(text, c.paragraph)
+		if i < 0 {
+			t.Errorf("%s: no paragraph with %q", c.doc, c.paragraph)
+			continue
+		}
+		paragraph, _, _ := strings.Cut(text[i:], "\n\n")
+		var named []string
+		for _, span := range mddoc.CodeSpans(strings.ReplaceAll(paragraph, "\n", " ")) {
+			if IsKey(span) {
+				named = append(named, span)
+			}
+		}
+		sort.Strings(named)
+		if !slices.Equal(named, secrets) {
+			t.Errorf("%s names %v as the secrets left out of robot.config; they are %v", c.doc, named, secrets)
+		}
 	}
 }
