@@ -92,8 +92,20 @@ func initRun(args []string, stdout io.Writer) error {
 	if len(left) > 0 {
 		fmt.Fprintf(stdout, "kept %s as it is: it has scripts of its own (%s not added)\n", scriptsDir, strings.Join(left, ", "))
 	}
-	fmt.Fprintf(stdout, "\nNext: luarobot test %s, luarobot types (editor definitions), luarobot serve.\n", scriptsDir)
+	fmt.Fprintln(stdout, "\n"+nextSteps(dir))
 	return nil
+}
+
+// nextSteps is what to run after init. types and serve read and write the
+// working folder (luarobot.d.lua beside .luarc.json, luarobot.toml and
+// scripts/), so they are run from the project: for another folder, cd
+// comes first.
+func nextSteps(dir string) string {
+	const steps = "luarobot test, luarobot types (editor definitions), luarobot serve."
+	if filepath.Clean(dir) == "." {
+		return "Next: " + steps
+	}
+	return "Next: cd " + dir + ", then " + steps
 }
 
 // initScripts is the template's scripts folder.

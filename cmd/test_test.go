@@ -60,6 +60,14 @@ func TestInit(t *testing.T) {
 			t.Errorf("output lacks %s:\n%s", name, out.String())
 		}
 	}
+	// types writes luarobot.d.lua, and serve reads luarobot.toml, in the
+	// working folder: run from where init was, they would miss the project.
+	if want := "\nNext: cd " + dir + ", then luarobot test, luarobot types (editor definitions), luarobot serve.\n"; !strings.HasSuffix(out.String(), want) {
+		t.Errorf("output does not end with %q:\n%s", want, out.String())
+	}
+	if got := nextSteps("./"); got != "Next: luarobot test, luarobot types (editor definitions), luarobot serve." {
+		t.Errorf("init in the working folder: %q", got)
+	}
 
 	var report bytes.Buffer
 	if err := testRun(context.Background(), []string{filepath.Join(dir, "scripts")}, &report); err != nil {

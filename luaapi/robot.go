@@ -176,7 +176,7 @@ type robotValue struct {
 // robotValues are the other members of the robot table.
 var robotValues = []robotValue{
 	{luadef.Field{Name: "config", Type: "table<string, any>",
-		Doc: "The configuration (luarobot.toml, LUAROBOT_* variables), read-only, without its secrets (token, app_secret, encoding_aes_key, redis_url, proxies); empty under luarobot check."},
+		Doc: "The configuration (luarobot.toml, LUAROBOT_* variables), read-only, without its secrets (token, app_secret, encoding_aes_key and encoding_aes_key_previous, redis_url, admin_token, api_proxy, http_proxy) and settings (robot.settings); empty under luarobot check."},
 		(*state).configTable},
 	{luadef.Field{Name: "settings", Type: "table<string, any>",
 		Doc: "The scripts' own settings (the [settings] table of luarobot.toml, LUAROBOT_SETTINGS_<NAME>), read-only; empty under luarobot check."},

@@ -14,7 +14,9 @@ import (
 	"github.com/luarobot/luarobot/metrics/metricstest"
 )
 
-func TestNamesAndLabels(t *testing.T) {
+// exercised is a Metrics whose every collector has counted something, so
+// that a scrape shows every family.
+func exercised() *metrics.Metrics {
 	m := metrics.New()
 	m.Delivery("text", metrics.Replied, false, 20*time.Millisecond)
 	m.Delivery("text", metrics.Replied, false, 30*time.Millisecond)
@@ -31,8 +33,11 @@ func TestNamesAndLabels(t *testing.T) {
 	m.HTTPRequest("API.example.com", 200)
 	m.HTTPRequest("api.example.com", 0)
 	m.SetLuaStates(func() metrics.LuaStates { return metrics.LuaStates{Idle: 3, Running: 1, Waiting: 2} })
+	return m
+}
 
-	s := metricstest.Scrape(t, m.Handler(), "")
+func TestNamesAndLabels(t *testing.T) {
+	s := metricstest.Scrape(t, exercised().Handler(), "")
 	checks := []struct {
 		name   string
 		labels []string
