@@ -43,17 +43,18 @@ func commands() []command {
 // Execute runs the command named by args (serve when none is) and returns
 // the process exit code.
 func Execute(args []string) int {
-	return run(args, os.Stderr)
+	return run(args, os.Stdout, os.Stderr)
 }
 
-// run executes one command and returns the process exit code; stderr gets
-// the errors.
-func run(args []string, stderr io.Writer) int {
+// run executes one command and returns the process exit code. Help that was
+// asked for goes to stdout (so that "luarobot help | less" works); errors go
+// to stderr.
+func run(args []string, stdout, stderr io.Writer) int {
 	name := "serve"
 	if len(args) > 0 {
 		switch a := args[0]; {
 		case a == "-h" || a == "-help" || a == "--help":
-			usage(stderr)
+			usage(stdout)
 			return 0
 		case a != "" && a[0] != '-':
 			name, args = a, args[1:]
@@ -127,6 +128,10 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, flag.ErrHelp):
+		if out == os.Stderr { // not redirected by the command: help asked for goes to stdout
+			fs.SetOutput(os.Stdout)
+			defer fs.SetOutput(out)
+		}
 		fs.Usage()
 		return err
 	}
@@ -150,7 +155,7 @@ func suggestFlag(fs *flag.FlagSet, name string) string {
 // helpCommand is `luarobot help [COMMAND]`.
 func helpCommand(args []string) error {
 	if len(args) == 0 {
-		usage(os.Stderr)
+		usage(os.Stdout)
 		return nil
 	}
 	cmd, ok := lookupCommand(args[0])

@@ -6,17 +6,25 @@ import (
 	"testing"
 )
 
+// runOut runs a command line and returns what it wrote to stderr.
 func runOut(args ...string) (string, int) {
-	var stderr bytes.Buffer
-	code := run(args, &stderr)
-	return stderr.String(), code
+	_, stderr, code := runOutErr(args...)
+	return stderr, code
 }
 
+func runOutErr(args ...string) (stdout, stderr string, code int) {
+	var out, errs bytes.Buffer
+	code = run(args, &out, &errs)
+	return out.String(), errs.String(), code
+}
+
+// Help that was asked for goes to stdout, so that it can be paged or
+// searched; nothing goes to stderr.
 func TestHelpListsTheCommands(t *testing.T) {
 	for _, args := range [][]string{{"-h"}, {"--help"}} {
-		out, code := runOut(args...)
-		if code != 0 {
-			t.Errorf("%v: exit %d", args, code)
+		out, errs, code := runOutErr(args...)
+		if code != 0 || errs != "" {
+			t.Errorf("%v: exit %d, stderr %q", args, code, errs)
 		}
 		for _, c := range commands() {
 			if !strings.Contains(out, "luarobot "+c.name+" ") {
@@ -44,6 +52,7 @@ func TestUnknownFlagIsOneLine(t *testing.T) {
 		{[]string{"types", "--out", "x.lua"}, `luarobot types: unknown flag --out; run "luarobot types -h" for the flags`},
 		{[]string{"types", "a.lua", "b.lua"}, `luarobot types: one file expected, got 2 arguments`},
 		{[]string{"simulate", "--retry", "many"}, `luarobot simulate: invalid value "many" for flag --retry: parse error`},
+		{[]string{"token", "--length", "33"}, `luarobot token: --length 33 is outside WeChat's 3-32`},
 	} {
 		out, code := runOut(c.args...)
 		if code != 2 || len(lines(out)) != 1 || !strings.HasPrefix(out, c.want) {

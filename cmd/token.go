@@ -16,7 +16,7 @@ func tokenCommand(args []string) error {
 		return err
 	}
 	if *length < 3 || *length > 32 {
-		return fmt.Errorf("--length %d is outside WeChat's 3-32", *length)
+		return usageError{fmt.Sprintf("--length %d is outside WeChat's 3-32", *length)}
 	}
 	fmt.Println(luaapi.GenerateToken(*length))
 	return nil
