@@ -105,11 +105,13 @@ func syntaxError(name string, lines int, err error) *Error {
 	return &Error{File: name, Message: strings.TrimSpace(err.Error())}
 }
 
-// callError converts the error of a protected Lua call into an *Error. fn is
-// the function that was called: when the error carries no position of its
-// own (error{...} with a table, error("x", 0), a Go panic), the position is
-// where fn is defined. ctx is the call's context, so that a cancellation
-// reads as a timeout rather than as "context deadline exceeded".
+// callError converts the error of a protected Lua call into an *Error. When
+// the error carries no position of its own (error{...} with a table,
+// error("x", 0), a Go panic), the position is the innermost script line of
+// the traceback — where error was called — or, without one, where fn, the
+// function that was called, is defined. ctx is the call's context, so that
+// a cancellation reads as a timeout rather than as "context deadline
+// exceeded".
 func callError(ctx context.Context, err error, fn *lua.LFunction) *Error {
 	var msg string
 	var trace []string
@@ -122,6 +124,9 @@ func callError(ctx context.Context, err error, fn *lua.LFunction) *Error {
 	}
 	file, line, rest := splitPosition(strings.TrimSpace(msg))
 	e := &Error{File: file, Line: line, Message: rest, Trace: trace}
+	if e.File == "" && len(trace) > 0 {
+		e.File, e.Line = splitTracePosition(trace[0])
+	}
 	if e.File == "" && fn != nil && fn.Proto != nil {
 		e.File, e.Line = fn.Proto.SourceName, fn.Proto.LineDefined
 	}
@@ -205,6 +210,20 @@ func tracePositions(tb string) []string {
 		}
 	}
 	return out
+}
+
+// splitTracePosition separates a traceback position "lib/menu.lua:12" into
+// file and line; it returns an empty file for anything else.
+func splitTracePosition(p string) (file string, line int) {
+	i := strings.LastIndexByte(p, ':')
+	if i <= 0 {
+		return "", 0
+	}
+	line, err := strconv.Atoi(p[i+1:])
+	if err != nil || line <= 0 {
+		return "", 0
+	}
+	return p[:i], line
 }
 
 // errorf builds an *Error at a position.

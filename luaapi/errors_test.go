@@ -29,8 +29,9 @@ end)`}, Options{PoolSize: 1})
 	}{
 		{"boom", "hello.lua", 5, "attempt to index a non-table object(nil) with key 'field'"},
 		{"error", "hello.lua", 7, "custom failure"},
-		{"table", "hello.lua", 2, `error {"code":7}`},
-		{"level0", "hello.lua", 2, "no position"},
+		// No position of their own: the line that raised them.
+		{"table", "hello.lua", 8, `error {"code":7}`},
+		{"level0", "hello.lua", 9, "no position"},
 	}
 	for _, tt := range tests {
 		_, s, err := rt.Dispatch(context.Background(), textMsg(tt.in), nil)
@@ -48,6 +49,11 @@ end)`}, Options{PoolSize: 1})
 		if r, _ := dispatch(t, rt, textMsg("ok"), nil); textOf(r) != "fine" {
 			t.Errorf("after %s: %q", tt.in, textOf(r))
 		}
+	}
+	// Nothing is "called from" the line the error names.
+	_, _, err := rt.Dispatch(context.Background(), textMsg("table"), nil)
+	if got := err.Error(); got != `hello.lua:8: error {"code":7}` {
+		t.Errorf("error(table) reads %q", got)
 	}
 	if got := (&Error{File: "hello.lua", Line: 5, Message: "x"}).Error(); got != "hello.lua:5: x" {
 		t.Errorf("Error() = %q", got)

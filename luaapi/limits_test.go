@@ -264,7 +264,7 @@ end)`}, Options{Values: values, Client: cl, HandlerTimeout: 20 * time.Second})
 		"store":   `error: dag.lua:7: robot.store.set("k"): value: the JSON text would be over 4194304 bytes`,
 		"client":  "value: more than 65536 values (does it hold a table many times?)",
 		"log":     "logged",
-		"error":   "error: dag.lua:3: error [[[[[[",
+		"error":   "error: dag.lua:10: error [[[[[[",
 		"decode":  "json: the text is 5000003 bytes; the limit is 4194304",
 	} {
 		start := time.Now()
@@ -275,7 +275,7 @@ end)`}, Options{Values: values, Client: cl, HandlerTimeout: 20 * time.Second})
 		if d := time.Since(start); d > 10*time.Second {
 			t.Errorf("%s took %s", in, d)
 		}
-		if in == "error" && (len(got) > 5000 || !strings.HasSuffix(got, "... (called from dag.lua:10)")) {
+		if in == "error" && (len(got) > 5000 || !strings.HasSuffix(got, "...")) {
 			t.Errorf("error: the message is %d bytes and ends %q", len(got), got[max(0, len(got)-40):])
 		}
 	}
