@@ -336,6 +336,11 @@ end)`}, Options{PoolSize: 1, HandlerTimeout: 500 * time.Millisecond, Values: val
 	if got := answer(t, rt, "loops"); got != "looping" {
 		t.Fatal(got)
 	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("logs:\n%s", logs.String())
+		}
+	}()
 	eventually(t, "the looping functions to be given up", func() bool {
 		return strings.Contains(logs.String(), `msg="robot.async functions not run: the message's robot.async work used up handler_timeout" handler_timeout=500ms not_run=2 first_queued_at=a.lua:17`)
 	})

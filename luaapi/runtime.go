@@ -816,11 +816,11 @@ func (rt *Runtime) runAsync(parent context.Context, st *state, l *lease) {
 	})
 	defer watchdog.Stop()
 	for i := 0; i < len(st.async); i++ {
-		if l.abandoned() {
-			return
-		}
 		a := st.async[i]
-		if ctx.Err() != nil {
+		// Abandoned by the watchdog (a function that did not stop in
+		// time, on a busy machine) or past the deadline: either way the
+		// rest is not run, and the log says so.
+		if l.abandoned() || ctx.Err() != nil {
 			rt.log.Error("robot.async functions not run: the message's robot.async work used up handler_timeout",
 				"handler_timeout", rt.opts.HandlerTimeout, "not_run", len(st.async)-i, "first_queued_at", a.where)
 			return
