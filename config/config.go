@@ -475,10 +475,13 @@ func setSize(c *Config, k key, n int64) error {
 func ParseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	if secs, err := strconv.ParseFloat(s, 64); err == nil {
-		if secs < 0 || secs > math.MaxInt64/float64(time.Second) {
+		// Checked as the float that converts: NaN, and a product that
+		// rounds up to 2^63, convert to a negative Duration.
+		ns := secs * float64(time.Second)
+		if !(secs >= 0) || ns >= math.MaxInt64 {
 			return 0, fmt.Errorf("%q is out of range", s)
 		}
-		return time.Duration(secs * float64(time.Second)), nil
+		return time.Duration(ns), nil
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
@@ -512,7 +515,7 @@ func ParseSize(s string) (int64, error) {
 		}
 	}
 	f, err := strconv.ParseFloat(t, 64)
-	if err != nil || f < 0 || f*float64(factor) > math.MaxInt64/2 {
+	if err != nil || !(f >= 0) || f*float64(factor) > math.MaxInt64/2 { // !(f >= 0): NaN too
 		return 0, fmt.Errorf("%q is not a size (want e.g. \"1MiB\", \"512KiB\" or a number of bytes)", s)
 	}
 	return int64(f * float64(factor)), nil
