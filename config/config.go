@@ -368,15 +368,13 @@ func setTOML(c *Config, k key, v any) error {
 			*k.ptr(c).(*int) = int(v)
 			return nil
 		case kindDuration:
-			*k.ptr(c).(*time.Duration) = time.Duration(v) * time.Second
-			return nil
+			return setSeconds(c, k, float64(v))
 		case kindSize:
 			return setSize(c, k, v)
 		}
 	case float64:
 		if k.kind == kindDuration {
-			*k.ptr(c).(*time.Duration) = time.Duration(v * float64(time.Second))
-			return nil
+			return setSeconds(c, k, v)
 		}
 	case []any:
 		if k.kind == kindList {
@@ -475,10 +473,11 @@ func setSize(c *Config, k key, n int64) error {
 func ParseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	if secs, err := strconv.ParseFloat(s, 64); err == nil {
-		if secs < 0 || secs > math.MaxInt64/float64(time.Second) {
+		d, ok := seconds(secs)
+		if !ok {
 			return 0, fmt.Errorf("%q is out of range", s)
 		}
-		return time.Duration(secs * float64(time.Second)), nil
+		return d, nil
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
@@ -488,6 +487,28 @@ func ParseDuration(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("%q is negative", s)
 	}
 	return d, nil
+}
+
+// seconds converts a number of seconds to a Duration; false when it is
+// negative, NaN or beyond a Duration. Checked on the float that converts:
+// NaN, and a product that rounds up to 2^63 ns, would convert to a
+// negative Duration.
+func seconds(secs float64) (time.Duration, bool) {
+	ns := secs * float64(time.Second)
+	if !(secs >= 0) || ns >= math.MaxInt64 {
+		return 0, false
+	}
+	return time.Duration(ns), true
+}
+
+// setSeconds stores a TOML number as a duration in seconds.
+func setSeconds(c *Config, k key, secs float64) error {
+	d, ok := seconds(secs)
+	if !ok {
+		return fmt.Errorf("%s: %v seconds is out of range", k.name, secs)
+	}
+	*k.ptr(c).(*time.Duration) = d
+	return nil
 }
 
 var sizeUnits = []struct {
@@ -512,7 +533,7 @@ func ParseSize(s string) (int64, error) {
 		}
 	}
 	f, err := strconv.ParseFloat(t, 64)
-	if err != nil || f < 0 || f*float64(factor) > math.MaxInt64/2 {
+	if err != nil || !(f >= 0) || f*float64(factor) > math.MaxInt64/2 { // !(f >= 0): NaN too
 		return 0, fmt.Errorf("%q is not a size (want e.g. \"1MiB\", \"512KiB\" or a number of bytes)", s)
 	}
 	return int64(f * float64(factor)), nil

@@ -94,6 +94,11 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"redis without url", `session_storage = "redis"`, nil, nil, "redis_url: required"},
 		{"reply timeout", `reply_timeout = "6s"`, nil, nil, "reply_timeout: 6s must be more than 0 and less than 5s"},
 		{"handler shorter", `handler_timeout = "1s"`, nil, nil, "handler_timeout: 1s is shorter than reply_timeout"},
+		// TOML numbers of seconds that would convert to a negative Duration.
+		{"duration nan", `handler_timeout = nan`, nil, nil, "handler_timeout: NaN seconds is out of range"},
+		{"duration huge float", `handler_timeout = 1e300`, nil, nil, "handler_timeout: 1e+300 seconds is out of range"},
+		{"duration huge integer", `handler_timeout = 10000000000000`, nil, nil, "handler_timeout: 1e+13 seconds is out of range"},
+		{"duration nan text", `handler_timeout = "NaN"`, nil, nil, `"NaN" is out of range`},
 		{"duration", "", nil, map[string]string{"handler_timeout": "soon"}, `flag --handler_timeout: handler_timeout: "soon" is not a duration`},
 		{"size", `max_body = "lots"`, nil, nil, `max_body: "lots" is not a size`},
 		{"bool", "", []string{"LUAROBOT_USE_STABLE_TOKEN=maybe"}, nil, `use_stable_token: "maybe" is not true or false`},

@@ -326,10 +326,15 @@ func waitParam(r *http.Request) (time.Duration, error) {
 		return 0, nil
 	}
 	n, err := strconv.ParseFloat(s, 64)
-	if err != nil || n < 0 {
+	if err != nil || !(n >= 0) { // NaN too
 		return 0, fmt.Errorf("wait=%q: want seconds to wait for news (at most %d)", s, int(maxWait/time.Second))
 	}
-	return min(time.Duration(n*float64(time.Second)), maxWait), nil
+	// Bounded before the conversion: a float beyond int64's range (1e300,
+	// Inf) converts to a negative Duration, which would answer at once.
+	if n >= maxWait.Seconds() {
+		return maxWait, nil
+	}
+	return time.Duration(n * float64(time.Second)), nil
 }
 
 // waitFor returns once ready() holds, or after wait, or when the client

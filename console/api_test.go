@@ -13,7 +13,7 @@ import (
 )
 
 // decode reads an answer's JSON into v, failing the test on a non-2xx.
-func decode(t *testing.T, a answer, v any) {
+func decode(t testing.TB, a answer, v any) {
 	t.Helper()
 	if a.status/100 != 2 {
 		t.Fatalf("status %d: %s", a.status, a.body)

@@ -59,7 +59,7 @@ func (c *clock) Advance(d time.Duration) {
 // copy the test may change), the Lua runtime, the pipeline with a memory
 // store, the fake WeChat API, the log ring and the inbox.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	dir      string
 	srv      *httptest.Server
 	rt       *luaapi.Runtime
@@ -87,7 +87,7 @@ type envOptions struct {
 	settings map[string]any
 }
 
-func newEnv(t *testing.T, eo ...envOptions) *env {
+func newEnv(t testing.TB, eo ...envOptions) *env {
 	t.Helper()
 	var o envOptions
 	if len(eo) > 0 {

@@ -10,7 +10,7 @@ import (
 )
 
 // newMux is the admin listener's handler, where serve mounts the console.
-func newMux(t *testing.T, token string) *admin.Handler {
+func newMux(t testing.TB, token string) *admin.Handler {
 	t.Helper()
 	h, err := admin.New(admin.Options{Token: token})
 	if err != nil {

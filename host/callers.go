@@ -232,8 +232,8 @@ func (c *Callers) Run(ctx context.Context) {
 
 // Caller returns the address of whoever sent r: the peer, or, when the
 // peer is a trusted proxy, the right-most address of X-Forwarded-For that
-// is not a trusted proxy (the left-most when all are), or X-Real-IP when
-// there is no X-Forwarded-For. When both headers are there they must agree
+// is not a trusted proxy, or X-Real-IP when there is no X-Forwarded-For or
+// all its addresses are trusted proxies (else the left-most of them). When both headers are there they must agree
 // (or X-Real-IP name a trusted proxy): a proxy that sets one of them passes
 // the other on as the client sent it, and which one it sets is not known
 // here. An address that cannot be read is the zero Addr, which no
@@ -252,13 +252,21 @@ func (c *Callers) Caller(r *http.Request) netip.Addr {
 		hops := strings.Split(strings.Join(xff, ","), ",")
 		for i := len(hops) - 1; i >= 0; i-- {
 			a := parseAddr(hops[i])
-			if !a.IsValid() || !contains(c.trusted, a) || i == 0 {
+			if !a.IsValid() || !contains(c.trusted, a) {
 				if realSet && real != a && !(real.IsValid() && contains(c.trusted, real)) {
 					return netip.Addr{}
 				}
 				return a
 			}
 		}
+		// Every hop is a trusted proxy: the first proxy did not append the
+		// client's address, so it is the one that set X-Real-IP (nginx
+		// setting X-Real-IP behind a load balancer that appends). Without
+		// X-Real-IP the request comes from the left-most proxy itself.
+		if realSet {
+			return real
+		}
+		return parseAddr(hops[0])
 	}
 	if realSet {
 		return real

@@ -122,6 +122,10 @@ func TestCallbackIPsBehindProxy(t *testing.T) {
 		{remote: "10.0.0.5:40000", xff: []string{"[2001:db8::7]:1234, 10.0.0.9"}},
 		{remote: "10.0.0.5:40000", realIP: "203.0.113.8", allowed: true},
 		{remote: "10.0.0.5:40000", realIP: "198.51.100.1"},
+		// nginx sets X-Real-IP, a load balancer behind it appends nginx's
+		// address: every hop is a proxy, X-Real-IP names the client.
+		{remote: "10.0.0.5:40000", xff: []string{"10.0.0.9"}, realIP: "203.0.113.8", allowed: true},
+		{remote: "10.0.0.5:40000", xff: []string{"10.0.0.9"}, realIP: "198.51.100.1"},
 		{remote: "10.0.0.5:40000"},
 		{remote: "198.51.100.1:5000", xff: []string{"203.0.113.7"}},
 		{remote: "198.51.100.1:5000", realIP: "203.0.113.7"},

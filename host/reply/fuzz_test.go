@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -176,6 +177,7 @@ func FuzzRender(f *testing.F) {
 		if err != nil {
 			t.Fatalf("Render output is not well-formed: %v\n%s", err, out)
 		}
+		checkParseInverts(t, r, to, from, out)
 		for k, v := range want {
 			if got[k] != v {
 				t.Errorf("%s = %q, want %q\n%s", k, got[k], v, out)
@@ -186,5 +188,103 @@ func FuzzRender(f *testing.F) {
 				t.Errorf("unexpected element %s in\n%s", k, out)
 			}
 		}
+	})
+}
+
+// legalView is the view of r as its XML carries it: each text without
+// what XML cannot carry, and a music reply's missing high-quality link
+// as its link (Render's rule).
+func legalView(r reply.Reply) reply.View {
+	v := reply.ViewOf(r)
+	if v.Type == "music" && v.HQURL == "" {
+		v.HQURL = v.URL
+	}
+	for _, p := range []*string{&v.Content, &v.MediaID, &v.Title, &v.Description, &v.URL, &v.HQURL, &v.ThumbMediaID, &v.Account} {
+		*p = legal(*p)
+	}
+	for i := range v.Articles {
+		a := &v.Articles[i]
+		a.Title, a.Description, a.Img, a.URL = legal(a.Title), legal(a.Description), legal(a.Img), legal(a.URL)
+	}
+	return v
+}
+
+// checkParseInverts: Parse reads back what Render wrote, users included.
+func checkParseInverts(t *testing.T, r reply.Reply, to, from string, out []byte) {
+	t.Helper()
+	p, err := reply.Parse(out)
+	if err != nil {
+		t.Fatalf("Parse of Render output: %v\n%s", err, out)
+	}
+	if p.ToUser != legal(to) || p.FromUser != legal(from) {
+		t.Fatalf("Parse gives users %q, %q; Render was given %q, %q\n%s", p.ToUser, p.FromUser, to, from, out)
+	}
+	if got, want := reply.ViewOf(p.Reply), legalView(r); !reflect.DeepEqual(got, want) {
+		t.Fatalf("Parse(Render(r)) = %#v\nwant %#v\n%s", got, want, out)
+	}
+}
+
+// FuzzParse: Parse reads what a tool finds in an answer to WeChat, which
+// may be anything. It fails with an error naming the package, or gives a
+// reply that Render writes and Parse reads back unchanged (after the one
+// normalisation Render makes: a music reply's missing high-quality link
+// is its link).
+func FuzzParse(f *testing.F) {
+	for _, r := range []reply.Reply{
+		&reply.Text{Content: "a]]>b\r\n😀"}, &reply.Image{MediaID: "m"}, &reply.Voice{MediaID: "v"},
+		&reply.Video{MediaID: "m", Title: "t", Description: "d"},
+		&reply.Music{Title: "t", URL: "u"}, &reply.Music{Title: "t", URL: "u", HQURL: "h", ThumbMediaID: "th"},
+		&reply.Articles{Articles: []reply.Article{{"t", "d", "i", "u"}, {}}}, &reply.Articles{},
+		&reply.TransferCustomerService{Account: "kf@x"}, &reply.TransferCustomerService{}, &reply.Success{},
+	} {
+		f.Add(reply.Render(nil, r, "o_user", "gh_account", 1348831860))
+	}
+	for _, s := range []string{
+		"", " success\n", "<xml><MsgType>text</MsgType><Content>a</Content><Content>b</Content></xml>",
+		"<xml><MsgType>news</MsgType><Articles><item><Title><b>x</b></Title></item></Articles></xml>trailing",
+		"<other><MsgType>voice</MsgType><Voice><MediaId>&#x1F600;</MediaId></Voice></other>",
+		"<xml><MsgType>text</MsgType><CreateTime>x</CreateTime></xml>",
+		"<xml><MsgType> text</MsgType></xml>", "<xml><!DOCTYPE x><MsgType>text</MsgType></xml>",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		p, err := reply.Parse(body)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "reply: ") {
+				t.Fatalf("error %q does not say where it comes from", err)
+			}
+			return
+		}
+		if p.Reply == nil {
+			t.Fatalf("Parse(%q) gives no reply and no error", body)
+		}
+		// A body it takes is "success", or one <xml> element and nothing
+		// else, as encoding/xml reads it.
+		if _, ok := p.Reply.(*reply.Success); !ok {
+			if _, err := readBack(body); err != nil && !strings.Contains(err.Error(), "directive") {
+				t.Fatalf("Parse takes %q, which is not one XML element (%v)", body, err)
+			}
+			d := xml.NewDecoder(bytes.NewReader(body))
+			for {
+				tok, err := d.Token()
+				if err != nil {
+					t.Fatalf("Parse takes %q: %v", body, err)
+				}
+				if se, ok := tok.(xml.StartElement); ok {
+					if se.Name.Local != "xml" {
+						t.Fatalf("Parse takes %q, whose root is <%s>", body, se.Name.Local)
+					}
+					break
+				}
+			}
+		}
+		for _, s := range []string{p.ToUser, p.FromUser} {
+			if legal(s) != s {
+				t.Fatalf("Parse(%q) gives a user %q that XML cannot carry", body, s)
+			}
+		}
+		out := reply.Render(nil, p.Reply, p.ToUser, p.FromUser, 1348831860)
+		checkParseInverts(t, p.Reply, p.ToUser, p.FromUser, out)
 	})
 }

@@ -3,7 +3,9 @@ package reply
 import (
 	"bytes"
 	"encoding/xml"
+	"errors"
 	"fmt"
+	"io"
 )
 
 // View is a reply as a script author reads it: the reply table that
@@ -124,8 +126,8 @@ func Parse(body []byte) (Passive, error) {
 	if len(s) == 0 || string(s) == "success" {
 		return Passive{Reply: &Success{}}, nil
 	}
-	var p passive
-	if err := xml.Unmarshal(s, &p); err != nil {
+	p, err := decodePassive(s)
+	if err != nil {
 		return Passive{}, fmt.Errorf("reply: not a reply XML: %w", err)
 	}
 	out := Passive{ToUser: p.ToUserName, FromUser: p.FromUserName}
@@ -153,4 +155,46 @@ func Parse(body []byte) (Passive, error) {
 		return Passive{}, fmt.Errorf("reply: unknown MsgType %q", p.MsgType)
 	}
 	return out, nil
+}
+
+// decodePassive reads the one <xml> element of a reply body. Unlike
+// xml.Unmarshal it refuses another root element and anything after the
+// first but white space and comments: a tool reading what the host sent
+// must not take a body with a second reply, or garbage after it, for one
+// good reply.
+func decodePassive(s []byte) (*passive, error) {
+	d := xml.NewDecoder(bytes.NewReader(s))
+	var p *passive
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if p != nil {
+				return nil, fmt.Errorf("a second root element <%s>", t.Name.Local)
+			}
+			if t.Name.Local != "xml" {
+				return nil, fmt.Errorf("the root element is <%s>, not <xml>", t.Name.Local)
+			}
+			p = new(passive)
+			if err := d.DecodeElement(p, &t); err != nil {
+				return nil, err
+			}
+		case xml.CharData:
+			if len(bytes.TrimSpace(t)) > 0 {
+				return nil, errors.New("text outside the root element")
+			}
+		case xml.Directive:
+			return nil, errors.New("a directive (<!...>)")
+		}
+	}
+	if p == nil {
+		return nil, errors.New("no root element")
+	}
+	return p, nil
 }

@@ -43,7 +43,10 @@ func TestParseSuccessAndErrors(t *testing.T) {
 			t.Errorf("Parse(%q) = %+v, %v; want success", body, p, err)
 		}
 	}
-	for _, body := range []string{"<xml><MsgType>telepathy</MsgType></xml>", "<xml", "not xml"} {
+	for _, body := range []string{"<xml><MsgType>telepathy</MsgType></xml>", "<xml", "not xml",
+		// One reply and something more is not what Render writes.
+		"<xml><MsgType>text</MsgType></xml>trailing", "<xml><MsgType>text</MsgType></xml><xml/>",
+		"<reply><MsgType>text</MsgType></reply>"} {
 		if _, err := reply.Parse([]byte(body)); err == nil {
 			t.Errorf("Parse(%q) succeeded", body)
 		}

@@ -2,6 +2,7 @@ package simulate
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -49,7 +50,7 @@ var lineCommands = []lineCommand{
 			return Spec{}, fmt.Errorf("want latitude and longitude, e.g. /location 39.9 116.4 天安门")
 		}
 		for _, n := range a[:2] {
-			if _, err := strconv.ParseFloat(n, 64); err != nil {
+			if !isDecimal(n) {
 				return Spec{}, fmt.Errorf("%q is not a number", n)
 			}
 		}
@@ -140,4 +141,13 @@ func ParseLine(text string) (Line, error) {
 		}
 	}
 	return Line{}, fmt.Errorf("unknown command /%s", name)
+}
+
+// isDecimal reports whether s is a finite number written in decimal
+// ("39.9", "-1e3"): what WeChat writes and what the handlers get as a
+// number. strconv.ParseFloat also takes "NaN", "Inf" and hex floats
+// ("0x1p3"), which would reach the handlers as text.
+func isDecimal(s string) bool {
+	f, err := strconv.ParseFloat(s, 64)
+	return err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) && strings.Trim(s, "+-0123456789.eE") == ""
 }

@@ -85,6 +85,9 @@ func TestParseLine(t *testing.T) {
 		{"/click", simulate.Line{}, "/click KEY: want one key"},
 		{"/location 39.9", simulate.Line{}, "want latitude and longitude"},
 		{"/location north 116", simulate.Line{}, `"north" is not a number`},
+		// ParseFloat's other numbers would reach the handlers as text.
+		{"/location NaN 116", simulate.Line{}, `"NaN" is not a number`},
+		{"/location 39.9 0x1p3", simulate.Line{}, `"0x1p3" is not a number`},
 		{"/clik x", simulate.Line{}, "unknown command /clik"},
 	} {
 		got, err := simulate.ParseLine(c.line)
