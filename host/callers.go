@@ -233,8 +233,9 @@ func (c *Callers) Run(ctx context.Context) {
 // Caller returns the address of whoever sent r: the peer, or, when the
 // peer is a trusted proxy, the right-most address of X-Forwarded-For that
 // is not a trusted proxy, or X-Real-IP when there is no X-Forwarded-For or
-// all its addresses are trusted proxies (else the left-most of them). When both headers are there they must agree
-// (or X-Real-IP name a trusted proxy): a proxy that sets one of them passes
+// all its addresses are trusted proxies (else the left-most of them). When
+// both headers are there they must agree (or X-Real-IP name a trusted
+// proxy): a proxy that sets one of them passes
 // the other on as the client sent it, and which one it sets is not known
 // here. An address that cannot be read is the zero Addr, which no
 // allowlist holds.
