@@ -7,7 +7,6 @@
 package memory
 
 import (
-	"container/heap"
 	"context"
 	"fmt"
 	"strconv"
@@ -112,7 +111,7 @@ func (s *Store) put(m map[string]entry, key string, data []byte, now time.Time, 
 	e := entry{data: clone(data)}
 	if ttl > 0 {
 		e.expires = now.Add(ttl)
-		heap.Push(&s.expiries, expiry{m: m, key: key, at: e.expires})
+		s.expiries.push(expiry{m: m, key: key, at: e.expires})
 	}
 	m[key] = e
 	s.dropExpired(now)
@@ -123,7 +122,7 @@ func (s *Store) put(m map[string]entry, key string, data []byte, now time.Time, 
 // stale and only popped. The caller holds s.mu.
 func (s *Store) dropExpired(now time.Time) {
 	for len(s.expiries) > 0 && !now.Before(s.expiries[0].at) {
-		x := heap.Pop(&s.expiries).(expiry)
+		x := s.expiries.pop()
 		if e, ok := x.m[x.key]; ok && e.expires.Equal(x.at) {
 			delete(x.m, x.key)
 		}
@@ -137,18 +136,48 @@ type expiry struct {
 	at  time.Time
 }
 
-// expiryHeap is a min-heap of expiries (container/heap).
+// expiryHeap is a min-heap of expiries by time. It is not a
+// container/heap, which takes and gives each item as an interface: an
+// allocation per push and per pop, three of each per message for a host's
+// dedup store (the replay record, the pending record, the final one).
 type expiryHeap []expiry
 
-func (h expiryHeap) Len() int           { return len(h) }
-func (h expiryHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
-func (h expiryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *expiryHeap) Push(x any)        { *h = append(*h, x.(expiry)) }
-func (h *expiryHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	old[len(old)-1] = expiry{} // let the map and key go
-	*h = old[:len(old)-1]
+func (h *expiryHeap) push(x expiry) {
+	q := append(*h, x)
+	for i := len(q) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if !q[i].at.Before(q[parent].at) {
+			break
+		}
+		q[i], q[parent] = q[parent], q[i]
+		i = parent
+	}
+	*h = q
+}
+
+// pop removes the earliest expiry; the heap must not be empty.
+func (h *expiryHeap) pop() expiry {
+	q := *h
+	x := q[0]
+	n := len(q) - 1
+	q[0] = q[n]
+	q[n] = expiry{} // let the map and key go
+	q = q[:n]
+	for i := 0; ; {
+		first := 2*i + 1
+		if first >= n {
+			break
+		}
+		if second := first + 1; second < n && q[second].at.Before(q[first].at) {
+			first = second
+		}
+		if !q[first].at.Before(q[i].at) {
+			break
+		}
+		q[i], q[first] = q[first], q[i]
+		i = first
+	}
+	*h = q
 	return x
 }
 
