@@ -214,7 +214,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case http.MethodGet, http.MethodHead:
 		// The URL check of the admin console: echo echostr back. Its query
 		// is bound too, so that it cannot carry a forged message later.
-		h.bindQuery(r.Context(), start, q, h.echoBinding(q.Echostr))
+		ctx, cancel := h.engine.deliveryContext(r.Context(), start)
+		h.bindQuery(ctx, q, h.echoBinding(q.Echostr))
+		cancel()
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		// echostr is whatever the signed query carries: never let a
 		// browser take it for HTML.
@@ -248,8 +250,12 @@ func (h *Handler) serveMessage(w http.ResponseWriter, r *http.Request, q wxcrypt
 			return rerr
 		}
 	}
+	// The store calls of the delivery, the replay record's and the
+	// engine's, share one context.
+	ctx, cancel := h.engine.deliveryContext(r.Context(), start)
+	defer cancel()
 	// One signed query authenticates one body (replay.go).
-	if rerr := h.checkReplay(r.Context(), start, q, signed, encrypted); rerr != nil {
+	if rerr := h.checkReplay(ctx, q, signed, encrypted); rerr != nil {
 		return rerr
 	}
 	msg, err := message.Parse(raw)
@@ -257,7 +263,7 @@ func (h *Handler) serveMessage(w http.ResponseWriter, r *http.Request, q wxcrypt
 		return refuse(http.StatusBadRequest, ReasonMalformed, "malformed message", err)
 	}
 
-	out, err := h.engine.answer(r.Context(), start, msg)
+	out, err := h.engine.answerIn(r.Context(), ctx, start, msg)
 	if err != nil {
 		return refuse(http.StatusServiceUnavailable, "", "shutting down", err)
 	}
