@@ -107,24 +107,45 @@ func get(m map[string]entry, key string, now time.Time) (entry, bool) {
 
 // put stores a copy of data, so that a caller reusing its buffer cannot
 // change what is stored. The caller holds s.mu.
+//
+// An entry rewritten with a later expiry keeps the heap item of the one
+// it replaces, which dropExpired moves on when it comes due: a dedup
+// record is written twice (pending, then final) and needs one item, not
+// two, for the minute it is kept.
 func (s *Store) put(m map[string]entry, key string, data []byte, now time.Time, ttl time.Duration) {
 	e := entry{data: clone(data)}
 	if ttl > 0 {
 		e.expires = now.Add(ttl)
-		s.expiries.push(expiry{m: m, key: key, at: e.expires})
+		if old, ok := m[key]; !ok || old.expires.IsZero() || e.expires.Before(old.expires) {
+			s.expiries.push(expiry{m: m, key: key, at: e.expires})
+		}
 	}
 	m[key] = e
 	s.dropExpired(now)
 }
 
 // dropExpired deletes the entries whose expiry has passed. A heap item
-// whose entry was rewritten since (with another expiry, or none) is
-// stale and only popped. The caller holds s.mu.
+// whose entry was rewritten since with a later expiry is pushed again for
+// that one (see put); one whose entry was rewritten without expiry, or
+// dropped, is only popped. The caller holds s.mu.
+//
+// Every entry with an expiry (tokens aside, which are only hidden once
+// expired) has an item in the heap at or before its expiry: put pushes one
+// unless the entry it replaces had one that early, and an item is dropped
+// only for an entry that has no expiry, or none after the item's.
 func (s *Store) dropExpired(now time.Time) {
 	for len(s.expiries) > 0 && !now.Before(s.expiries[0].at) {
 		x := s.expiries.pop()
-		if e, ok := x.m[x.key]; ok && e.expires.Equal(x.at) {
+		e, ok := x.m[x.key]
+		switch {
+		case !ok || e.expires.IsZero() || e.expires.Before(x.at):
+			// Stale: rewritten without expiry, dropped, or rewritten with
+			// an earlier expiry, which has an item of its own.
+		case e.expires.Equal(x.at):
 			delete(x.m, x.key)
+		default:
+			x.at = e.expires
+			s.expiries.push(x)
 		}
 	}
 }
