@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/luarobot/luarobot/host"
+	"github.com/luarobot/luarobot/internal/benchcpu"
 )
 
 // BenchmarkPipeline measures one signed text message through the whole
@@ -36,7 +37,7 @@ func BenchmarkPipeline(b *testing.B) {
 			base, _ := http.NewRequest(http.MethodPost, "/", nil)
 			rw := &benchWriter{header: http.Header{}}
 			b.ReportAllocs()
-			b.ResetTimer()
+			cpu := benchcpu.Start(b)
 			for i := range b.N {
 				req := *base
 				u := *base.URL
@@ -50,6 +51,7 @@ func BenchmarkPipeline(b *testing.B) {
 					b.Fatalf("status %d", rw.code)
 				}
 			}
+			cpu.Report()
 		})
 	}
 }

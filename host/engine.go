@@ -13,6 +13,7 @@ import (
 	"github.com/luarobot/luarobot/host/message"
 	"github.com/luarobot/luarobot/host/reply"
 	"github.com/luarobot/luarobot/internal/activity"
+	"github.com/luarobot/luarobot/internal/deadline"
 	"github.com/luarobot/luarobot/metrics"
 	"github.com/luarobot/luarobot/store"
 	"github.com/luarobot/luarobot/store/memory"
@@ -151,9 +152,26 @@ type result struct {
 	err     error
 }
 
+// deliveryContext is the context of the store calls of a delivery that
+// arrived at start: they end at its deadline, but not when WeChat hangs
+// up — a delivery dropped half-way must still leave its records, or its
+// retry would run the handlers again.
+func (e *engine) deliveryContext(reqCtx context.Context, start time.Time) (context.Context, context.CancelFunc) {
+	return context.WithDeadline(context.WithoutCancel(reqCtx), start.Add(e.opts.ReplyTimeout))
+}
+
 // answer handles one delivery of msg, which arrived at start, and returns
-// the answer to write by start + reply_timeout.
+// the answer to write by start + reply_timeout. reqCtx ends when WeChat
+// hangs up.
 func (e *engine) answer(reqCtx context.Context, start time.Time, msg *message.Message) (outcome, error) {
+	ctx, cancel := e.deliveryContext(reqCtx, start)
+	defer cancel()
+	return e.answerIn(reqCtx, ctx, start, msg)
+}
+
+// answerIn is answer with the delivery's context made by the caller, who
+// made store calls of its own in it (the replay record).
+func (e *engine) answerIn(reqCtx, ctx context.Context, start time.Time, msg *message.Message) (outcome, error) {
 	e.mu.Lock()
 	closed := e.closed
 	e.mu.Unlock()
@@ -164,11 +182,6 @@ func (e *engine) answer(reqCtx context.Context, start time.Time, msg *message.Me
 	}
 	e.stats.deliveries.Add(1)
 	deadline := start.Add(e.opts.ReplyTimeout)
-	// Store calls end at the deadline, but not when WeChat hangs up: a
-	// delivery dropped half-way must still leave its record, or its retry
-	// would run the handlers again.
-	ctx, cancel := context.WithDeadline(context.WithoutCancel(reqCtx), deadline)
-	defer cancel()
 	key := dedupKey(e.opts.AppID, msg)
 	added, current, err := e.dedup.AddDedup(ctx, key, pendingRecord, e.ttl)
 	if err != nil {
@@ -479,7 +492,8 @@ func (e *engine) setFinal(ctx context.Context, key string, expected []byte, fina
 	if ctx.Err() != nil {
 		ctx = context.Background() // the delivery is answered; finish the bookkeeping
 	}
-	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	// Within the delivery's deadline that is no new context.
+	ctx, cancel := deadline.AtMost(ctx, storeTimeout)
 	defer cancel()
 	if expected != nil {
 		if ok, _ := e.swap(ctx, key, expected, final); ok {

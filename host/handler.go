@@ -1,7 +1,6 @@
 package host
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -215,7 +214,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case http.MethodGet, http.MethodHead:
 		// The URL check of the admin console: echo echostr back. Its query
 		// is bound too, so that it cannot carry a forged message later.
-		h.bindQuery(r.Context(), start, q, h.echoBinding(q.Echostr))
+		ctx, cancel := h.engine.deliveryContext(r.Context(), start)
+		h.bindQuery(ctx, q, h.echoBinding(q.Echostr))
+		cancel()
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		// echostr is whatever the signed query carries: never let a
 		// browser take it for HTML.
@@ -249,8 +250,12 @@ func (h *Handler) serveMessage(w http.ResponseWriter, r *http.Request, q wxcrypt
 			return rerr
 		}
 	}
+	// The store calls of the delivery, the replay record's and the
+	// engine's, share one context.
+	ctx, cancel := h.engine.deliveryContext(r.Context(), start)
+	defer cancel()
 	// One signed query authenticates one body (replay.go).
-	if rerr := h.checkReplay(r.Context(), start, q, signed, encrypted); rerr != nil {
+	if rerr := h.checkReplay(ctx, q, signed, encrypted); rerr != nil {
 		return rerr
 	}
 	msg, err := message.Parse(raw)
@@ -258,7 +263,7 @@ func (h *Handler) serveMessage(w http.ResponseWriter, r *http.Request, q wxcrypt
 		return refuse(http.StatusBadRequest, ReasonMalformed, "malformed message", err)
 	}
 
-	out, err := h.engine.answer(r.Context(), start, msg)
+	out, err := h.engine.answerIn(r.Context(), ctx, start, msg)
 	if err != nil {
 		return refuse(http.StatusServiceUnavailable, "", "shutting down", err)
 	}
@@ -292,17 +297,37 @@ func (h *Handler) readBody(r *http.Request) ([]byte, *requestError) {
 	if r.ContentLength > 0 {
 		size = r.ContentLength + 1 // +1: room to see EOF without growing
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, size))
-	if _, err := buf.ReadFrom(io.LimitReader(r.Body, h.opts.MaxBody+1)); err != nil {
+	body, err := readAll(&io.LimitedReader{R: r.Body, N: h.opts.MaxBody + 1}, make([]byte, 0, size))
+	if err != nil {
 		return nil, refuse(http.StatusBadRequest, ReasonMalformed, "reading the body", err)
 	}
-	if int64(buf.Len()) > h.opts.MaxBody {
+	if int64(len(body)) > h.opts.MaxBody {
 		return nil, refuse(http.StatusRequestEntityTooLarge, ReasonBodyTooLarge, fmt.Sprintf("body is over max_body (%d bytes)", h.opts.MaxBody), nil)
 	}
-	if buf.Len() == 0 {
+	if len(body) == 0 {
 		return nil, refuse(http.StatusBadRequest, ReasonMalformed, "empty body", nil)
 	}
-	return buf.Bytes(), nil
+	return body, nil
+}
+
+// readAll appends what r has to buf until EOF. Unlike bytes.Buffer's
+// ReadFrom, which wants 512 bytes free before each read, it grows buf only
+// when buf is full: a body of the declared Content-Length fits the buffer
+// readBody makes for it, and costs no second allocation and copy.
+func readAll(r io.Reader, buf []byte) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 // decrypt opens an encrypted message and returns it with what its

@@ -73,14 +73,14 @@ const retryWindow = 30 * time.Second
 // to a message whose signature already verified. signed is what the
 // signatures authenticate: the request body as received for a plain
 // message, encryptedBinding for an encrypted one.
-func (h *Handler) checkReplay(reqCtx context.Context, start time.Time, q wxcrypto.Query, signed []byte, encrypted bool) *requestError {
+func (h *Handler) checkReplay(ctx context.Context, q wxcrypto.Query, signed []byte, encrypted bool) *requestError {
 	if !encrypted && h.keys != nil && h.opts.RefusePlaintext {
 		return refuse(http.StatusForbidden, ReasonPlaintext, "unencrypted message refused: accept_plaintext is false (安全模式 only)", nil)
 	}
 	sum := sha256.Sum256(signed)
 	digest := sum[:queryDigestSize]
 	now := h.opts.Now()
-	bound, added, ok := h.bindQuery(reqCtx, start, q, binding(digest, now))
+	bound, added, ok := h.bindQuery(ctx, q, binding(digest, now))
 	if !ok || added {
 		return nil
 	}
@@ -114,13 +114,10 @@ func parseBinding(b []byte) (digest []byte, seen time.Time) {
 
 // bindQuery binds q to value (a binding), unless it is already bound. It
 // returns the binding found (when added is false); ok is false when the
-// store failed (logged).
-func (h *Handler) bindQuery(reqCtx context.Context, start time.Time, q wxcrypto.Query, value []byte) (current []byte, added, ok bool) {
-	// Bounded by the reply deadline, like the engine's store calls, and
-	// not ended by WeChat hanging up: a half-done delivery must leave its
-	// binding.
-	ctx, cancel := context.WithDeadline(context.WithoutCancel(reqCtx), start.Add(h.opts.ReplyTimeout))
-	defer cancel()
+// store failed (logged). ctx is the delivery's (engine.deliveryContext),
+// like the engine's store calls: a half-done delivery must leave its
+// binding.
+func (h *Handler) bindQuery(ctx context.Context, q wxcrypto.Query, value []byte) (current []byte, added, ok bool) {
 	key := queryKey(h.opts.AppID, q)
 	added, current, err := h.engine.dedup.AddDedup(ctx, key, value, h.replayTTL(q.Timestamp))
 	if err != nil {

@@ -11,11 +11,22 @@ import (
 type keyedMutex struct {
 	mu    sync.Mutex
 	locks map[string]*keyLock
+	// free keeps dropped entries for reuse (at most maxFreeLocks): a
+	// message takes a lock and gives it back, and the entry, its channel
+	// and its unlock function need not be made anew each time.
+	free []*keyLock
 }
 
+// maxFreeLocks bounds the entries kept for reuse: about as many as
+// messages run at once.
+const maxFreeLocks = 64
+
 type keyLock struct {
-	sem  chan struct{} // holds a token while locked
-	refs int           // holders and waiters; the entry is dropped at 0
+	k      *keyedMutex
+	key    string
+	sem    chan struct{} // holds a token while locked
+	refs   int           // holders and waiters; the entry is dropped at 0
+	unlock func()        // l.release after taking the token back; made once
 }
 
 // lock waits for key's lock until ctx ends, and returns its unlock.
@@ -26,29 +37,53 @@ func (k *keyedMutex) lock(ctx context.Context, key string) (func(), error) {
 	}
 	l := k.locks[key]
 	if l == nil {
-		l = &keyLock{sem: make(chan struct{}, 1)}
+		l = k.newLock(key)
 		k.locks[key] = l
 	}
 	l.refs++
 	k.mu.Unlock()
 
-	release := func() {
-		k.mu.Lock()
-		l.refs--
-		if l.refs == 0 {
-			delete(k.locks, key)
-		}
-		k.mu.Unlock()
-	}
 	select {
 	case l.sem <- struct{}{}:
-		return func() {
-			<-l.sem
-			release()
-		}, nil
+		return l.unlock, nil
 	case <-ctx.Done():
-		release()
+		l.release()
 		return nil, ctx.Err()
+	}
+}
+
+// newLock returns an entry for key, a reused one if there is one. k.mu is
+// held.
+func (k *keyedMutex) newLock(key string) *keyLock {
+	if n := len(k.free); n > 0 {
+		l := k.free[n-1]
+		k.free[n-1] = nil
+		k.free = k.free[:n-1]
+		l.key = key
+		return l
+	}
+	l := &keyLock{k: k, key: key, sem: make(chan struct{}, 1)}
+	l.unlock = func() {
+		<-l.sem
+		l.release()
+	}
+	return l
+}
+
+// release counts a holder or waiter out, and drops the entry when it was
+// the last: nobody refers to it then, and it may be reused.
+func (l *keyLock) release() {
+	k := l.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	l.refs--
+	if l.refs > 0 {
+		return
+	}
+	delete(k.locks, l.key)
+	l.key = ""
+	if len(k.free) < maxFreeLocks {
+		k.free = append(k.free, l)
 	}
 }
 

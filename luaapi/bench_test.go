@@ -5,6 +5,8 @@ import (
 	"encoding/xml"
 	"testing"
 	"time"
+
+	"github.com/luarobot/luarobot/internal/benchcpu"
 )
 
 // The bot of the benchmarks: one filter that does not match, and one text
@@ -30,12 +32,14 @@ func benchDispatch(b *testing.B, rt *Runtime) {
 	msg := textMsg("world")
 	ctx := context.Background()
 	b.ReportAllocs()
-	for b.Loop() {
+	cpu := benchcpu.Start(b)
+	for range b.N {
 		r, _, err := rt.Dispatch(ctx, msg, benchSession)
 		if err != nil || r == nil {
 			b.Fatal(err)
 		}
 	}
+	cpu.Report()
 }
 
 // BenchmarkDispatchParallel is BenchmarkDispatch from GOMAXPROCS goroutines.

@@ -19,6 +19,9 @@ type handler struct {
 	typ   string // the message type it handles, or "all"
 	rules []rule // robot.filter: the content must match one
 	key   *string
+	// defined is where fn is defined (file:line), made once for the
+	// delivery log line of every message the handler answers.
+	defined string
 }
 
 // rule is one robot.filter rule: a text the content must equal, or a
@@ -67,6 +70,7 @@ func (st *state) register(L *lua.LState, fnName string, h *handler, ruleText str
 	if st.loaded {
 		L.RaiseError("robot.%s: handlers are registered while the scripts load (at the top level of a script), not from a handler", fnName)
 	}
+	h.defined = where(h.fn)
 	if h.typ == "all" {
 		st.all = append(st.all, h)
 	} else {
@@ -309,7 +313,7 @@ lists:
 				continue // "": falsy, as in WeRoBot
 			}
 			answer = r
-			delivery.SetHandler(ctx, where(h.fn))
+			delivery.SetHandler(ctx, h.defined)
 			break lists
 		}
 	}

@@ -355,8 +355,12 @@ func (w *memoryWatch) anyWatched(calls []*watchedCall) bool {
 
 // stoppedForMemory reports whether the watch stopped the call of ctx.
 func stoppedForMemory(ctx context.Context) bool {
+	cause := context.Cause(ctx)
+	if cause == nil {
+		return false // not stopped: skip errors.As, whose target escapes (an allocation per call)
+	}
 	var m *memoryStop
-	return errors.As(context.Cause(ctx), &m)
+	return errors.As(cause, &m)
 }
 
 // formatBytes writes n in MiB (KiB below one MiB).

@@ -20,6 +20,7 @@ import (
 	"github.com/luarobot/luarobot/host/message"
 	"github.com/luarobot/luarobot/host/reply"
 	"github.com/luarobot/luarobot/internal/activity"
+	"github.com/luarobot/luarobot/internal/deadline"
 	"github.com/luarobot/luarobot/luaapi/internal/safehttp"
 	"github.com/luarobot/luarobot/metrics"
 	"github.com/luarobot/luarobot/store"
@@ -649,7 +650,9 @@ func (rt *Runtime) run(ctx context.Context, j job) (any, error) {
 	rt.calls.Add(1)
 	rt.mu.RUnlock()
 
-	callCtx, cancel := context.WithTimeout(ctx, rt.opts.HandlerTimeout)
+	// The host's context already ends at handler_timeout: no second
+	// timer for the same deadline.
+	callCtx, cancel := deadline.AtMost(ctx, rt.opts.HandlerTimeout)
 	defer cancel()
 	if err := rt.pool.acquire(callCtx); err != nil {
 		rt.calls.Done()

@@ -7,7 +7,6 @@
 package memory
 
 import (
-	"container/heap"
 	"context"
 	"fmt"
 	"strconv"
@@ -108,24 +107,45 @@ func get(m map[string]entry, key string, now time.Time) (entry, bool) {
 
 // put stores a copy of data, so that a caller reusing its buffer cannot
 // change what is stored. The caller holds s.mu.
+//
+// An entry rewritten with a later expiry keeps the heap item of the one
+// it replaces, which dropExpired moves on when it comes due: a dedup
+// record is written twice (pending, then final) and needs one item, not
+// two, for the minute it is kept.
 func (s *Store) put(m map[string]entry, key string, data []byte, now time.Time, ttl time.Duration) {
 	e := entry{data: clone(data)}
 	if ttl > 0 {
 		e.expires = now.Add(ttl)
-		heap.Push(&s.expiries, expiry{m: m, key: key, at: e.expires})
+		if old, ok := m[key]; !ok || old.expires.IsZero() || e.expires.Before(old.expires) {
+			s.expiries.push(expiry{m: m, key: key, at: e.expires})
+		}
 	}
 	m[key] = e
 	s.dropExpired(now)
 }
 
 // dropExpired deletes the entries whose expiry has passed. A heap item
-// whose entry was rewritten since (with another expiry, or none) is
-// stale and only popped. The caller holds s.mu.
+// whose entry was rewritten since with a later expiry is pushed again for
+// that one (see put); one whose entry was rewritten without expiry, or
+// dropped, is only popped. The caller holds s.mu.
+//
+// Every entry with an expiry (tokens aside, which are only hidden once
+// expired) has an item in the heap at or before its expiry: put pushes one
+// unless the entry it replaces had one that early, and an item is dropped
+// only for an entry that has no expiry, or none after the item's.
 func (s *Store) dropExpired(now time.Time) {
 	for len(s.expiries) > 0 && !now.Before(s.expiries[0].at) {
-		x := heap.Pop(&s.expiries).(expiry)
-		if e, ok := x.m[x.key]; ok && e.expires.Equal(x.at) {
+		x := s.expiries.pop()
+		e, ok := x.m[x.key]
+		switch {
+		case !ok || e.expires.IsZero() || e.expires.Before(x.at):
+			// Stale: rewritten without expiry, dropped, or rewritten with
+			// an earlier expiry, which has an item of its own.
+		case e.expires.Equal(x.at):
 			delete(x.m, x.key)
+		default:
+			x.at = e.expires
+			s.expiries.push(x)
 		}
 	}
 }
@@ -137,18 +157,48 @@ type expiry struct {
 	at  time.Time
 }
 
-// expiryHeap is a min-heap of expiries (container/heap).
+// expiryHeap is a min-heap of expiries by time. It is not a
+// container/heap, which takes and gives each item as an interface: an
+// allocation per push and per pop, three of each per message for a host's
+// dedup store (the replay record, the pending record, the final one).
 type expiryHeap []expiry
 
-func (h expiryHeap) Len() int           { return len(h) }
-func (h expiryHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
-func (h expiryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *expiryHeap) Push(x any)        { *h = append(*h, x.(expiry)) }
-func (h *expiryHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	old[len(old)-1] = expiry{} // let the map and key go
-	*h = old[:len(old)-1]
+func (h *expiryHeap) push(x expiry) {
+	q := append(*h, x)
+	for i := len(q) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if !q[i].at.Before(q[parent].at) {
+			break
+		}
+		q[i], q[parent] = q[parent], q[i]
+		i = parent
+	}
+	*h = q
+}
+
+// pop removes the earliest expiry; the heap must not be empty.
+func (h *expiryHeap) pop() expiry {
+	q := *h
+	x := q[0]
+	n := len(q) - 1
+	q[0] = q[n]
+	q[n] = expiry{} // let the map and key go
+	q = q[:n]
+	for i := 0; ; {
+		first := 2*i + 1
+		if first >= n {
+			break
+		}
+		if second := first + 1; second < n && q[second].at.Before(q[first].at) {
+			first = second
+		}
+		if !q[first].at.Before(q[i].at) {
+			break
+		}
+		q[i], q[first] = q[first], q[i]
+		i = first
+	}
+	*h = q
 	return x
 }
 

@@ -90,3 +90,58 @@ func TestClock(t *testing.T) {
 		t.Error("token kept past its expiry")
 	}
 }
+
+// TestRewrittenExpiry: a record rewritten with a later expiry (a dedup
+// record going from pending to final) keeps one heap item, and expires
+// at its last expiry, not its first; one rewritten with an earlier expiry
+// expires then.
+func TestRewrittenExpiry(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	s := memory.New(memory.Options{Now: func() time.Time { return now }})
+	defer s.Close()
+	ctx := context.Background()
+	if added, _, err := s.AddDedup(ctx, "k", []byte("pending"), time.Minute); err != nil || !added {
+		t.Fatal(added, err)
+	}
+	for i := range 5 {
+		now = now.Add(10 * time.Second)
+		old, _ := s.LoadDedup(ctx, "k")
+		if ok, err := s.SwapDedup(ctx, "k", old, []byte("v"+strconv.Itoa(i)), time.Minute); err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+	}
+	if n := memory.HeapLen(s); n != 1 {
+		t.Errorf("%d heap items for one record rewritten with later expiries, want 1", n)
+	}
+	// Written last at +50 s: alive at +109 s, past the first expiry (+60 s).
+	now = now.Add(59 * time.Second)
+	s.Set(ctx, "trigger", []byte("x"), 0) // runs the sweep
+	if v, _ := s.LoadDedup(ctx, "k"); string(v) != "v4" {
+		t.Fatalf("at 59 s after its last write the record is %q, want v4", v)
+	}
+	if n := memory.Len(s); n != 2 {
+		t.Fatalf("%d entries, want the record and the trigger", n)
+	}
+	now = now.Add(time.Second)
+	s.Set(ctx, "trigger", []byte("x"), 0)
+	if n := memory.Len(s); n != 1 {
+		t.Errorf("%d entries a minute after the last write, want only the trigger: the record was not swept", n)
+	}
+	if n := memory.HeapLen(s); n != 0 {
+		t.Errorf("%d heap items left", n)
+	}
+
+	// A shorter expiry than the one it replaces is kept too.
+	s.Set(ctx, "v", []byte("long"), time.Hour)
+	s.Set(ctx, "v", []byte("short"), time.Second)
+	now = now.Add(time.Second)
+	s.Set(ctx, "trigger", []byte("x"), 0)
+	if n := memory.Len(s); n != 1 {
+		t.Errorf("%d entries after the shorter expiry passed, want only the trigger", n)
+	}
+	now = now.Add(time.Hour)
+	s.Set(ctx, "trigger", []byte("x"), 0)
+	if n := memory.HeapLen(s); n != 0 {
+		t.Errorf("%d heap items left after every expiry passed", n)
+	}
+}
