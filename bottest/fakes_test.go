@@ -1,7 +1,10 @@
 package bottest
 
 import (
+	"math"
+	"strings"
 	"testing"
+	"time"
 
 	lua "github.com/yuin/gopher-lua"
 )
@@ -79,5 +82,36 @@ sub = {x = {y = "z"}, [2] = 2}
 	}
 	if got := show(lua.LString("两行\n")); got != `"两行\n"` {
 		t.Errorf("show = %s", got)
+	}
+}
+
+// t.clock:advance takes what a user writes and refuses, with a reason, a
+// step that would turn the clock back — also one so large that a
+// time.Duration would wrap round to the past.
+func TestParseAdvance(t *testing.T) {
+	for _, c := range []struct {
+		in   lua.LValue
+		want time.Duration
+		err  string
+	}{
+		{lua.LNumber(90), 90 * time.Second, ""},
+		{lua.LString("31m"), 31 * time.Minute, ""},
+		{lua.LString("7d"), 7 * 24 * time.Hour, ""},
+		{lua.LString("1.5d"), 36 * time.Hour, ""},
+		{lua.LNumber(-1), 0, "the clock only moves forward"},
+		{lua.LString("-2h"), 0, "the clock only moves forward"},
+		{lua.LNumber(1e300), 0, "1e+300 seconds is more than the clock moves at once (at most 100 years)"},
+		{lua.LString("1e300d"), 0, "more than the clock moves at once"},
+		{lua.LNumber(math.NaN()), 0, "a duration such as"},
+		{lua.LString("soon"), 0, "a duration such as"},
+		{lua.LTrue, 0, "a duration such as"},
+	} {
+		got, err := parseAdvance(c.in)
+		switch {
+		case c.err == "" && (err != nil || got != c.want):
+			t.Errorf("advance(%v) = %v, %v; want %v", c.in, got, err, c.want)
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("advance(%v) = %v, %v; want an error with %q", c.in, got, err, c.err)
+		}
 	}
 }

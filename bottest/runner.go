@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -301,16 +302,18 @@ func parseAdvance(v lua.LValue) (time.Duration, error) {
 	var d time.Duration
 	switch v := v.(type) {
 	case lua.LNumber:
-		d = time.Duration(float64(v) * float64(time.Second))
+		return secondsToAdvance(float64(v), usage)
 	case lua.LString:
 		s := strings.TrimSpace(string(v))
+		if strings.HasPrefix(s, "-") {
+			return 0, errors.New("the clock only moves forward")
+		}
 		if days, ok := strings.CutSuffix(s, "d"); ok {
 			n, err := strconv.ParseFloat(days, 64)
 			if err != nil {
 				return 0, errors.New(usage)
 			}
-			d = time.Duration(n * float64(24*time.Hour))
-			break
+			return secondsToAdvance(n*24*60*60, usage)
 		}
 		var err error
 		if d, err = config.ParseDuration(s); err != nil {
@@ -323,6 +326,25 @@ func parseAdvance(v lua.LValue) (time.Duration, error) {
 		return 0, errors.New("the clock only moves forward")
 	}
 	return d, nil
+}
+
+// maxAdvance is the longest step of the fake clock: a time.Duration holds
+// about 292 years, and a step past it would wrap round to the past.
+const maxAdvance = 100 * 365 * 24 * time.Hour
+
+// secondsToAdvance converts a number of seconds to a step of the clock,
+// checked before the conversion: a float too large for a time.Duration
+// converts to nonsense.
+func secondsToAdvance(seconds float64, usage string) (time.Duration, error) {
+	switch {
+	case math.IsNaN(seconds):
+		return 0, errors.New(usage)
+	case seconds < 0:
+		return 0, errors.New("the clock only moves forward")
+	case seconds > maxAdvance.Seconds():
+		return 0, fmt.Errorf("%g seconds is more than the clock moves at once (at most %d years)", seconds, int(maxAdvance.Hours()/24/365))
+	}
+	return time.Duration(seconds * float64(time.Second)), nil
 }
 
 // botValues is the store of t.store: the running test's bot's, built on
