@@ -294,7 +294,11 @@ func (st *state) dialogOptions(L *lua.LState, def *dialogDef, opts *lua.LTable) 
 		case "timeout":
 			d, err := parseDuration(v)
 			if err != nil || d <= 0 {
-				fail("timeout is a duration such as \"10m\" or a number of seconds, more than zero; got %s", describe(v))
+				why := ""
+				if err != nil {
+					why = " (" + err.Error() + ")"
+				}
+				fail("timeout is a duration such as \"10m\" or a number of seconds, more than zero; got %s%s", describe(v), why)
 			}
 			def.timeout = d
 		case "cancel":
@@ -318,6 +322,9 @@ func (st *state) dialogOptions(L *lua.LState, def *dialogDef, opts *lua.LTable) 
 	})
 }
 
+// maxDurationSeconds is the most seconds a time.Duration holds.
+const maxDurationSeconds = float64(math.MaxInt64) / float64(time.Second)
+
 // parseDuration reads a duration option: "10m", "90s", or a number of
 // seconds.
 func parseDuration(v lua.LValue) (time.Duration, error) {
@@ -325,6 +332,11 @@ func parseDuration(v lua.LValue) (time.Duration, error) {
 	case lua.LString:
 		return time.ParseDuration(string(v))
 	case lua.LNumber:
+		// Checked before converting: a float beyond a time.Duration's
+		// ~292 years converts to nonsense (a negative duration).
+		if f := float64(v); math.IsNaN(f) || math.Abs(f) > maxDurationSeconds {
+			return 0, fmt.Errorf("%g seconds is beyond what a duration holds", f)
+		}
 		return time.Duration(float64(v) * float64(time.Second)), nil
 	}
 	return 0, errors.New("not a duration")

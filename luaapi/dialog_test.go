@@ -126,6 +126,8 @@ func TestDialogRegistrationErrors(t *testing.T) {
 		{`robot.dialog("a")`, "robot.dialog expects (name, fn, opts?)"},
 		{`robot.dialog("a", function() end, {timeout = "soon"})`, `robot.dialog "a": timeout is a duration`},
 		{`robot.dialog("a", function() end, {timeout = 0})`, `timeout is a duration`},
+		{`robot.dialog("a", function() end, {timeout = 1e300})`, `got a number (1e+300) (1e+300 seconds is beyond what a duration holds)`},
+		{`robot.dialog("a", function() end, {timeout = 0/0})`, `is beyond what a duration holds`},
 		{`robot.dialog("a", function() end, {tries = 3})`, `unknown option "tries" (want timeout, cancel, cancel_reply, fail)`},
 		{`robot.dialog("a", function() end, {cancel = {1}})`, `cancel is a text or a list of texts that end the dialog: entry 1 is a number (1)`},
 		{`robot.dialog("a", function() end, {fail = {}})`, `fail is the reply to send`},
