@@ -115,7 +115,9 @@ func TestLateReplyGoesThroughAPI(t *testing.T) {
 	if code != http.StatusOK || string(body) != "success" {
 		t.Fatalf("late delivery answered %d %q, want success", code, body)
 	}
-	if took := time.Since(start); took > 3*time.Second {
+	// The handler waits for the gate: the bound leaves room for a busy
+	// machine running -race.
+	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("answered after %v, want about reply_timeout", took)
 	}
 	close(g.release)
