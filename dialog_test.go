@@ -50,6 +50,16 @@ type dialogBot struct {
 
 const dialogAppID = "wxdialog00000000001"
 
+// The in-process hosts of these tests wait testReplyTimeout for a passive
+// reply, and their simulators testSimTimeout for the answer. WeChat's 5s is
+// for production: a race-built test on a busy 2-core machine can take
+// longer than that to run a script, and these tests check what the reply
+// says. The deadline has its own tests (host/engine_test.go).
+const (
+	testReplyTimeout = 30 * time.Second
+	testSimTimeout   = 2 * testReplyTimeout
+)
+
 // startDialogBot serves dir with st as the store. The store outlives the
 // bot (see stop), as a database file outlives a process.
 func startDialogBot(t *testing.T, dir string, st store.Store) *dialogBot {
@@ -67,12 +77,13 @@ func startDialogBot(t *testing.T, dir string, st store.Store) *dialogBot {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.h, err = host.New(host.Options{Token: "tok", AppID: dialogAppID, Dispatcher: b.rt, Sessions: st, Logger: log})
+	b.h, err = host.New(host.Options{Token: "tok", AppID: dialogAppID, Dispatcher: b.rt, Sessions: st, Logger: log,
+		ReplyTimeout: testReplyTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}
 	b.srv = httptest.NewServer(b.h)
-	b.sim, err = simulate.New(simulate.Options{URL: b.srv.URL + "/", Token: "tok", AppID: dialogAppID})
+	b.sim, err = simulate.New(simulate.Options{URL: b.srv.URL + "/", Token: "tok", AppID: dialogAppID, Timeout: testSimTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}

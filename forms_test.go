@@ -82,8 +82,8 @@ func TestEveryFormThroughTheHost(t *testing.T) {
 	}
 
 	for _, aes := range []bool{false, true} {
-		opts := host.Options{Token: "tok", AppID: "wxforms", Dispatcher: rt, Logger: log}
-		simOpts := simulate.Options{Token: "tok", AppID: "wxforms"}
+		opts := host.Options{Token: "tok", AppID: "wxforms", Dispatcher: rt, Logger: log, ReplyTimeout: testReplyTimeout}
+		simOpts := simulate.Options{Token: "tok", AppID: "wxforms", Timeout: testSimTimeout}
 		if aes {
 			opts.EncodingAESKey = e2eAESKey
 			simOpts.EncodingAESKey = e2eAESKey

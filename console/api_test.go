@@ -219,7 +219,7 @@ func TestInbox(t *testing.T) {
 	if len(in.Items) != 1 || in.Items[0].ID != push.Sent[0].ID {
 		t.Fatalf("inbox after a push: %+v", in)
 	}
-	// A reply past reply_timeout (2 s): success now, the reply in the
+	// A reply past reply_timeout (10 s): success now, the reply in the
 	// inbox later; a long poll waits for it.
 	last := in.Items[0].ID
 	slow := e.try(`{"user":"me","content":"slow"}`)

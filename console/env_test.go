@@ -147,8 +147,13 @@ func newEnv(t testing.TB, eo ...envOptions) *env {
 		}
 	}
 	var sessions = e.sessions
+	// replyTimeout is far more than WeChat's 5s: every other reply of these
+	// tests must come back passive, and a race-built run on a busy 2-core
+	// machine may take seconds to give one. The "slow" handler of
+	// testdata/bot sleeps past it.
+	const replyTimeout = 10 * time.Second
 	hopts := host.Options{Token: botToken, AppID: appID, EncodingAESKey: aesKey, Dispatcher: e.rt, Sender: send,
-		ReplyTimeout: 2 * time.Second, HandlerTimeout: 20 * time.Second, Logger: e.log}
+		ReplyTimeout: replyTimeout, HandlerTimeout: 30 * time.Second, Logger: e.log}
 	if !o.noSessions {
 		hopts.Sessions = sessions
 	}

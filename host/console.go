@@ -34,6 +34,7 @@ func (h *Handler) DeliverConsole(ctx context.Context, msg *message.Message) (rep
 	if err != nil {
 		return nil, err
 	}
+	defer out.finish(false)
 	// Read back what WeChat would have received, not what the handler
 	// returned: a long text's first part, store_error_reply, a retry's
 	// stored answer.
@@ -41,6 +42,5 @@ func (h *Handler) DeliverConsole(ctx context.Context, msg *message.Message) (rep
 	if err != nil {
 		return nil, fmt.Errorf("host: reading back the reply: %w", err)
 	}
-	h.engine.sendRest(msg.Source, out.rest)
 	return p.Reply, nil
 }

@@ -100,13 +100,26 @@ func newEngine(opts *Options) *engine {
 // panics (a panicking Sender must not take the process down). It reports
 // false, running nothing, once the engine is closed.
 func (e *engine) goWork(what string, f func()) bool {
+	run, ok := e.reserveWork(what)
+	if ok {
+		go run(f)
+	}
+	return ok
+}
+
+// reserveWork counts background work from now on, to be run later by the
+// function it returns (exactly once: in a goroutine, or in the caller's).
+// Wait and Close see the work as running from the reservation, which lets
+// a delivery count what it leaves behind before its answer leaves. It
+// reports false, counting nothing, once the engine is closed.
+func (e *engine) reserveWork(what string) (run func(f func()), ok bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
-		return false
+		return nil, false
 	}
 	e.work.Add(1)
-	go func() {
+	return func(f func()) {
 		defer e.work.Done()
 		defer func() {
 			if p := recover(); p != nil {
@@ -115,24 +128,27 @@ func (e *engine) goWork(what string, f func()) bool {
 			}
 		}()
 		f()
-	}()
-	return true
+	}, true
 }
 
 // outcome is the answer to one delivery: body is the reply XML (nil means
-// the plain "success"); then runs once the answer is written (it sends the
-// remaining parts of a long text through the API, in order).
+// the plain "success").
 type outcome struct {
 	body []byte
-	then func()
-	// rest is what then sends: the parts of a long text after the first
-	// (console.go sends them itself, before it answers).
-	rest []reply.Reply
+	// sendRest sends the parts of a long text after the first through the
+	// API, in order. It counts as background work from when the outcome was
+	// made, so that whoever has the answer and calls Wait finds the rest
+	// counted; it must be called once (finish does), or Wait and Close
+	// would wait for it forever. Nil when there is no rest.
+	sendRest func(background bool)
 }
 
-func (o outcome) done() {
-	if o.then != nil {
-		o.then()
+// finish sends the rest of a long text: in the background for an HTTP
+// delivery, once its answer is written; at once for the console, which
+// finds the parts in its Sender before it shows the answer.
+func (o outcome) finish(background bool) {
+	if o.sendRest != nil {
+		o.sendRest(background)
 	}
 }
 
@@ -214,7 +230,7 @@ func (e *engine) runAndWait(reqCtx, ctx context.Context, key string, msg *messag
 			return outcome{}, nil
 		}
 		e.setFinal(ctx, key, pendingRecord, record{state: statePassive, payload: res.first})
-		return outcome{body: res.first, rest: res.parts[1:], then: e.sendRestLater(msg.Source, res.parts[1:])}, nil
+		return outcome{body: res.first, sendRest: e.restSender(msg.Source, res.parts[1:])}, nil
 	case <-timer.C:
 	case <-reqCtx.Done():
 	}
@@ -567,15 +583,26 @@ func (e *engine) waitChange(ctx context.Context, key string, until time.Time) bo
 	return time.Now().Before(until)
 }
 
-// sendRestLater returns a function that sends parts through the API in
-// the background, or nil when there are none.
-func (e *engine) sendRestLater(openid string, parts []reply.Reply) func() {
+// restSender returns the function that sends parts through the API, or
+// nil when there are none. The work is counted now, before the answer
+// leaves: a harness that calls Wait once it has the answer (bottest,
+// luarobot test) must find the rest counted, not a moment later.
+func (e *engine) restSender(openid string, parts []reply.Reply) func(background bool) {
 	if len(parts) == 0 {
 		return nil
 	}
-	return func() {
-		if !e.goWork("rest of a long text", func() { e.sendRest(openid, parts) }) {
+	run, ok := e.reserveWork("rest of a long text")
+	if !ok {
+		return func(bool) {
 			e.log.Error("shutting down: the rest of a long text is dropped", "user", e.user(openid), "parts", len(parts))
+		}
+	}
+	return func(background bool) {
+		send := func() { e.sendRest(openid, parts) }
+		if background {
+			go run(send)
+		} else {
+			run(send)
 		}
 	}
 }

@@ -31,9 +31,9 @@ func TestNotifierDoesNotLeak(t *testing.T) {
 	for i := range 50 {
 		m := &message.Message{Type: "text", Source: "u", Target: "gh", MessageID: strconv.Itoa(i)}
 		out, _ := a.answer(context.Background(), time.Now(), m)
-		out.done()
+		out.finish(true)
 		out, _ = b.answer(context.Background(), time.Now(), m)
-		out.done()
+		out.finish(true)
 	}
 	close(block)
 	a.close(context.Background())

@@ -269,7 +269,7 @@ func (h *Handler) serveMessage(w http.ResponseWriter, r *http.Request, q wxcrypt
 	}
 	// Whatever follows (the rest of a long text) goes after the answer
 	// has left.
-	defer out.done()
+	defer out.finish(true)
 	if f, ok := w.(http.Flusher); ok {
 		defer f.Flush()
 	}

@@ -3,7 +3,7 @@
 -- answered at once.
 
 robot.filter("slow", function()
-  local res, err = robot.http.get(robot.settings.upstream .. "/slow", {timeout = 30})
+  local res, err = robot.http.get(robot.settings.upstream .. "/slow", {timeout = 300})
   return res and res.body or err.errmsg
 end)
 

@@ -22,7 +22,7 @@ robot.text(function(msg, session)
   elseif c == "long" then
     return string.rep("很长的回复。", 400)
   elseif c == "slow" then
-    robot.sleep(3)
+    robot.sleep(12) -- past the tests' reply_timeout (10s, console/env_test.go)
     return "slow answer"
   elseif c == "boom" then
     error("boom in a handler")
