@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -72,12 +71,8 @@ func TestDocumentedFlagsExist(t *testing.T) {
 	}
 	seen := 0
 	for _, doc := range docs {
-		data, err := os.ReadFile(doc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		name, _ := filepath.Rel("..", doc)
-		for i, line := range strings.Split(string(data), "\n") {
+		name := doc.Name
+		for i, line := range strings.Split(doc.Text, "\n") {
 			for _, m := range invocation.FindAllStringSubmatch(line, -1) {
 				for _, word := range strings.Fields(m[2]) {
 					flag, _, _ := strings.Cut(strings.Trim(word, "[]'\""), "=")

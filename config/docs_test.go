@@ -24,12 +24,7 @@ func TestDocumentedTOMLLoads(t *testing.T) {
 	}
 	seen := 0
 	for _, doc := range docs {
-		data, err := os.ReadFile(doc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		name, _ := filepath.Rel(repoRoot, doc)
-		for _, b := range mddoc.Blocks(name, string(data)) {
+		for _, b := range mddoc.Blocks(doc.Name, doc.Text) {
 			if b.Lang != "toml" {
 				continue
 			}

@@ -26,12 +26,7 @@ func TestDocumentedLuaCompiles(t *testing.T) {
 	dir := t.TempDir()
 	where := map[string]mddoc.Block{}
 	for _, doc := range docs {
-		data, err := os.ReadFile(doc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		name, _ := filepath.Rel(root, doc)
-		for _, b := range mddoc.Blocks(name, string(data)) {
+		for _, b := range mddoc.Blocks(doc.Name, doc.Text) {
 			if b.Lang != "lua" {
 				continue
 			}

@@ -222,19 +222,33 @@ func CodeSpans(s string) []string {
 	return spans
 }
 
-// Documents lists the documents the project's doc tests read, relative to
-// the repository root: README.md, docs/*.md and examples/README.md.
-func Documents(root string) ([]string, error) {
+// Document is one of the project's documents, read.
+type Document struct {
+	Name string // relative to the repository root, as errors name it: "docs/lua.md"
+	Path string // as opened
+	Text string
+}
+
+// Documents reads the documents the project's doc tests check, below the
+// repository root: README.md, examples/README.md and docs/*.md.
+func Documents(root string) ([]Document, error) {
 	docs, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
 	if err != nil {
 		return nil, err
 	}
 	files := []string{filepath.Join(root, "README.md"), filepath.Join(root, "examples", "README.md")}
 	files = append(files, docs...)
+	out := make([]Document, 0, len(files))
 	for _, f := range files {
-		if _, err := os.Stat(f); err != nil {
+		data, err := os.ReadFile(f)
+		if err != nil {
 			return nil, fmt.Errorf("mddoc: %w", err)
 		}
+		name, err := filepath.Rel(root, f)
+		if err != nil {
+			return nil, fmt.Errorf("mddoc: %w", err)
+		}
+		out = append(out, Document{Name: filepath.ToSlash(name), Path: f, Text: string(data)})
 	}
-	return files, nil
+	return out, nil
 }

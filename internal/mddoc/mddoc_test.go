@@ -75,20 +75,16 @@ func TestRepositoryLinksResolve(t *testing.T) {
 		return anchorsOf[file]
 	}
 	for _, doc := range docs {
-		data, err := os.ReadFile(doc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		name, _ := filepath.Rel(root, doc)
-		t.Logf("%s: %d links", name, len(Links(string(data))))
-		for _, l := range Links(string(data)) {
+		name := doc.Name
+		t.Logf("%s: %d links", name, len(Links(doc.Text)))
+		for _, l := range Links(doc.Text) {
 			if !Relative(l.Target) {
 				continue
 			}
 			path, anchor, _ := strings.Cut(l.Target, "#")
-			target := doc
+			target := doc.Path
 			if path != "" {
-				target = filepath.Join(filepath.Dir(doc), filepath.FromSlash(path))
+				target = filepath.Join(filepath.Dir(doc.Path), filepath.FromSlash(path))
 				if _, err := os.Stat(target); err != nil {
 					t.Errorf("%s:%d: link %s: %v", name, l.Line, l.Target, err)
 					continue
