@@ -80,8 +80,8 @@ func TestFeatures(t *testing.T) {
 // what came, as go test does; one failure does not stop the others.
 func TestFailures(t *testing.T) {
 	res, out := run(t, bottest.Options{Dir: "testdata/failing"})
-	if res.Passed != 1 || res.Failed != 17 {
-		t.Fatalf("got %+v, want 1 passed, 17 failed:\n%s", res, out)
+	if res.Passed != 1 || res.Failed != 18 {
+		t.Fatalf("got %+v, want 1 passed, 18 failed:\n%s", res, out)
 	}
 	want := []string{
 		`ok passes`,
@@ -102,7 +102,8 @@ func TestFailures(t *testing.T) {
 		`FAIL a message type that does not exist: failing_test.lua:72: unknown message type "telegram"`,
 		`FAIL expect an empty list: failing_test.lua:76: reply.sent: got {{content = "一条", type = "text"}}, want {} (the reply: text "好")`,
 		`FAIL an error of two lines: failing_test.lua:80: line one`,
-		`1 passed, 17 failed`,
+		`FAIL a check in a helper: failing_test.lua:84: got text "你好！", want text "Hello" (called from failing_test.lua:90)`,
+		`1 passed, 18 failed`,
 	}
 	got := reportLines(out)
 	if len(got) != len(want) {

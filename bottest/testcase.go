@@ -40,15 +40,20 @@ const (
 
 // failure is why a test failed: where (the test file's line) and what.
 type failure struct {
-	where string // "hello_test.lua:12", or "" when unknown
-	msg   string
+	where string   // "hello_test.lua:12", or "" when unknown
+	msg   string   //
+	from  []string // the lines that called where's function, innermost first: a helper's callers
 }
 
 func (f *failure) String() string {
-	if f.where == "" {
-		return f.msg
+	s := f.msg
+	if f.where != "" {
+		s = f.where + ": " + f.msg
 	}
-	return f.where + ": " + f.msg
+	if len(f.from) > 0 {
+		s += " (called from " + strings.Join(f.from, ", ") + ")"
+	}
+	return s
 }
 
 // testCase is one running test: its fakes, its clock and, once something
@@ -109,16 +114,19 @@ func (tc *testCase) close() {
 }
 
 // fail records a failure; the first one is the test's.
-func (tc *testCase) fail(where, msg string) {
+func (tc *testCase) fail(where, msg string, from ...string) {
 	if tc.failed == nil {
-		tc.failed = &failure{where: where, msg: msg}
+		tc.failed = &failure{where: where, msg: msg, from: from}
 	}
 }
 
 // failAt records a failure at the test file's line that called the
-// running Go function, and stops the test there.
+// running Go function, and stops the test there. A check made in a helper
+// function names the helper's line and the lines that called it, so that
+// a helper used by many tests still says which call failed.
 func (tc *testCase) failAt(L *lua.LState, format string, args ...any) {
-	tc.fail(callSite(L), fmt.Sprintf(format, args...))
+	where, from := callChain(L)
+	tc.fail(where, fmt.Sprintf(format, args...), from...)
 	L.RaiseError("%s", errCheckFailed)
 }
 
@@ -129,7 +137,18 @@ const errCheckFailed = "check failed"
 // callSite is "file:line" of the Lua code that called the running Go
 // function.
 func callSite(L *lua.LState) string {
-	for level := 1; level < 16; level++ {
+	where, _ := callChain(L)
+	return where
+}
+
+// maxCallers bounds the "called from" lines of a failure.
+const maxCallers = 3
+
+// callChain is callSite and, innermost first, the Lua lines that called
+// its function in turn (up to maxCallers; a recursion's repeated line
+// once).
+func callChain(L *lua.LState) (where string, from []string) {
+	for level := 1; level < 16 && len(from) < maxCallers; level++ {
 		dbg, ok := L.GetStack(level)
 		if !ok {
 			break
@@ -137,11 +156,18 @@ func callSite(L *lua.LState) string {
 		if _, err := L.GetInfo("Sl", dbg, lua.LNil); err != nil {
 			break
 		}
-		if dbg.CurrentLine > 0 && dbg.Source != "" && dbg.Source != "[G]" {
-			return fmt.Sprintf("%s:%d", dbg.Source, dbg.CurrentLine)
+		if dbg.CurrentLine <= 0 || dbg.Source == "" || dbg.Source == "[G]" {
+			continue
+		}
+		pos := fmt.Sprintf("%s:%d", dbg.Source, dbg.CurrentLine)
+		switch {
+		case where == "":
+			where = pos
+		case pos != where && (len(from) == 0 || from[len(from)-1] != pos):
+			from = append(from, pos)
 		}
 	}
-	return ""
+	return where, from
 }
 
 // waitLimit bounds the wait for a delivery's background work: a handler

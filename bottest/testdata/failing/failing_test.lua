@@ -79,3 +79,13 @@ end)
 test("an error of two lines", function(t)
   error("line one\nline two")
 end)
+
+local function greets(u, want)
+  u:send("你好"):expect(want)
+end
+
+test("a check in a helper", function(t)
+  local u = t:user()
+  greets(u, "你好！")
+  greets(u, "Hello")
+end)
