@@ -394,3 +394,30 @@ func TestBearerGuessesOnOpenRoutes(t *testing.T) {
 		t.Errorf("right bearer on /api/status after 5 guesses on the open routes: %d", a.status)
 	}
 }
+
+// A request under /api/ that no route takes is answered in JSON like every
+// API answer, after the same authentication: 405 with Allow for a known
+// path, 404 for an unknown one (the mux's own answers are plain text).
+func TestUnknownAPIRoutes(t *testing.T) {
+	e := newEnv(t)
+	for _, c := range []struct {
+		method, path string
+		status       int
+		allow, error string
+	}{
+		{"GET", "/api/nothing-here", http.StatusNotFound, "", "no API route /api/nothing-here"},
+		{"GET", "/api/sessions/", http.StatusNotFound, "", "no API route /api/sessions/"},
+		{"POST", "/api/status", http.StatusMethodNotAllowed, "GET", "POST /api/status: the method is not allowed; use GET"},
+		{"PUT", "/api/sessions/console-me", http.StatusMethodNotAllowed, "GET, DELETE", "use GET or DELETE"},
+	} {
+		if a := e.do(request{method: c.method, path: c.path}); a.status != http.StatusUnauthorized {
+			t.Errorf("%s %s without the token: %d %s, want 401", c.method, c.path, a.status, a.body)
+		}
+		a := e.do(request{method: c.method, path: c.path, bearer: adminToken, origin: "-"})
+		if a.status != c.status || !strings.Contains(a.body, c.error) || a.header.Get("Allow") != c.allow ||
+			!strings.HasPrefix(a.header.Get("Content-Type"), "application/json") {
+			t.Errorf("%s %s: %d Allow=%q %s %s, want %d Allow=%q with %q", c.method, c.path, a.status, a.header.Get("Allow"),
+				a.header.Get("Content-Type"), a.body, c.status, c.allow, c.error)
+		}
+	}
+}

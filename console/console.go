@@ -32,6 +32,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -208,6 +209,7 @@ func (c *Console) Mount(m Mux) {
 		{"GET /api/sessions/{openid}", c.session, true},
 		{"DELETE /api/sessions/{openid}", c.deleteSession, true},
 	}
+	api := newAPIPaths()
 	for _, r := range routes {
 		h := http.Handler(r.h)
 		if isStateChange(r.pattern) {
@@ -217,7 +219,46 @@ func (c *Console) Mount(m Mux) {
 			h = c.requireAuth(h)
 		}
 		m.Handle(r.pattern, secureHeaders(h))
+		api.add(r.pattern)
 	}
+	m.Handle("/api/", secureHeaders(c.requireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.apiFallback(api, w, r)
+	}))))
+}
+
+// apiPaths knows the API's paths and their methods, for the answers to
+// requests no route takes.
+type apiPaths struct {
+	paths   *http.ServeMux      // each API path, whatever the method
+	methods map[string][]string // path pattern → its methods
+}
+
+func newAPIPaths() *apiPaths {
+	return &apiPaths{paths: http.NewServeMux(), methods: map[string][]string{}}
+}
+
+func (a *apiPaths) add(pattern string) {
+	method, path, _ := strings.Cut(pattern, " ")
+	if !strings.HasPrefix(path, "/api/") {
+		return
+	}
+	if _, ok := a.methods[path]; !ok {
+		a.paths.Handle(path, http.NotFoundHandler())
+	}
+	a.methods[path] = append(a.methods[path], method)
+}
+
+// apiFallback answers a request under /api/ that no route takes, in JSON
+// like every API answer (the mux's own answers are plain text): 405 with
+// the allowed methods for a known path, 404 otherwise.
+func (c *Console) apiFallback(api *apiPaths, w http.ResponseWriter, r *http.Request) {
+	if _, pattern := api.paths.Handler(r); pattern != "" {
+		allowed := api.methods[pattern]
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		c.writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s %s: the method is not allowed; use %s", r.Method, r.URL.Path, strings.Join(allowed, " or ")))
+		return
+	}
+	c.writeError(w, http.StatusNotFound, fmt.Sprintf("no API route %s", r.URL.Path))
 }
 
 // Close ends the log streams and long polls in progress, so that the
