@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -423,5 +424,41 @@ func TestWaitSeesTheLateReply(t *testing.T) {
 	}
 	if code, _ := serve(h, w.request("/", textXML("u1", "again", 45))); code != http.StatusOK {
 		t.Errorf("a delivery after Wait: %d", code)
+	}
+}
+
+// TestOneUserOneHandlerUnderLockReuse: many users' messages at once, with
+// a handler_timeout so short that some give up waiting for their user's
+// lock (its entry goes back to the free list and is reused for another
+// user); never two handlers of one user at once.
+func TestOneUserOneHandlerUnderLockReuse(t *testing.T) {
+	var running sync.Map // user -> *atomic.Int32
+	var overlaps atomic.Int32
+	d := funcDispatcher(func(_ context.Context, m *message.Message, _ []byte) (reply.Reply, []byte, error) {
+		v, _ := running.LoadOrStore(m.Source, new(atomic.Int32))
+		n := v.(*atomic.Int32)
+		if n.Add(1) != 1 {
+			overlaps.Add(1)
+		}
+		time.Sleep(time.Millisecond)
+		n.Add(-1)
+		return &reply.Text{Content: "ok"}, nil, nil
+	})
+	h := newHandler(t, host.Options{Dispatcher: d, HandlerTimeout: 5 * time.Millisecond, ReplyTimeout: 2 * time.Second})
+	w := newWechat(t, false)
+	var wg sync.WaitGroup
+	for g := range 12 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 60 {
+				user := "u" + strconv.Itoa((g+i)%4)
+				serve(h, w.request("/", textXML(user, "x", int64(g*1000+i))))
+			}
+		}()
+	}
+	wg.Wait()
+	if n := overlaps.Load(); n != 0 {
+		t.Errorf("%d times two handlers of one user ran at once", n)
 	}
 }

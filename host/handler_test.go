@@ -294,3 +294,36 @@ func TestServeHTTPMountsInAMux(t *testing.T) {
 		t.Errorf("Content-Length %q for %d bytes", resp.Header.Get("Content-Length"), buf.Len())
 	}
 }
+
+// TestLyingContentLength: the body is read whole, whatever its declared
+// length: shorter, longer, unknown (-1), and a body over max_body is
+// refused even when its declared length is small.
+func TestLyingContentLength(t *testing.T) {
+	d := funcDispatcher(func(_ context.Context, m *message.Message, _ []byte) (reply.Reply, []byte, error) {
+		return &reply.Text{Content: "got " + m.String("content")}, nil, nil
+	})
+	h := newHandler(t, host.Options{Dispatcher: d, MaxBody: 4096})
+	w := newWechat(t, false)
+	for i, cl := range []int64{-1, 1, 50, 0} {
+		content := strings.Repeat("x", 300)
+		req := w.request("/", textXML("u", content, int64(100+i)))
+		req.ContentLength = cl
+		code, body := serve(h, req)
+		if code != http.StatusOK {
+			t.Fatalf("Content-Length %d: %d %s", cl, code, body)
+		}
+		if got := parseReply(t, body).Content; got != "got "+content {
+			t.Fatalf("Content-Length %d: reply %q", cl, got)
+		}
+	}
+	req := w.request("/", textXML("u", strings.Repeat("y", 5000), 200))
+	req.ContentLength = 10
+	if code, body := serve(h, req); code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("5 KB body declared as 10 bytes: %d %s", code, body)
+	}
+	req = w.request("/", textXML("u", "z", 201))
+	req.ContentLength = 1 << 40
+	if code, body := serve(h, req); code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("declared 1 TB: %d %s", code, body)
+	}
+}

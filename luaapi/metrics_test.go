@@ -109,3 +109,32 @@ func TestCorruptSessionLogNamesUserByHash(t *testing.T) {
 		}
 	}
 }
+
+// TestHandlerWhereAfterReload: the delivery's handler=file:line names the
+// function of the scripts now loaded, not the one it was before a reload
+// moved it, on states made before the reload as on new ones.
+func TestHandlerWhereAfterReload(t *testing.T) {
+	dir := writeScripts(t, map[string]string{"b.lua": "robot.text(function(m)\n  return 'ok'\nend)"})
+	rt, _ := startRuntime(t, nil, Options{Dir: dir})
+	answeredBy := func() string {
+		ctx, info := delivery.NewContext(context.Background())
+		if _, _, err := rt.Dispatch(ctx, textMsg("hi"), nil); err != nil {
+			t.Fatal(err)
+		}
+		return info.Handler()
+	}
+	if got := answeredBy(); got != "b.lua:1" {
+		t.Fatalf("handler = %q, want b.lua:1", got)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "b.lua"), []byte("-- moved\n\n\nrobot.text(function(m)\n  return 'ok'\nend)"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if got := answeredBy(); got != "b.lua:4" {
+			t.Fatalf("after the reload handler = %q, want b.lua:4", got)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package memory_test
 
 import (
 	"context"
+	"math/rand/v2"
 	"strconv"
 	"testing"
 	"time"
@@ -143,5 +144,123 @@ func TestRewrittenExpiry(t *testing.T) {
 	s.Set(ctx, "trigger", []byte("x"), 0)
 	if n := memory.HeapLen(s); n != 0 {
 		t.Errorf("%d heap items left after every expiry passed", n)
+	}
+}
+
+// TestExpiryModel: random writes (with and without TTLs, longer and
+// shorter than before), deletes and reads under a fake clock agree with a
+// plain model; every write sweeps the entries whose expiry has passed (no
+// heap item was lost or left too late), and once the clock passes every
+// expiry the heap holds nothing for them.
+func TestExpiryModel(t *testing.T) {
+	for seed := range uint64(200) {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		now := time.Unix(1_700_000_000, 0)
+		s := memory.New(memory.Options{Now: func() time.Time { return now }})
+		ctx := context.Background()
+		type rec struct {
+			v   string
+			exp time.Time
+		}
+		model := map[string]rec{}
+		live := func(r rec) bool { return r.exp.IsZero() || now.Before(r.exp) }
+		for step := range 400 {
+			key := "k" + strconv.Itoa(rng.IntN(6))
+			switch rng.IntN(6) {
+			case 0, 1:
+				var ttl time.Duration
+				if rng.IntN(4) > 0 {
+					ttl = time.Duration(1+rng.IntN(30)) * time.Second
+				}
+				v := strconv.Itoa(step)
+				if err := s.Set(ctx, key, []byte(v), ttl); err != nil {
+					t.Fatal(err)
+				}
+				r := rec{v: v}
+				if ttl > 0 {
+					r.exp = now.Add(ttl)
+				}
+				model[key] = r
+				// The write swept every entry whose expiry has passed.
+				alive := 0
+				for _, r := range model {
+					if live(r) {
+						alive++
+					}
+				}
+				if n := memory.Len(s); n != alive {
+					t.Fatalf("seed %d step %d: %d entries held after a write, %d alive: an expired entry was not swept", seed, step, n, alive)
+				}
+			case 2:
+				ttl := time.Duration(1+rng.IntN(30)) * time.Second
+				v := strconv.Itoa(step)
+				added, _, err := s.AddDedup(ctx, key, []byte(v), ttl)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r, ok := model["d"+key]
+				want := !ok || !live(r)
+				if added != want {
+					t.Fatalf("seed %d step %d: AddDedup %s added=%v, want %v", seed, step, key, added, want)
+				}
+				if added {
+					model["d"+key] = rec{v: v, exp: now.Add(ttl)}
+				}
+			case 3:
+				r, ok := model["d"+key]
+				if !ok || !live(r) {
+					break
+				}
+				ttl := time.Duration(1+rng.IntN(30)) * time.Second
+				v := strconv.Itoa(step)
+				swapped, err := s.SwapDedup(ctx, key, []byte(r.v), []byte(v), ttl)
+				if err != nil || !swapped {
+					t.Fatalf("seed %d step %d: swap %v %v", seed, step, swapped, err)
+				}
+				model["d"+key] = rec{v: v, exp: now.Add(ttl)}
+			case 4:
+				if rng.IntN(3) == 0 {
+					s.Delete(ctx, key)
+					delete(model, key)
+				} else {
+					now = now.Add(time.Duration(rng.IntN(8000)) * time.Millisecond)
+				}
+			case 5:
+				got, _ := s.Get(ctx, key)
+				r, ok := model[key]
+				want := ""
+				if ok && live(r) {
+					want = r.v
+				}
+				if string(got) != want {
+					t.Fatalf("seed %d step %d: Get %s = %q, want %q", seed, step, key, got, want)
+				}
+				got, _ = s.LoadDedup(ctx, key)
+				r, ok = model["d"+key]
+				want = ""
+				if ok && live(r) {
+					want = r.v
+				}
+				if string(got) != want {
+					t.Fatalf("seed %d step %d: LoadDedup %s = %q, want %q", seed, step, key, got, want)
+				}
+			}
+		}
+		// Past every expiry: one write sweeps all the expired entries.
+		now = now.Add(time.Hour)
+		s.Set(ctx, "trigger", []byte("x"), 0)
+		wantLen := 1
+		for k, r := range model {
+			if r.exp.IsZero() && k[0] != 'd' {
+				wantLen++
+			}
+		}
+		if n := memory.Len(s); n != wantLen {
+			t.Fatalf("seed %d: %d entries after every expiry passed, want %d (those without expiry and the trigger)", seed, n, wantLen)
+		}
+		if n := memory.HeapLen(s); n != 0 {
+			t.Fatalf("seed %d: %d heap items after every expiry passed", seed, n)
+		}
+		s.Close()
 	}
 }
