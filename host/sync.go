@@ -29,7 +29,9 @@ type keyLock struct {
 	unlock func()        // l.release after taking the token back; made once
 }
 
-// lock waits for key's lock until ctx ends, and returns its unlock.
+// lock waits for key's lock until ctx ends, and returns its unlock. Call
+// unlock exactly once: the entry is reused, so a second call would free the
+// lock of whoever holds it next, another user perhaps.
 func (k *keyedMutex) lock(ctx context.Context, key string) (func(), error) {
 	k.mu.Lock()
 	if k.locks == nil {
